@@ -1,0 +1,64 @@
+import { sign, verify } from "hono/jwt";
+import { isExternalId } from "../protocol/ids";
+
+/** Prefix of tenant api keys, so a key is recognisable in logs and secret scanners. */
+export const API_KEY_PREFIX = "sbk_";
+const ISSUER = "switchboard";
+
+/** A new random tenant api key (256 bits). It is shown once; only its hash is stored. */
+export function newApiKey(): string {
+  return API_KEY_PREFIX + base64url(crypto.getRandomValues(new Uint8Array(32)));
+}
+
+/** Hex SHA-256: how api keys are stored and looked up. */
+export async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Compare two secrets in time independent of where they differ (both are hashed to equal length first). */
+export async function secretsEqual(given: string, expected: string): Promise<boolean> {
+  const enc = new TextEncoder();
+  const [a, b] = await Promise.all([
+    crypto.subtle.digest("SHA-256", enc.encode(given)),
+    crypto.subtle.digest("SHA-256", enc.encode(expected)),
+  ]);
+  return crypto.subtle.timingSafeEqual(a, b) && expected.length > 0;
+}
+
+export interface UserClaims {
+  tenantId: string;
+  userId: string;
+  expiresAt: number;
+}
+
+/** Sign a user token (JWT, HS256) carrying tenant and user. */
+export async function issueUserToken(
+  key: string,
+  claims: { tenantId: string; userId: string; ttlSeconds: number },
+  now = Date.now(),
+): Promise<{ token: string; expiresAt: number }> {
+  const iat = Math.floor(now / 1000);
+  const exp = iat + claims.ttlSeconds;
+  const token = await sign({ iss: ISSUER, sub: claims.userId, tid: claims.tenantId, iat, exp }, key, "HS256");
+  return { token, expiresAt: exp * 1000 };
+}
+
+/** Verify a user token; undefined when it is malformed, forged, expired or not ours. */
+export async function verifyUserToken(key: string, token: string): Promise<UserClaims | undefined> {
+  try {
+    const payload = await verify(token, key, { alg: "HS256", iss: ISSUER });
+    const { sub, tid, exp } = payload;
+    if (typeof sub !== "string" || typeof tid !== "string" || typeof exp !== "number") return undefined;
+    if (!isExternalId(sub) || !isExternalId(tid)) return undefined;
+    return { tenantId: tid, userId: sub, expiresAt: exp * 1000 };
+  } catch {
+    return undefined;
+  }
+}
+
+function base64url(bytes: Uint8Array): string {
+  let binary = "";
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}

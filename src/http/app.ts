@@ -1,0 +1,29 @@
+import { Hono } from "hono";
+import { requestId } from "hono/request-id";
+import type { AppEnv } from "./context";
+import { ApiError, errorBody, STATUS_OF } from "./errors";
+import { tenantRoutes } from "./tenants";
+import { userRoutes } from "./users";
+import { conversationRoutes } from "./conversations";
+
+/** The HTTP surface: thin routes that authenticate, validate, pick the Durable Object and forward. */
+export function createApp() {
+  const app = new Hono<AppEnv>();
+  app.use(requestId({ limitLength: 64 }));
+  app.get("/health", (c) => c.json({ ok: true }));
+  app.route("/v1/tenants", tenantRoutes);
+  app.route("/v1/users", userRoutes);
+  app.route("/v1/conversations", conversationRoutes);
+
+  app.notFound((c) => c.json(errorBody("not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`, c.get("requestId")), 404));
+  app.onError((err, c) => {
+    const id = c.get("requestId");
+    if (err instanceof ApiError) {
+      if (err.retryAfterSeconds !== undefined) c.header("Retry-After", String(err.retryAfterSeconds));
+      return c.json(errorBody(err.code, err.message, id), STATUS_OF[err.code]);
+    }
+    console.error(`request ${id} failed`, err);
+    return c.json(errorBody("internal_error", "internal error", id), 500);
+  });
+  return app;
+}

@@ -1,0 +1,90 @@
+import { createMiddleware } from "hono/factory";
+import type { AppContext, AppEnv, Principal, PrincipalKind } from "./context";
+import { ApiError } from "./errors";
+import { API_KEY_PREFIX, secretsEqual, sha256Hex, verifyUserToken } from "../auth/credentials";
+import { tenantOfKeyHash } from "../storage/tenants";
+import { BOT_USER_ID } from "../protocol/ids";
+import { TENANT_HTTP_LIMIT } from "../protocol/limits";
+
+/** Api key hash -> tenant, cached briefly per isolate so most requests skip the D1 lookup. */
+const keyCache = new Map<string, { tenantId: string; until: number }>();
+const KEY_CACHE_MS = 60_000;
+const KEY_CACHE_MAX = 10_000;
+
+/**
+ * Authenticate the request and require one of the given kinds of principal. Cheap checks first:
+ * no credential and malformed credentials are refused before any crypto or storage. A valid
+ * credential of the wrong kind is 403; anything else wrong is 401.
+ */
+export function requirePrincipal(...allowed: PrincipalKind[]) {
+  return createMiddleware<AppEnv>(async (c, next) => {
+    const principal = await authenticate(c, allowed.includes("user"));
+    if (!allowed.includes(principal.kind)) {
+      throw new ApiError("forbidden", `this endpoint needs ${allowed.map(describeKind).join(" or ")}`);
+    }
+    c.set("principal", principal);
+    if (principal.kind !== "operator") {
+      const { success } = await c.env.TENANT_LIMITER.limit({ key: principal.tenantId });
+      if (!success) throw new ApiError("rate_limited", "too many requests for this tenant", TENANT_HTTP_LIMIT.periodSeconds);
+    }
+    await next();
+  });
+}
+
+async function authenticate(c: AppContext, queryTokenAllowed: boolean): Promise<Principal> {
+  const header = c.req.header("authorization");
+  let credential: string | undefined;
+  if (header !== undefined) {
+    const match = /^Bearer ([\x21-\x7e]{1,4096})$/i.exec(header.trim());
+    if (!match?.[1]) throw new ApiError("unauthorized", "Authorization: expected 'Bearer <credential>'");
+    credential = match[1];
+  } else if (queryTokenAllowed) {
+    credential = c.req.query("token");
+  }
+  if (!credential) throw new ApiError("unauthorized", "missing credential: send Authorization: Bearer <token>");
+
+  if (credential.startsWith(API_KEY_PREFIX)) {
+    const tenantId = await tenantOfApiKey(c.env.DB, credential);
+    if (!tenantId) throw new ApiError("unauthorized", "unknown api key");
+    return { kind: "tenant", tenantId };
+  }
+  if (credential.split(".").length === 3) {
+    const claims = await verifyUserToken(c.env.TOKEN_SIGNING_KEY, credential);
+    if (!claims) throw new ApiError("unauthorized", "invalid or expired user token");
+    return { kind: "user", tenantId: claims.tenantId, userId: claims.userId };
+  }
+  if (c.env.ADMIN_TOKEN && (await secretsEqual(credential, c.env.ADMIN_TOKEN))) return { kind: "operator" };
+  throw new ApiError("unauthorized", "unrecognised credential");
+}
+
+async function tenantOfApiKey(db: D1Database, key: string): Promise<string | undefined> {
+  const hash = await sha256Hex(key);
+  const now = Date.now();
+  const cached = keyCache.get(hash);
+  if (cached && cached.until > now) return cached.tenantId;
+  const tenantId = await tenantOfKeyHash(db, hash);
+  if (tenantId) {
+    if (keyCache.size >= KEY_CACHE_MAX) keyCache.clear();
+    keyCache.set(hash, { tenantId, until: now + KEY_CACHE_MS });
+  }
+  return tenantId;
+}
+
+function describeKind(kind: PrincipalKind): string {
+  return kind === "operator" ? "the operator token" : kind === "tenant" ? "a tenant api key" : "a user token";
+}
+
+/** The tenant and acting user of a member-level request: a user, or the tenant backend as its bot. */
+export function actorOf(c: AppContext, deviceId = "http"): { tenantId: string; userId: string; deviceId: string } {
+  const p = c.get("principal");
+  if (p.kind === "user") return { tenantId: p.tenantId, userId: p.userId, deviceId };
+  if (p.kind === "tenant") return { tenantId: p.tenantId, userId: BOT_USER_ID, deviceId };
+  throw new ApiError("forbidden", "the operator token cannot act in a tenant");
+}
+
+/** The tenant of a tenant-level request. */
+export function tenantOf(c: AppContext): string {
+  const p = c.get("principal");
+  if (p.kind === "operator") throw new ApiError("forbidden", "the operator token cannot act in a tenant");
+  return p.tenantId;
+}

@@ -1,0 +1,131 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import type { AppContext, AppEnv } from "./context";
+import { actorOf, requirePrincipal } from "./auth";
+import { intParam, readJson } from "./body";
+import { ApiError, unwrap } from "./errors";
+import { ClientId } from "../protocol/frames";
+import { EXTERNAL_ID, isConversationId, UserId } from "../protocol/ids";
+import { roomStub } from "./rooms";
+import { LIMITS } from "../protocol/limits";
+import { ROLES } from "../domain/membership";
+import { listConversations } from "../storage/conversations";
+import { unknownUserIds } from "../storage/users";
+import { directConversationId, newGroupId } from "../domain/conversation-ids";
+import { ACTOR_HEADER } from "../protocol/internal";
+
+const CreateConversation = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("direct"), with: UserId }),
+  z.object({
+    type: z.literal("group"),
+    name: z.string().trim().min(1).max(LIMITS.groupNameChars),
+    members: z.array(UserId).max(LIMITS.userIdsPerCall).default([]),
+  }),
+]);
+const AddMembers = z.object({ userIds: z.array(UserId).min(1).max(LIMITS.userIdsPerCall) });
+const SetRole = z.object({ role: z.enum(ROLES) });
+const SendMessage = z.object({ clientId: ClientId, kind: z.string(), body: z.unknown() });
+const MarkRead = z.object({ seq: z.number().int().min(0) });
+const Settings = z.object({ muted: z.boolean() });
+
+/** The conversation's object, addressed by tenant and id; an id that is not one of ours is simply not found. */
+function room(c: AppContext) {
+  const id = c.req.param("id") ?? "";
+  if (!isConversationId(id)) throw new ApiError("not_found", "conversation not found");
+  return roomStub(c.env, actorOf(c).tenantId, id);
+}
+
+async function requireKnownUsers(c: AppContext, ids: readonly string[]): Promise<void> {
+  const unknown = await unknownUserIds(c.env.DB, actorOf(c).tenantId, ids);
+  if (unknown.length > 0) throw new ApiError("invalid_request", `userIds: unknown user ${unknown.slice(0, 5).join(", ")}`);
+}
+
+/** Conversations and messages, for a user or for the tenant backend acting as its bot. */
+export const conversationRoutes = new Hono<AppEnv>()
+  .use(requirePrincipal("user", "tenant"))
+  .post("/", async (c) => {
+    const input = await readJson(c, CreateConversation);
+    const actor = actorOf(c);
+    if (input.type === "direct") {
+      if (input.with === actor.userId) throw new ApiError("invalid_request", "with: cannot open a direct conversation with yourself");
+      const unknown = await unknownUserIds(c.env.DB, actor.tenantId, [input.with]);
+      if (unknown.length > 0) throw new ApiError("not_found", `with: user ${input.with} not found`);
+      const id = await directConversationId(actor.tenantId, actor.userId, input.with);
+      const pair: [string, string] = [actor.userId, input.with];
+      const result = unwrap(
+        await roomStub(c.env, actor.tenantId, id).openDirect({ tenantId: actor.tenantId, conversationId: id, members: pair, actor: actor.userId }),
+      );
+      return c.json(result.conversation, result.created ? 201 : 200);
+    }
+    const members = [...new Set(input.members)].filter((m) => m !== actor.userId);
+    if (members.length + 1 > LIMITS.membersPerGroup) throw new ApiError("invalid_request", `members: at most ${LIMITS.membersPerGroup}`);
+    await requireKnownUsers(c, members);
+    const id = newGroupId();
+    const view = unwrap(
+      await roomStub(c.env, actor.tenantId, id).createGroup({
+        tenantId: actor.tenantId,
+        conversationId: id,
+        name: input.name,
+        owner: actor.userId,
+        members,
+      }),
+    );
+    return c.json(view, 201);
+  })
+  .get("/", async (c) => {
+    const actor = actorOf(c);
+    const limit = intParam(c, "limit", { min: 1, max: LIMITS.conversationListMax }) ?? LIMITS.conversationListDefault;
+    return c.json({ conversations: await listConversations(c.env.DB, actor.tenantId, actor.userId, limit) });
+  })
+  .get("/:id", async (c) => c.json(unwrap(await room(c).getConversation(actorOf(c)))))
+  .post("/:id/members", async (c) => {
+    const input = await readJson(c, AddMembers);
+    await requireKnownUsers(c, input.userIds);
+    return c.json(unwrap(await room(c).addMembers(actorOf(c), input.userIds)));
+  })
+  .delete("/:id/members/:userId", async (c) => {
+    const userId = c.req.param("userId");
+    if (!EXTERNAL_ID.test(userId)) throw new ApiError("invalid_request", "userId: must match [A-Za-z0-9_.-]{1,64}");
+    unwrap(await room(c).removeMember(actorOf(c), userId));
+    return c.body(null, 204);
+  })
+  .put("/:id/members/:userId", async (c) => {
+    const userId = c.req.param("userId");
+    if (!EXTERNAL_ID.test(userId)) throw new ApiError("invalid_request", "userId: must match [A-Za-z0-9_.-]{1,64}");
+    const input = await readJson(c, SetRole);
+    return c.json(unwrap(await room(c).setRole(actorOf(c), userId, input.role)));
+  })
+  .post("/:id/messages", async (c) => {
+    const input = await readJson(c, SendMessage);
+    const result = unwrap(await room(c).sendMessage(actorOf(c), input));
+    return c.json(result.message, result.status === "created" ? 201 : 200);
+  })
+  .get("/:id/messages", async (c) => {
+    const after = intParam(c, "after", { min: 0, max: Number.MAX_SAFE_INTEGER });
+    const before = intParam(c, "before", { min: 0, max: Number.MAX_SAFE_INTEGER });
+    const limit = intParam(c, "limit", { min: 1, max: LIMITS.historyPageMax }) ?? LIMITS.historyPageDefault;
+    return c.json({ messages: unwrap(await room(c).history(actorOf(c), { after, before, limit })) });
+  })
+  .post("/:id/read", async (c) => {
+    const input = await readJson(c, MarkRead);
+    unwrap(await room(c).markRead(actorOf(c), input.seq));
+    return c.body(null, 204);
+  })
+  .put("/:id/settings", async (c) => {
+    const input = await readJson(c, Settings);
+    return c.json(unwrap(await room(c).setMuted(actorOf(c), input.muted)));
+  })
+  .get("/:id/ws", async (c) => {
+    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+      throw new ApiError("invalid_request", "this endpoint needs a WebSocket upgrade (Upgrade: websocket)");
+    }
+    const after = intParam(c, "after", { min: 0, max: Number.MAX_SAFE_INTEGER }) ?? 0;
+    const device = c.req.query("device") ?? "default";
+    if (!EXTERNAL_ID.test(device)) throw new ApiError("invalid_request", "device: must match [A-Za-z0-9_.-]{1,64}");
+    const actor = actorOf(c, device);
+    // A fresh request: nothing the client sent reaches the object except what the Worker chose.
+    const forward = new Request(`https://room.internal/ws?after=${after}`, {
+      headers: { Upgrade: "websocket", [ACTOR_HEADER]: JSON.stringify(actor) },
+    });
+    return room(c).fetch(forward);
+  });

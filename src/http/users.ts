@@ -1,0 +1,51 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import type { AppContext, AppEnv } from "./context";
+import { requirePrincipal, tenantOf } from "./auth";
+import { readJson } from "./body";
+import { ApiError } from "./errors";
+import { UserId } from "../protocol/ids";
+import { LIMITS } from "../protocol/limits";
+import { issueUserToken } from "../auth/credentials";
+import { getUser, upsertUser } from "../storage/users";
+
+const Profile = z.object({
+  name: z.string().trim().min(1).max(LIMITS.userNameChars),
+  title: z.string().max(LIMITS.userTitleChars).optional(),
+  avatarUrl: z
+    .string()
+    .max(LIMITS.urlChars)
+    .regex(/^https?:\/\//, "must be an http(s) URL")
+    .optional(),
+});
+
+const TokenRequest = z.object({
+  ttlSeconds: z.number().int().min(LIMITS.tokenTtlMinSeconds).max(LIMITS.tokenTtlMaxSeconds).optional(),
+});
+
+function userIdParam(c: AppContext): string {
+  const id = c.req.param("userId") ?? "";
+  if (!UserId.safeParse(id).success) throw new ApiError("invalid_request", "userId: must match [A-Za-z0-9_.-]{1,64}");
+  return id;
+}
+
+/** Users of a tenant, managed by its backend; readable by the tenant's own users. */
+export const userRoutes = new Hono<AppEnv>()
+  .put("/:userId", requirePrincipal("tenant"), async (c) => {
+    const id = userIdParam(c);
+    const profile = await readJson(c, Profile);
+    return c.json(await upsertUser(c.env.DB, tenantOf(c), id, profile, Date.now()), 200);
+  })
+  .get("/:userId", requirePrincipal("tenant", "user"), async (c) => {
+    const user = await getUser(c.env.DB, tenantOf(c), userIdParam(c));
+    if (!user) throw new ApiError("not_found", "user not found");
+    return c.json(user);
+  })
+  .post("/:userId/tokens", requirePrincipal("tenant"), async (c) => {
+    const id = userIdParam(c);
+    const input = await readJson(c, TokenRequest);
+    const tenantId = tenantOf(c);
+    if (!(await getUser(c.env.DB, tenantId, id))) throw new ApiError("not_found", "user not found");
+    const ttlSeconds = input.ttlSeconds ?? (Number(c.env.USER_TOKEN_TTL_SECONDS) || 86_400);
+    return c.json(await issueUserToken(c.env.TOKEN_SIGNING_KEY, { tenantId, userId: id, ttlSeconds }), 201);
+  });

@@ -1,0 +1,110 @@
+import { z } from "zod";
+import { LIMITS } from "./limits";
+import { describeIssue, utf8Length } from "../domain/kinds";
+
+/** A JSON value: what message bodies are made of, and what crosses RPC without loss. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+/** A stored message as every API and frame carries it. */
+export interface Message {
+  conversationId: string;
+  seq: number;
+  clientId: string;
+  sender: string;
+  kind: string;
+  body: JsonObject;
+  ts: number;
+  editedAt?: number;
+  recalled?: true;
+}
+
+export const ClientId = z
+  .string()
+  .min(1, "must not be empty")
+  .max(LIMITS.clientIdChars, `must be at most ${LIMITS.clientIdChars} characters`);
+
+const SendFrame = z.object({
+  type: z.literal("send"),
+  clientId: ClientId,
+  kind: z.string(),
+  body: z.unknown(),
+});
+const ReadFrame = z.object({ type: z.literal("read"), seq: z.number().int().min(0) });
+const TypingFrame = z.object({ type: z.literal("typing") });
+const PingFrame = z.object({ type: z.literal("ping") });
+
+export const CLIENT_FRAME_TYPES = ["send", "read", "typing", "ping"] as const;
+const ClientFrameSchema = z.discriminatedUnion("type", [SendFrame, ReadFrame, TypingFrame, PingFrame]);
+export type ClientFrame = z.infer<typeof ClientFrameSchema>;
+
+/** Frames the server sends on a conversation socket. */
+export type ServerFrame =
+  | { type: "ready"; conversationId: string; lastSeq: number }
+  | { type: "message"; message: Message }
+  | { type: "ack"; clientId: string; seq: number; ts: number }
+  | { type: "read"; userId: string; seq: number }
+  | { type: "typing"; userId: string }
+  | { type: "pong" }
+  | { type: "error"; code: ErrorCode; message: string; clientId?: string };
+
+/** Error codes of frames and of the HTTP error envelope. */
+export const ERROR_CODES = [
+  "invalid_request",
+  "unauthorized",
+  "forbidden",
+  "not_found",
+  "conflict",
+  "too_large",
+  "rate_limited",
+  "internal_error",
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export type FrameParse =
+  | { ok: true; frame: ClientFrame }
+  | { ok: false; code: ErrorCode; message: string; clientId?: string };
+
+/** The exact text of a ping; the runtime answers it without waking the conversation. */
+export const PING_TEXT = '{"type":"ping"}';
+export const PONG_TEXT = '{"type":"pong"}';
+
+/** Parse one client frame. Never throws: every failure is a value naming the field at fault. */
+export function parseClientFrame(raw: string | ArrayBuffer): FrameParse {
+  if (typeof raw !== "string") {
+    return { ok: false, code: "invalid_request", message: "frames must be JSON text, not binary" };
+  }
+  if (raw.length > LIMITS.frameBytes || utf8Length(raw) > LIMITS.frameBytes) {
+    return { ok: false, code: "too_large", message: `frame: must be at most ${LIMITS.frameBytes} bytes` };
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(raw);
+  } catch {
+    return { ok: false, code: "invalid_request", message: "frame: malformed JSON" };
+  }
+  const clientId = clientIdOf(data);
+  if (typeof data !== "object" || data === null || Array.isArray(data)) {
+    return { ok: false, code: "invalid_request", message: "frame: must be a JSON object" };
+  }
+  const type = (data as { type?: unknown }).type;
+  if (typeof type !== "string" || !(CLIENT_FRAME_TYPES as readonly string[]).includes(type)) {
+    return {
+      ok: false,
+      code: "invalid_request",
+      message: `type: must be one of ${CLIENT_FRAME_TYPES.join(", ")}`,
+      ...(clientId ? { clientId } : {}),
+    };
+  }
+  const parsed = ClientFrameSchema.safeParse(data);
+  if (!parsed.success) {
+    return { ok: false, code: "invalid_request", message: describeIssue(parsed.error), ...(clientId ? { clientId } : {}) };
+  }
+  return { ok: true, frame: parsed.data };
+}
+
+function clientIdOf(data: unknown): string | undefined {
+  if (typeof data !== "object" || data === null) return undefined;
+  const id = (data as { clientId?: unknown }).clientId;
+  return typeof id === "string" && id.length > 0 && id.length <= LIMITS.clientIdChars ? id : undefined;
+}

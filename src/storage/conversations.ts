@@ -1,0 +1,148 @@
+import type { Role, ConversationType } from "../domain/membership";
+
+/**
+ * The D1 mirror of conversations: written by each conversation object's outbox flush, read by the
+ * tenant-wide queries ("my conversations"). Every statement binds a handful of parameters and carries
+ * row sets as one JSON parameter (`json_each`), so D1's 100-parameter limit never depends on group size.
+ */
+
+export interface MirrorMember {
+  userId: string;
+  role: Role;
+  readSeq: number;
+  muted: boolean;
+  joinedAt: number;
+  version: number;
+}
+
+export interface MirrorSnapshot {
+  tenantId: string;
+  conversationId: string;
+  type: ConversationType;
+  name: string | null;
+  createdAt: number;
+  lastSeq: number;
+  activityAt: number;
+  /** The last message as JSON (with a preview), or null before the first message. */
+  lastMessage: string | null;
+  version: number;
+  /** Members whose row changed since the last flush. */
+  upserts: MirrorMember[];
+  /** Members who left or were removed since the last flush. */
+  removals: { userId: string; version: number }[];
+}
+
+/**
+ * The statements of one flush, for one `batch()` (D1's only transaction). Re-running them changes
+ * nothing: rows carry the object's change counter and an older copy never overwrites a newer one;
+ * read cursors only move forward.
+ */
+export function mirrorStatements(db: D1Database, s: MirrorSnapshot): D1PreparedStatement[] {
+  const statements = [
+    db
+      .prepare(
+        `INSERT INTO conversations (tenant_id, id, type, name, created_at, last_seq, activity_at, last_message, version)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT (tenant_id, id) DO UPDATE SET
+           name = excluded.name, last_seq = excluded.last_seq, activity_at = excluded.activity_at,
+           last_message = excluded.last_message, version = excluded.version
+         WHERE excluded.version >= conversations.version`,
+      )
+      .bind(s.tenantId, s.conversationId, s.type, s.name, s.createdAt, s.lastSeq, s.activityAt, s.lastMessage, s.version),
+  ];
+  if (s.upserts.length > 0) {
+    statements.push(
+      db
+        .prepare(
+          `INSERT INTO memberships (tenant_id, conversation_id, user_id, role, read_seq, muted, joined_at, version)
+           SELECT ?1, ?2, j.value ->> '$.userId', j.value ->> '$.role', j.value ->> '$.readSeq',
+                  j.value ->> '$.muted', j.value ->> '$.joinedAt', j.value ->> '$.version'
+           FROM json_each(?3) AS j WHERE true
+           ON CONFLICT (tenant_id, conversation_id, user_id) DO UPDATE SET
+             role = excluded.role, muted = excluded.muted, joined_at = excluded.joined_at,
+             read_seq = max(memberships.read_seq, excluded.read_seq), version = excluded.version
+           WHERE excluded.version >= memberships.version`,
+        )
+        .bind(s.tenantId, s.conversationId, JSON.stringify(s.upserts.map((m) => ({ ...m, muted: m.muted ? 1 : 0 })))),
+    );
+  }
+  if (s.removals.length > 0) {
+    statements.push(
+      db
+        .prepare(
+          `DELETE FROM memberships
+           WHERE tenant_id = ?1 AND conversation_id = ?2 AND EXISTS (
+             SELECT 1 FROM json_each(?3) AS j
+             WHERE j.value ->> '$.userId' = memberships.user_id AND j.value ->> '$.version' >= memberships.version)`,
+        )
+        .bind(s.tenantId, s.conversationId, JSON.stringify(s.removals)),
+    );
+  }
+  return statements;
+}
+
+export interface ConversationSummary {
+  id: string;
+  type: ConversationType;
+  name: string | null;
+  members: string[];
+  lastSeq: number;
+  readSeq: number;
+  unread: number;
+  muted: boolean;
+  role: Role;
+  createdAt: number;
+  activityAt: number;
+  lastMessage: Record<string, unknown> | null;
+}
+
+interface SummaryRow {
+  id: string;
+  type: ConversationType;
+  name: string | null;
+  members: string;
+  last_seq: number;
+  read_seq: number;
+  muted: number;
+  role: Role;
+  created_at: number;
+  activity_at: number;
+  last_message: string | null;
+}
+
+/** A user's conversations, most recent activity first: one D1 query. */
+export async function listConversations(
+  db: D1Database,
+  tenantId: string,
+  userId: string,
+  limit: number,
+): Promise<ConversationSummary[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT c.id, c.type, c.name, c.last_seq, c.created_at, c.activity_at, c.last_message,
+              m.read_seq, m.muted, m.role,
+              (SELECT json_group_array(o.user_id) FROM memberships o
+                WHERE o.tenant_id = c.tenant_id AND o.conversation_id = c.id) AS members
+       FROM memberships m
+       JOIN conversations c ON c.tenant_id = m.tenant_id AND c.id = m.conversation_id
+       WHERE m.tenant_id = ?1 AND m.user_id = ?2
+       ORDER BY c.activity_at DESC, c.id
+       LIMIT ?3`,
+    )
+    .bind(tenantId, userId, limit)
+    .all<SummaryRow>();
+  return results.map((r) => ({
+    id: r.id,
+    type: r.type,
+    name: r.name,
+    members: (JSON.parse(r.members) as string[]).sort(),
+    lastSeq: r.last_seq,
+    readSeq: r.read_seq,
+    unread: Math.max(0, r.last_seq - r.read_seq),
+    muted: r.muted === 1,
+    role: r.role,
+    createdAt: r.created_at,
+    activityAt: r.activity_at,
+    lastMessage: r.last_message ? (JSON.parse(r.last_message) as Record<string, unknown>) : null,
+  }));
+}

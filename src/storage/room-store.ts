@@ -1,0 +1,400 @@
+import type { JsonObject, Message } from "../protocol/frames";
+import type { ConversationType, Member, Role } from "../domain/membership";
+import { previewOf } from "../domain/kinds";
+import { applySqlMigrations, type SqlMigration } from "./sql-migrations";
+import type { MirrorSnapshot } from "./conversations";
+
+/**
+ * The conversation object's own SQLite: the room header, members with read cursors, and the ordered log.
+ * Every method is synchronous, so each one is a single implicit transaction of the object, and a
+ * caller that does not await between a write and a broadcast cannot broadcast before the write.
+ */
+const MIGRATIONS: SqlMigration[] = [
+  {
+    version: 1,
+    name: "room, members, messages",
+    sql: `
+      CREATE TABLE room (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        tenant_id TEXT NOT NULL,
+        conversation_id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        name TEXT,
+        created_by TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_seq INTEGER NOT NULL DEFAULT 0,
+        last_ts INTEGER,
+        version INTEGER NOT NULL DEFAULT 1,
+        mirrored_version INTEGER NOT NULL DEFAULT 0,
+        mirror_attempts INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE TABLE members (
+        user_id TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1,
+        read_seq INTEGER NOT NULL DEFAULT 0,
+        muted INTEGER NOT NULL DEFAULT 0,
+        joined_at INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        mirrored_version INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX members_unmirrored ON members (version, mirrored_version);
+      CREATE TABLE messages (
+        seq INTEGER PRIMARY KEY,
+        client_id TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        body TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        edited_at INTEGER,
+        recalled INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE UNIQUE INDEX messages_idempotency ON messages (sender, client_id);
+    `,
+  },
+];
+
+export interface Room {
+  tenantId: string;
+  conversationId: string;
+  type: ConversationType;
+  name: string | null;
+  createdBy: string;
+  createdAt: number;
+  lastSeq: number;
+  lastTs: number | null;
+  version: number;
+  mirroredVersion: number;
+  mirrorAttempts: number;
+}
+
+export interface MemberState extends Member {
+  readSeq: number;
+  muted: boolean;
+}
+
+interface RoomRow {
+  tenant_id: string;
+  conversation_id: string;
+  type: ConversationType;
+  name: string | null;
+  created_by: string;
+  created_at: number;
+  last_seq: number;
+  last_ts: number | null;
+  version: number;
+  mirrored_version: number;
+  mirror_attempts: number;
+  [key: string]: SqlStorageValue;
+}
+
+interface MemberRow {
+  user_id: string;
+  role: Role;
+  active: number;
+  read_seq: number;
+  muted: number;
+  joined_at: number;
+  version: number;
+  [key: string]: SqlStorageValue;
+}
+
+interface MessageRow {
+  seq: number;
+  client_id: string;
+  sender: string;
+  kind: string;
+  body: string;
+  ts: number;
+  edited_at: number | null;
+  recalled: number;
+  [key: string]: SqlStorageValue;
+}
+
+export type SendResult = { status: "created"; message: Message } | { status: "duplicate"; message: Message };
+
+export class RoomStore {
+  private readonly sql: SqlStorage;
+  private room: Room | null | undefined;
+  private members: Map<string, MemberState> | undefined;
+
+  constructor(private readonly storage: DurableObjectStorage) {
+    this.sql = storage.sql;
+  }
+
+  /** Bring the schema up to date; call once, at construction. */
+  migrate(): void {
+    applySqlMigrations(this.storage, MIGRATIONS);
+  }
+
+  /** The room header, or null before the conversation was created. Cached until the object hibernates. */
+  getRoom(): Room | null {
+    if (this.room === undefined) {
+      const row = this.sql.exec<RoomRow>(`SELECT * FROM room WHERE id = 1`).toArray()[0];
+      this.room = row ? roomFromRow(row) : null;
+    }
+    return this.room;
+  }
+
+  requireRoom(): Room {
+    const room = this.getRoom();
+    if (!room) throw new Error("conversation object used before it was created");
+    return room;
+  }
+
+  /** Create the room and its first members. */
+  create(init: {
+    tenantId: string;
+    conversationId: string;
+    type: ConversationType;
+    name: string | null;
+    createdBy: string;
+    members: { userId: string; role: Role }[];
+    now: number;
+  }): void {
+    this.sql.exec(
+      `INSERT INTO room (id, tenant_id, conversation_id, type, name, created_by, created_at, version) VALUES (1, ?, ?, ?, ?, ?, ?, 1)`,
+      init.tenantId,
+      init.conversationId,
+      init.type,
+      init.name,
+      init.createdBy,
+      init.now,
+    );
+    for (const m of init.members) {
+      this.sql.exec(`INSERT INTO members (user_id, role, joined_at, version) VALUES (?, ?, ?, 1)`, m.userId, m.role, init.now);
+    }
+    this.room = undefined;
+    this.members = undefined;
+  }
+
+  /** Active members by user id. Cached until the object hibernates. */
+  activeMembers(): Map<string, MemberState> {
+    if (!this.members) {
+      const rows = this.sql.exec<MemberRow>(`SELECT * FROM members WHERE active = 1`).toArray();
+      this.members = new Map(rows.map((r) => [r.user_id, memberFromRow(r)]));
+    }
+    return this.members;
+  }
+
+  member(userId: string): MemberState | undefined {
+    return this.activeMembers().get(userId);
+  }
+
+  /** Bump the change counter that tells the outbox what to mirror; returns the new version. */
+  private bump(): number {
+    const room = this.requireRoom();
+    room.version += 1;
+    this.sql.exec(`UPDATE room SET version = ? WHERE id = 1`, room.version);
+    return room.version;
+  }
+
+  /** The message this sender stored under this clientId, if any (the idempotency key). */
+  findByClientId(sender: string, clientId: string): Message | undefined {
+    const row = this.sql
+      .exec<MessageRow>(`SELECT * FROM messages WHERE sender = ? AND client_id = ?`, sender, clientId)
+      .toArray()[0];
+    return row ? messageFromRow(this.requireRoom().conversationId, row) : undefined;
+  }
+
+  /** Append a message, or return the one this sender already stored under this clientId. */
+  append(input: { sender: string; clientId: string; kind: string; body: JsonObject; now: number }): SendResult {
+    const existing = this.findByClientId(input.sender, input.clientId);
+    const room = this.requireRoom();
+    if (existing) return { status: "duplicate", message: existing };
+    const seq = room.lastSeq + 1;
+    const version = this.bump();
+    const body = JSON.stringify(input.body);
+    this.sql.exec(
+      `INSERT INTO messages (seq, client_id, sender, kind, body, ts) VALUES (?, ?, ?, ?, ?, ?)`,
+      seq,
+      input.clientId,
+      input.sender,
+      input.kind,
+      body,
+      input.now,
+    );
+    this.sql.exec(`UPDATE room SET last_seq = ?, last_ts = ? WHERE id = 1`, seq, input.now);
+    room.lastSeq = seq;
+    room.lastTs = input.now;
+    // A sender has read what they sent.
+    const sender = this.member(input.sender);
+    if (sender && sender.readSeq < seq) {
+      this.sql.exec(`UPDATE members SET read_seq = ?, version = ? WHERE user_id = ?`, seq, version, input.sender);
+      sender.readSeq = seq;
+    }
+    return {
+      status: "created",
+      message: {
+        conversationId: room.conversationId,
+        seq,
+        clientId: input.clientId,
+        sender: input.sender,
+        kind: input.kind,
+        body: input.body,
+        ts: input.now,
+      },
+    };
+  }
+
+  /** Messages in ascending seq: after < seq < before, the first `limit` after `after`, or the last `limit` before `before`. */
+  page(range: { after?: number | undefined; before?: number | undefined; limit: number }): Message[] {
+    const room = this.requireRoom();
+    const after = range.after ?? 0;
+    const before = range.before ?? Number.MAX_SAFE_INTEGER;
+    const rows =
+      range.after === undefined
+        ? this.sql
+            .exec<MessageRow>(`SELECT * FROM messages WHERE seq > ? AND seq < ? ORDER BY seq DESC LIMIT ?`, after, before, range.limit)
+            .toArray()
+            .reverse()
+        : this.sql
+            .exec<MessageRow>(`SELECT * FROM messages WHERE seq > ? AND seq < ? ORDER BY seq ASC LIMIT ?`, after, before, range.limit)
+            .toArray();
+    return rows.map((r) => messageFromRow(room.conversationId, r));
+  }
+
+  /** Every message after `after`, in order, without materialising them all at once. */
+  *replay(after: number): Generator<Message> {
+    const room = this.requireRoom();
+    for (const row of this.sql.exec<MessageRow>(`SELECT * FROM messages WHERE seq > ? ORDER BY seq`, after)) {
+      yield messageFromRow(room.conversationId, row);
+    }
+  }
+
+  /** Move a read cursor forward; returns the new cursor when it moved. */
+  markRead(userId: string, seq: number): number | undefined {
+    const member = this.member(userId);
+    const room = this.requireRoom();
+    if (!member) return undefined;
+    const next = Math.max(member.readSeq, Math.min(seq, room.lastSeq));
+    if (next === member.readSeq) return undefined;
+    const version = this.bump();
+    this.sql.exec(`UPDATE members SET read_seq = ?, version = ? WHERE user_id = ?`, next, version, userId);
+    member.readSeq = next;
+    return next;
+  }
+
+  setMuted(userId: string, muted: boolean): void {
+    const member = this.member(userId);
+    if (!member || member.muted === muted) return;
+    const version = this.bump();
+    this.sql.exec(`UPDATE members SET muted = ?, version = ? WHERE user_id = ?`, muted ? 1 : 0, version, userId);
+    member.muted = muted;
+  }
+
+  /** Add (or re-add) members with role "member"; returns the ids that were not already active. */
+  addMembers(userIds: readonly string[], now: number): string[] {
+    const added = userIds.filter((id) => !this.member(id));
+    if (added.length === 0) return [];
+    const version = this.bump();
+    for (const id of added) {
+      this.sql.exec(
+        `INSERT INTO members (user_id, role, active, joined_at, version) VALUES (?, 'member', 1, ?, ?)
+         ON CONFLICT (user_id) DO UPDATE SET role = 'member', active = 1, joined_at = excluded.joined_at, muted = 0, version = excluded.version`,
+        id,
+        now,
+        version,
+      );
+    }
+    this.members = undefined;
+    return added;
+  }
+
+  removeMember(userId: string): void {
+    const version = this.bump();
+    this.sql.exec(`UPDATE members SET active = 0, version = ? WHERE user_id = ?`, version, userId);
+    this.members = undefined;
+  }
+
+  setRole(userId: string, role: Role): void {
+    const version = this.bump();
+    this.sql.exec(`UPDATE members SET role = ?, version = ? WHERE user_id = ?`, role, version, userId);
+    const member = this.member(userId);
+    if (member) member.role = role;
+  }
+
+  /** What the outbox must copy to D1, or null when the mirror is current. */
+  mirrorSnapshot(): MirrorSnapshot | null {
+    const room = this.requireRoom();
+    if (room.mirroredVersion >= room.version) return null;
+    const changed = this.sql
+      .exec<MemberRow>(`SELECT * FROM members WHERE version > mirrored_version`)
+      .toArray();
+    const last = room.lastSeq > 0 ? this.page({ after: room.lastSeq - 1, limit: 1 })[0] : undefined;
+    return {
+      tenantId: room.tenantId,
+      conversationId: room.conversationId,
+      type: room.type,
+      name: room.name,
+      createdAt: room.createdAt,
+      lastSeq: room.lastSeq,
+      activityAt: room.lastTs ?? room.createdAt,
+      lastMessage: last ? JSON.stringify({ ...last, preview: previewOf(last.kind, last.body) }) : null,
+      version: room.version,
+      upserts: changed
+        .filter((r) => r.active === 1)
+        .map((r) => ({
+          userId: r.user_id,
+          role: r.role,
+          readSeq: r.read_seq,
+          muted: r.muted === 1,
+          joinedAt: r.joined_at,
+          version: r.version,
+        })),
+      removals: changed.filter((r) => r.active === 0).map((r) => ({ userId: r.user_id, version: r.version })),
+    };
+  }
+
+  /** Record that D1 holds everything up to `version`. Changes made while the flush ran stay pending. */
+  markMirrored(version: number): void {
+    const room = this.requireRoom();
+    this.sql.exec(`UPDATE members SET mirrored_version = version WHERE version > mirrored_version AND version <= ?`, version);
+    this.sql.exec(`UPDATE room SET mirrored_version = max(mirrored_version, ?), mirror_attempts = 0 WHERE id = 1`, version);
+    room.mirroredVersion = Math.max(room.mirroredVersion, version);
+    room.mirrorAttempts = 0;
+  }
+
+  /** Count a failed flush; returns the number of consecutive failures. */
+  mirrorFailed(): number {
+    const room = this.requireRoom();
+    room.mirrorAttempts += 1;
+    this.sql.exec(`UPDATE room SET mirror_attempts = ? WHERE id = 1`, room.mirrorAttempts);
+    return room.mirrorAttempts;
+  }
+}
+
+function roomFromRow(r: RoomRow): Room {
+  return {
+    tenantId: r.tenant_id,
+    conversationId: r.conversation_id,
+    type: r.type,
+    name: r.name,
+    createdBy: r.created_by,
+    createdAt: r.created_at,
+    lastSeq: r.last_seq,
+    lastTs: r.last_ts,
+    version: r.version,
+    mirroredVersion: r.mirrored_version,
+    mirrorAttempts: r.mirror_attempts,
+  };
+}
+
+function memberFromRow(r: MemberRow): MemberState {
+  return { userId: r.user_id, role: r.role, joinedAt: r.joined_at, readSeq: r.read_seq, muted: r.muted === 1 };
+}
+
+function messageFromRow(conversationId: string, r: MessageRow): Message {
+  const message: Message = {
+    conversationId,
+    seq: r.seq,
+    clientId: r.client_id,
+    sender: r.sender,
+    kind: r.kind,
+    body: JSON.parse(r.body) as JsonObject,
+    ts: r.ts,
+  };
+  if (r.edited_at !== null) message.editedAt = r.edited_at;
+  if (r.recalled === 1) message.recalled = true;
+  return message;
+}

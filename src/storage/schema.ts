@@ -1,0 +1,79 @@
+import { sqliteTable, text, integer, primaryKey, index } from "drizzle-orm/sqlite-core";
+
+/**
+ * The D1 schema: tenants, credentials, users, and the tenant-wide mirror of conversations.
+ * Conversation objects own their data; the tables below `users` are copies they keep up to date.
+ */
+
+export const tenants = sqliteTable("tenants", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  createdAt: integer("created_at").notNull(),
+});
+
+/** Tenant api keys, stored only as the SHA-256 of the key. */
+export const apiKeys = sqliteTable(
+  "api_keys",
+  {
+    keyHash: text("key_hash").primaryKey(),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("api_keys_tenant").on(t.tenantId)],
+);
+
+export const users = sqliteTable(
+  "users",
+  {
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    id: text("id").notNull(),
+    name: text("name").notNull(),
+    title: text("title"),
+    avatarUrl: text("avatar_url"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.id] })],
+);
+
+/** One row per conversation, written only by that conversation's object (its outbox flush). */
+export const conversations = sqliteTable(
+  "conversations",
+  {
+    tenantId: text("tenant_id").notNull(),
+    id: text("id").notNull(),
+    type: text("type", { enum: ["direct", "group"] }).notNull(),
+    name: text("name"),
+    createdAt: integer("created_at").notNull(),
+    lastSeq: integer("last_seq").notNull().default(0),
+    /** Time of the last message, or of creation: the "recent activity" sort key. */
+    activityAt: integer("activity_at").notNull(),
+    /** The last message as JSON, with a `preview`. */
+    lastMessage: text("last_message"),
+    /** The object's change counter at the time of this copy; older copies never overwrite newer ones. */
+    version: integer("version").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.id] })],
+);
+
+export const memberships = sqliteTable(
+  "memberships",
+  {
+    tenantId: text("tenant_id").notNull(),
+    conversationId: text("conversation_id").notNull(),
+    userId: text("user_id").notNull(),
+    role: text("role", { enum: ["owner", "admin", "member"] }).notNull(),
+    readSeq: integer("read_seq").notNull().default(0),
+    muted: integer("muted", { mode: "boolean" }).notNull().default(false),
+    joinedAt: integer("joined_at").notNull(),
+    version: integer("version").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.conversationId, t.userId] }),
+    index("memberships_user").on(t.tenantId, t.userId),
+  ],
+);

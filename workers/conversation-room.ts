@@ -1,0 +1,282 @@
+import { DurableObject } from "cloudflare:workers";
+import { z } from "zod";
+import { RoomStore } from "../src/storage/room-store";
+import { mirrorStatements } from "../src/storage/conversations";
+import { Conversation, type ConversationView, type Fanout, type SendInput } from "../src/domain/conversation";
+import type { Role } from "../src/domain/membership";
+import type { Actor, Result } from "../src/domain/result";
+import type { SendResult } from "../src/storage/room-store";
+import type { Message, ServerFrame } from "../src/protocol/frames";
+import { parseClientFrame, PING_TEXT, PONG_TEXT } from "../src/protocol/frames";
+import { LIMITS } from "../src/protocol/limits";
+import { TokenBucket } from "../src/domain/rate";
+import { errorBody } from "../src/http/errors";
+import { ACTOR_HEADER } from "../src/protocol/internal";
+
+
+/** Delay between a change and its D1 mirror flush: long enough to coalesce a burst, short enough to feel live. */
+export const MIRROR_DELAY_MS = 200;
+const MIRROR_RETRY_MAX_MS = 5 * 60_000;
+
+const SocketActor = z.object({
+  tenantId: z.string(),
+  userId: z.string(),
+  deviceId: z.string(),
+});
+type SocketActor = z.infer<typeof SocketActor>;
+
+/**
+ * One conversation: its ordered log, members and live sockets. The single writer of `seq`.
+ * Runtime handlers decode and delegate to {@link Conversation}; side effects leave through the outbox
+ * (a change counter mirrored to D1 by the alarm), never on the per-message path.
+ */
+export class ConversationRoom extends DurableObject<Env> implements Fanout {
+  private readonly store: RoomStore;
+  private readonly conversation: Conversation;
+  private readonly typingBuckets = new WeakMap<WebSocket, TokenBucket>();
+  private alarmArmed = false;
+  private flushTail: Promise<void> | undefined;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.store = new RoomStore(ctx.storage);
+    this.conversation = new Conversation(this.store, this);
+    ctx.blockConcurrencyWhile(async () => this.store.migrate());
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_TEXT, PONG_TEXT));
+  }
+
+  // ---- WebSocket upgrade (the only use of fetch) ----
+
+  override async fetch(request: Request): Promise<Response> {
+    const actor = SocketActor.safeParse(safeJson(request.headers.get(ACTOR_HEADER)));
+    if (!actor.success) return jsonError(400, "invalid_request", "missing identity");
+    if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
+      return jsonError(400, "invalid_request", "expected a WebSocket upgrade");
+    }
+    if (!this.conversation.isMember(actor.data)) return jsonError(404, "not_found", "conversation not found");
+    if (this.ctx.getWebSockets().length >= LIMITS.socketsPerConversation) {
+      return jsonError(429, "rate_limited", "this conversation has too many open connections", { "Retry-After": "5" });
+    }
+    const after = Number(new URL(request.url).searchParams.get("after") ?? "0");
+    const pair = new WebSocketPair();
+    const [client, server] = [pair[0], pair[1]];
+    this.ctx.acceptWebSocket(server, [`u:${actor.data.userId}`, `d:${actor.data.deviceId}`]);
+    server.serializeAttachment(actor.data satisfies SocketActor);
+    const room = this.store.requireRoom();
+    send(server, { type: "ready", conversationId: room.conversationId, lastSeq: room.lastSeq });
+    for (const message of this.store.replay(after)) send(server, { type: "message", message });
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
+    try {
+      const actor = socketActor(ws);
+      if (!actor) return ws.close(1011, "socket has no identity");
+      const parsed = parseClientFrame(raw);
+      if (!parsed.ok) {
+        return send(ws, { type: "error", code: parsed.code, message: parsed.message, ...(parsed.clientId ? { clientId: parsed.clientId } : {}) });
+      }
+      if (!this.conversation.isMember(actor)) {
+        send(ws, { type: "error", code: "forbidden", message: "you are no longer a member of this conversation" });
+        return ws.close(4403, "not a member");
+      }
+      const frame = parsed.frame;
+      const now = Date.now();
+      switch (frame.type) {
+        case "send": {
+          const result = this.conversation.send(actor, frame satisfies SendInput, now, (stored) =>
+            send(ws, { type: "ack", clientId: frame.clientId, seq: stored.message.seq, ts: stored.message.ts }),
+          );
+          if (!result.ok) return send(ws, { type: "error", code: result.code, message: result.message, clientId: frame.clientId });
+          if (result.value.status === "created") this.scheduleMirror();
+          return;
+        }
+        case "read": {
+          const result = this.conversation.markRead(actor, frame.seq, ws);
+          if (result.ok) this.scheduleMirror();
+          return;
+        }
+        case "typing": {
+          let bucket = this.typingBuckets.get(ws);
+          if (!bucket) this.typingBuckets.set(ws, (bucket = new TokenBucket(LIMITS.typingPerSecond, LIMITS.typingPerSecond, now)));
+          if (bucket.take(now).ok) this.conversation.typing(actor);
+          return;
+        }
+        case "ping":
+          return send(ws, { type: "pong" });
+      }
+    } catch (err) {
+      console.error("webSocketMessage failed", err);
+      send(ws, { type: "error", code: "internal_error", message: "the message could not be processed" });
+    }
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    // 1005/1006 are reserved and cannot be sent; answer the peer's Close either way.
+    try {
+      ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
+    } catch {
+      // already closed
+    }
+  }
+
+  override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
+    console.warn("websocket error", error);
+  }
+
+  // ---- Fanout ----
+
+  broadcast(frame: ServerFrame, skip?: (userId: string, socket: unknown) => boolean): void {
+    const data = JSON.stringify(frame);
+    for (const ws of this.ctx.getWebSockets()) {
+      if (skip) {
+        const actor = socketActor(ws);
+        if (!actor || skip(actor.userId, ws)) continue;
+      }
+      trySend(ws, data);
+    }
+  }
+
+  disconnectUser(userId: string, code: number, message: string): void {
+    const data = JSON.stringify({ type: "error", code: "forbidden", message } satisfies ServerFrame);
+    for (const ws of this.ctx.getWebSockets(`u:${userId}`)) {
+      trySend(ws, data);
+      try {
+        ws.close(code, message);
+      } catch {
+        // already closing
+      }
+    }
+  }
+
+  // ---- RPC, called by the Worker with an identity it verified ----
+
+  async openDirect(input: { tenantId: string; conversationId: string; members: [string, string]; actor: string }) {
+    const result = this.conversation.openDirect({ ...input, now: Date.now() });
+    if (result.ok && result.value.created) await this.mirrorNow();
+    return result;
+  }
+
+  async createGroup(input: { tenantId: string; conversationId: string; name: string; owner: string; members: string[] }) {
+    const result = this.conversation.createGroup({ ...input, now: Date.now() });
+    if (result.ok) await this.mirrorNow();
+    return result;
+  }
+
+  async getConversation(actor: Actor): Promise<Result<ConversationView>> {
+    return this.conversation.view(actor);
+  }
+
+  async addMembers(actor: Actor, userIds: string[]): Promise<Result<ConversationView>> {
+    return this.mirrored(this.conversation.addMembers(actor, userIds, Date.now()));
+  }
+
+  async removeMember(actor: Actor, userId: string): Promise<Result<{ removed: boolean }>> {
+    return this.mirrored(this.conversation.removeMember(actor, userId, Date.now()));
+  }
+
+  async setRole(actor: Actor, userId: string, role: Role): Promise<Result<ConversationView>> {
+    return this.mirrored(this.conversation.setRole(actor, userId, role, Date.now()));
+  }
+
+  async sendMessage(actor: Actor, input: SendInput): Promise<Result<SendResult>> {
+    const result = this.conversation.send(actor, input, Date.now());
+    return result.ok && result.value.status === "created" ? this.mirrored(result) : result;
+  }
+
+  async history(actor: Actor, range: { after?: number | undefined; before?: number | undefined; limit: number }): Promise<Result<Message[]>> {
+    return this.conversation.history(actor, range);
+  }
+
+  async markRead(actor: Actor, seq: number): Promise<Result<{ readSeq: number }>> {
+    return this.mirrored(this.conversation.markRead(actor, seq));
+  }
+
+  async setMuted(actor: Actor, muted: boolean): Promise<Result<{ conversationId: string; muted: boolean }>> {
+    return this.mirrored(this.conversation.setMuted(actor, muted));
+  }
+
+  // ---- Outbox: mirror to D1 ----
+
+  /**
+   * HTTP callers get read-your-writes on the D1 listing: the flush runs before the response.
+   * A failed flush does not fail the request (the change is durable); the alarm retries it.
+   */
+  private async mirrored<T>(result: Result<T>): Promise<Result<T>> {
+    if (result.ok) await this.mirrorNow();
+    return result;
+  }
+
+  private async mirrorNow(): Promise<void> {
+    try {
+      await this.flushMirror();
+    } catch (err) {
+      console.error("mirror flush failed; the alarm retries it", err);
+      this.scheduleMirror();
+    }
+  }
+
+  private scheduleMirror(): void {
+    if (this.alarmArmed) return;
+    this.alarmArmed = true;
+    void this.ctx.storage.setAlarm(Date.now() + MIRROR_DELAY_MS);
+  }
+
+  override async alarm(): Promise<void> {
+    this.alarmArmed = false;
+    try {
+      await this.flushMirror();
+    } catch (err) {
+      const attempts = this.store.mirrorFailed();
+      const delay = Math.min(MIRROR_DELAY_MS * 2 ** attempts, MIRROR_RETRY_MAX_MS);
+      console.error(`mirror flush failed (attempt ${attempts}); retrying in ${delay} ms`, err);
+      this.alarmArmed = true;
+      await this.ctx.storage.setAlarm(Date.now() + delay);
+    }
+  }
+
+  /** Copy what changed to D1 in one batch; flushes run one after another, never side by side. */
+  private flushMirror(): Promise<void> {
+    const run = async () => {
+      if (!this.store.getRoom()) return;
+      const snapshot = this.store.mirrorSnapshot();
+      if (!snapshot) return;
+      await this.env.DB.batch(mirrorStatements(this.env.DB, snapshot));
+      this.store.markMirrored(snapshot.version);
+    };
+    const next = (this.flushTail ?? Promise.resolve()).then(run, run);
+    this.flushTail = next.catch(() => undefined);
+    return next;
+  }
+}
+
+function socketActor(ws: WebSocket): SocketActor | undefined {
+  const parsed = SocketActor.safeParse(ws.deserializeAttachment());
+  return parsed.success ? parsed.data : undefined;
+}
+
+function send(ws: WebSocket, frame: ServerFrame): void {
+  trySend(ws, JSON.stringify(frame));
+}
+
+function trySend(ws: WebSocket, data: string): void {
+  try {
+    ws.send(data);
+  } catch {
+    // The socket is closing; its close handler cleans up.
+  }
+}
+
+function safeJson(text: string | null): unknown {
+  if (text === null) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function jsonError(status: number, code: Parameters<typeof errorBody>[0], message: string, headers: Record<string, string> = {}): Response {
+  return Response.json(errorBody(code, message), { status, headers });
+}
+
