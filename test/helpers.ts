@@ -1,0 +1,184 @@
+import { env, exports } from "cloudflare:workers";
+import { expect } from "vitest";
+import type { ServerFrame } from "../src/protocol/frames";
+
+export const BASE = "https://switchboard.test";
+export const ADMIN = env.ADMIN_TOKEN;
+
+export interface ApiResponse<T = any> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+/** Call the Worker exactly as a client would, through its fetch handler. */
+export async function api<T = any>(
+  method: string,
+  path: string,
+  opts: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
+): Promise<ApiResponse<T>> {
+  const headers: Record<string, string> = { ...opts.headers };
+  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+  let body: string | undefined = opts.rawBody;
+  if (opts.body !== undefined) {
+    body = JSON.stringify(opts.body);
+    headers["content-type"] = "application/json";
+  }
+  const res = await exports.default.fetch(`${BASE}${path}`, { method, headers, ...(body !== undefined ? { body } : {}) });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    // not JSON
+  }
+  return { status: res.status, body: parsed as T, headers: res.headers };
+}
+
+/** Assert the error envelope of API.md. */
+export function expectError(res: ApiResponse, status: number, code: string): void {
+  expect(res.status, JSON.stringify(res.body)).toBe(status);
+  expect(res.body?.error?.code).toBe(code);
+  expect(typeof res.body?.error?.message).toBe("string");
+}
+
+let counter = 0;
+/** A fresh id so that tests in one file never share a tenant. */
+export function uniqueId(prefix: string): string {
+  counter += 1;
+  return `${prefix}-${Date.now().toString(36)}-${counter}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+export interface TestTenant {
+  tenantId: string;
+  apiKey: string;
+  tokens: Record<string, string>;
+}
+
+/** A tenant with the given users, each with a user token. */
+export async function setupTenant(users: string[] = ["alice", "bob", "carol"], tenantId = uniqueId("t")): Promise<TestTenant> {
+  const created = await api("POST", "/v1/tenants", { token: ADMIN, body: { id: tenantId, name: `Tenant ${tenantId}` } });
+  expect(created.status, JSON.stringify(created.body)).toBe(201);
+  const apiKey = created.body.apiKey as string;
+  const tokens: Record<string, string> = {};
+  for (const user of users) {
+    const put = await api("PUT", `/v1/users/${user}`, { token: apiKey, body: { name: user.toUpperCase() } });
+    expect(put.status).toBe(200);
+    const token = await api("POST", `/v1/users/${user}/tokens`, { token: apiKey, body: {} });
+    expect(token.status).toBe(201);
+    tokens[user] = token.body.token;
+  }
+  return { tenantId, apiKey, tokens };
+}
+
+export async function createGroup(token: string, members: string[], name = "Team"): Promise<string> {
+  const res = await api("POST", "/v1/conversations", { token, body: { type: "group", name, members } });
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  return res.body.id as string;
+}
+
+export async function sendHttp(token: string, conversationId: string, clientId: string, text: string) {
+  return api("POST", `/v1/conversations/${conversationId}/messages`, { token, body: { clientId, kind: "text", body: { text } } });
+}
+
+/** A client WebSocket with a frame queue and timeouts, so a missing frame fails the test instead of hanging it. */
+export class TestSocket {
+  readonly frames: ServerFrame[] = [];
+  private waiters: { match: (f: ServerFrame) => boolean; resolve: (f: ServerFrame) => void }[] = [];
+  closed: { code: number; reason: string } | undefined;
+  private closeWaiters: ((c: { code: number; reason: string }) => void)[] = [];
+
+  constructor(readonly ws: WebSocket) {
+    ws.addEventListener("message", (event) => {
+      const frame = JSON.parse(String(event.data)) as ServerFrame;
+      const waiter = this.waiters.find((w) => w.match(frame));
+      if (waiter) {
+        this.waiters.splice(this.waiters.indexOf(waiter), 1);
+        waiter.resolve(frame);
+      } else {
+        this.frames.push(frame);
+      }
+    });
+    ws.addEventListener("close", (event) => {
+      this.closed = { code: event.code, reason: event.reason };
+      for (const w of this.closeWaiters.splice(0)) w(this.closed);
+    });
+  }
+
+  send(frame: unknown): void {
+    this.ws.send(typeof frame === "string" ? frame : JSON.stringify(frame));
+  }
+
+  /** The next frame (of a type, or matching a predicate), waiting up to `timeoutMs`. */
+  next<T extends ServerFrame["type"]>(
+    type?: T | ((f: ServerFrame) => boolean),
+    timeoutMs = 5_000,
+  ): Promise<Extract<ServerFrame, { type: T }>> {
+    const match = typeof type === "function" ? type : (f: ServerFrame) => type === undefined || f.type === type;
+    const index = this.frames.findIndex(match);
+    if (index >= 0) return Promise.resolve(this.frames.splice(index, 1)[0] as Extract<ServerFrame, { type: T }>);
+    return new Promise((resolve, reject) => {
+      const waiter = { match, resolve: resolve as (f: ServerFrame) => void };
+      this.waiters.push(waiter);
+      setTimeout(() => {
+        const i = this.waiters.indexOf(waiter);
+        if (i >= 0) {
+          this.waiters.splice(i, 1);
+          reject(new Error(`no ${String(typeof type === "function" ? "matching" : type ?? "")} frame within ${timeoutMs} ms`));
+        }
+      }, timeoutMs);
+    });
+  }
+
+  /** Collect `n` message frames in arrival order. */
+  async messages(n: number, timeoutMs = 5_000) {
+    const out = [];
+    for (let i = 0; i < n; i++) out.push((await this.next("message", timeoutMs)).message);
+    return out;
+  }
+
+  /** Wait a little and say which frames arrived (for asserting that nothing did). */
+  async quiet(ms = 150): Promise<ServerFrame[]> {
+    await new Promise((r) => setTimeout(r, ms));
+    return this.frames.splice(0);
+  }
+
+  waitClosed(timeoutMs = 5_000): Promise<{ code: number; reason: string }> {
+    if (this.closed) return Promise.resolve(this.closed);
+    return new Promise((resolve, reject) => {
+      this.closeWaiters.push(resolve);
+      setTimeout(() => reject(new Error(`socket not closed within ${timeoutMs} ms`)), timeoutMs);
+    });
+  }
+
+  close(): void {
+    try {
+      this.ws.close(1000, "test done");
+    } catch {
+      // already closed
+    }
+  }
+}
+
+/** Open a conversation socket through the Worker. Resolves to the response when the upgrade is refused. */
+export async function connect(
+  conversationId: string,
+  token: string,
+  query: Record<string, string | number> = {},
+): Promise<{ socket?: TestSocket; response: Response }> {
+  const params = new URLSearchParams({ token, ...Object.fromEntries(Object.entries(query).map(([k, v]) => [k, String(v)])) });
+  const response = await exports.default.fetch(`${BASE}/v1/conversations/${conversationId}/ws?${params}`, {
+    headers: { Upgrade: "websocket" },
+  });
+  if (response.status !== 101 || !response.webSocket) return { response };
+  response.webSocket.accept();
+  return { socket: new TestSocket(response.webSocket), response };
+}
+
+/** Open a socket that must be accepted, and read its `ready` frame. */
+export async function join(conversationId: string, token: string, query: Record<string, string | number> = {}) {
+  const { socket, response } = await connect(conversationId, token, query);
+  if (!socket) throw new Error(`upgrade refused: ${response.status} ${await response.text()}`);
+  const ready = await socket.next("ready");
+  return { socket, ready };
+}

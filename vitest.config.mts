@@ -1,0 +1,28 @@
+import path from "node:path";
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
+  return {
+    plugins: [
+      cloudflareTest({
+        wrangler: { configPath: "./wrangler.toml" },
+        miniflare: {
+          // Test-only bindings: fixed secrets (the suite signs its own tokens) and the D1 migrations.
+          bindings: {
+            ADMIN_TOKEN: "test-admin-token",
+            TOKEN_SIGNING_KEY: "test-signing-key-0123456789abcdef",
+            TEST_MIGRATIONS: migrations,
+          },
+        },
+      }),
+    ],
+    test: {
+      include: ["test/**/*.test.ts"],
+      setupFiles: ["./test/setup.ts"],
+      testTimeout: 20_000,
+      hookTimeout: 20_000,
+    },
+  };
+});
