@@ -136,7 +136,11 @@ export class Conversation {
     const access = this.access(actor);
     if (!access.ok) return access;
     const existing = this.store.findByClientId(actor.userId, input.clientId);
-    if (existing) return ok({ status: "duplicate", message: existing });
+    if (existing) {
+      const duplicate: SendResult = { status: "duplicate", message: existing };
+      onStored?.(duplicate);
+      return ok(duplicate);
+    }
     const limited = this.takeSendToken(actor, now);
     if (limited) return limited;
     const checked = checkMessageBody(input.kind, input.body);
