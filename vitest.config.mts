@@ -13,6 +13,8 @@ export default defineConfig(async () => {
           bindings: {
             ADMIN_TOKEN: "test-admin-token",
             TOKEN_SIGNING_KEY: "test-signing-key-0123456789abcdef",
+            // More than one presence shard, so every presence test also exercises sharding.
+            PRESENCE_SHARDS: "3",
             TEST_MIGRATIONS: migrations,
           },
         },

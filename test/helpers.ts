@@ -1,6 +1,6 @@
 import { env, exports } from "cloudflare:workers";
 import { expect } from "vitest";
-import type { ServerFrame } from "../src/protocol/frames";
+import type { ChannelFrame, ServerFrame } from "../src/protocol/frames";
 
 export const BASE = "https://switchboard.test";
 export const ADMIN = env.ADMIN_TOKEN;
@@ -82,15 +82,15 @@ export async function sendHttp(token: string, conversationId: string, clientId: 
 }
 
 /** A client WebSocket with a frame queue and timeouts, so a missing frame fails the test instead of hanging it. */
-export class TestSocket {
-  readonly frames: ServerFrame[] = [];
-  private waiters: { match: (f: ServerFrame) => boolean; resolve: (f: ServerFrame) => void }[] = [];
+export class TestSocket<F extends { type: string } = ServerFrame> {
+  readonly frames: F[] = [];
+  private waiters: { match: (f: F) => boolean; resolve: (f: F) => void }[] = [];
   closed: { code: number; reason: string } | undefined;
   private closeWaiters: ((c: { code: number; reason: string }) => void)[] = [];
 
   constructor(readonly ws: WebSocket) {
     ws.addEventListener("message", (event) => {
-      const frame = JSON.parse(String(event.data)) as ServerFrame;
+      const frame = JSON.parse(String(event.data)) as F;
       const waiter = this.waiters.find((w) => w.match(frame));
       if (waiter) {
         this.waiters.splice(this.waiters.indexOf(waiter), 1);
@@ -110,15 +110,12 @@ export class TestSocket {
   }
 
   /** The next frame (of a type, or matching a predicate), waiting up to `timeoutMs`. */
-  next<T extends ServerFrame["type"]>(
-    type?: T | ((f: ServerFrame) => boolean),
-    timeoutMs = 5_000,
-  ): Promise<Extract<ServerFrame, { type: T }>> {
-    const match = typeof type === "function" ? type : (f: ServerFrame) => type === undefined || f.type === type;
+  next<T extends F["type"]>(type?: T | ((f: F) => boolean), timeoutMs = 5_000): Promise<Extract<F, { type: T }>> {
+    const match = typeof type === "function" ? type : (f: F) => type === undefined || f.type === type;
     const index = this.frames.findIndex(match);
-    if (index >= 0) return Promise.resolve(this.frames.splice(index, 1)[0] as Extract<ServerFrame, { type: T }>);
+    if (index >= 0) return Promise.resolve(this.frames.splice(index, 1)[0] as Extract<F, { type: T }>);
     return new Promise((resolve, reject) => {
-      const waiter = { match, resolve: resolve as (f: ServerFrame) => void };
+      const waiter = { match, resolve: resolve as (f: F) => void };
       this.waiters.push(waiter);
       setTimeout(() => {
         const i = this.waiters.indexOf(waiter);
@@ -133,12 +130,15 @@ export class TestSocket {
   /** Collect `n` message frames in arrival order. */
   async messages(n: number, timeoutMs = 5_000) {
     const out = [];
-    for (let i = 0; i < n; i++) out.push((await this.next("message", timeoutMs)).message);
+    for (let i = 0; i < n; i++) {
+      const frame = (await this.next((f) => f.type === "message", timeoutMs)) as unknown as Extract<ServerFrame, { type: "message" }>;
+      out.push(frame.message);
+    }
     return out;
   }
 
   /** Wait a little and say which frames arrived (for asserting that nothing did). */
-  async quiet(ms = 150): Promise<ServerFrame[]> {
+  async quiet(ms = 150): Promise<F[]> {
     await new Promise((r) => setTimeout(r, ms));
     return this.frames.splice(0);
   }
@@ -181,4 +181,29 @@ export async function join(conversationId: string, token: string, query: Record<
   if (!socket) throw new Error(`upgrade refused: ${response.status} ${await response.text()}`);
   const ready = await socket.next("ready");
   return { socket, ready };
+}
+
+/** Open a user's device channel (`/v1/ws`); resolves after its `ready` frame. */
+export async function openChannel(token: string, device: string): Promise<TestSocket<ChannelFrame>> {
+  const res = await exports.default.fetch(`${BASE}/v1/ws?token=${encodeURIComponent(token)}&device=${encodeURIComponent(device)}`, {
+    headers: { Upgrade: "websocket" },
+  });
+  if (res.status !== 101 || !res.webSocket) throw new Error(`channel refused: ${res.status} ${await res.text()}`);
+  res.webSocket.accept();
+  const socket = new TestSocket<ChannelFrame>(res.webSocket);
+  await socket.next("ready");
+  return socket;
+}
+
+/** Wait until `check` passes or the time is up (for effects that travel through alarms and queues). */
+export async function eventually<T>(check: () => Promise<T>, timeoutMs = 5_000, stepMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, stepMs));
+    }
+  }
 }

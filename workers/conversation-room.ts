@@ -11,12 +11,17 @@ import { parseClientFrame, PING_TEXT, PONG_TEXT } from "../src/protocol/frames";
 import { LIMITS } from "../src/protocol/limits";
 import { TokenBucket } from "../src/domain/rate";
 import { errorBody } from "../src/http/errors";
+import { presenceShard, shardCount, type NotifyMember } from "../src/domain/notify";
+import { previewOf } from "../src/domain/kinds";
+import { presenceStub } from "../src/objects";
 import { ACTOR_HEADER } from "../src/protocol/internal";
 
 
 /** Delay between a change and its D1 mirror flush: long enough to coalesce a burst, short enough to feel live. */
 export const MIRROR_DELAY_MS = 200;
 const MIRROR_RETRY_MAX_MS = 5 * 60_000;
+/** Messages per notify call to presence. */
+const NOTIFY_BATCH = 100;
 
 const SocketActor = z.object({
   tenantId: z.string(),
@@ -36,6 +41,8 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
   private readonly typingBuckets = new WeakMap<WebSocket, TokenBucket>();
   private alarmArmed = false;
   private flushTail: Promise<void> | undefined;
+  private notifying = false;
+  private notifyAgain = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -88,12 +95,12 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
             send(ws, { type: "ack", clientId: frame.clientId, seq: stored.message.seq, ts: stored.message.ts }),
           );
           if (!result.ok) return send(ws, { type: "error", code: result.code, message: result.message, clientId: frame.clientId });
-          if (result.value.status === "created") this.scheduleMirror();
+          if (result.value.status === "created") this.outbox();
           return;
         }
         case "read": {
           const result = this.conversation.markRead(actor, frame.seq, ws);
-          if (result.ok) this.scheduleMirror();
+          if (result.ok) this.outbox();
           return;
         }
         case "typing": {
@@ -203,8 +210,84 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
    * A failed flush does not fail the request (the change is durable); the alarm retries it.
    */
   private async mirrored<T>(result: Result<T>): Promise<Result<T>> {
-    if (result.ok) await this.mirrorNow();
+    if (result.ok) {
+      this.kickNotify();
+      await this.mirrorNow();
+    }
     return result;
+  }
+
+  /** After a change on the WebSocket path: notify now, mirror on the alarm's cadence. */
+  private outbox(): void {
+    this.kickNotify();
+    this.scheduleMirror();
+  }
+
+  /**
+   * Hand new messages to presence right away (the notify latency is what people feel); the
+   * watermark `notified_seq` makes it an outbox: a failure is retried by the alarm, and presence
+   * ignores seqs it has already handled.
+   */
+  private kickNotify(): void {
+    const room = this.store.getRoom();
+    if (!room || room.notifiedSeq >= room.lastSeq) return;
+    if (this.notifying) {
+      this.notifyAgain = true;
+      return;
+    }
+    this.notifying = true;
+    void this.drainNotify()
+      .catch((err) => {
+        console.error("notify failed; the alarm retries it", err);
+        this.scheduleMirror();
+      })
+      .finally(() => {
+        this.notifying = false;
+        if (this.notifyAgain) {
+          this.notifyAgain = false;
+          this.kickNotify();
+        }
+      });
+  }
+
+  private async drainNotify(): Promise<void> {
+    for (;;) {
+      const room = this.store.requireRoom();
+      if (room.notifiedSeq >= room.lastSeq) return;
+      const messages = this.store.page({ after: room.notifiedSeq, limit: NOTIFY_BATCH });
+      const last = messages.at(-1);
+      if (!last) return;
+      const shards = shardCount(this.env.PRESENCE_SHARDS);
+      const byShard = new Map<number, NotifyMember[]>();
+      for (const m of this.store.activeMembers().values()) {
+        const shard = presenceShard(m.userId, shards);
+        const member = { userId: m.userId, muted: m.muted, unread: Math.max(0, room.lastSeq - m.readSeq) };
+        byShard.set(shard, [...(byShard.get(shard) ?? []), member]);
+      }
+      const notifyMessages = messages.map((m) => ({
+        seq: m.seq,
+        sender: m.sender,
+        kind: m.kind,
+        preview: previewOf(m.kind, m.body),
+        mentions: Array.isArray(m.body.mentions) ? m.body.mentions.filter((x): x is string => typeof x === "string") : [],
+      }));
+      await Promise.all(
+        [...byShard].map(([shard, members]) =>
+          presenceStub(this.env, room.tenantId, shard).notify(
+            { tenantId: room.tenantId, shard },
+            {
+              tenantId: room.tenantId,
+              conversationId: room.conversationId,
+              conversationType: room.type,
+              conversationName: room.name,
+              members,
+              messages: notifyMessages,
+            },
+          ),
+        ),
+      );
+      this.store.markNotified(last.seq);
+    }
   }
 
   private async mirrorNow(): Promise<void> {
@@ -224,6 +307,7 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
 
   override async alarm(): Promise<void> {
     this.alarmArmed = false;
+    this.kickNotify();
     try {
       await this.flushMirror();
     } catch (err) {

@@ -5,6 +5,7 @@ import { ApiError, errorBody, STATUS_OF } from "./errors";
 import { tenantRoutes } from "./tenants";
 import { userRoutes } from "./users";
 import { conversationRoutes } from "./conversations";
+import { presenceRoutes } from "./presence";
 
 /** The HTTP surface: thin routes that authenticate, validate, pick the Durable Object and forward. */
 export function createApp() {
@@ -14,6 +15,7 @@ export function createApp() {
   app.route("/v1/tenants", tenantRoutes);
   app.route("/v1/users", userRoutes);
   app.route("/v1/conversations", conversationRoutes);
+  app.route("/v1", presenceRoutes);
 
   app.notFound((c) => c.json(errorBody("not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`, c.get("requestId")), 404));
   app.onError((err, c) => {

@@ -6,7 +6,7 @@ import { intParam, readJson } from "./body";
 import { ApiError, unwrap } from "./errors";
 import { ClientId } from "../protocol/frames";
 import { EXTERNAL_ID, isConversationId, UserId } from "../protocol/ids";
-import { roomStub } from "./rooms";
+import { roomStub } from "../objects";
 import { LIMITS } from "../protocol/limits";
 import { ROLES } from "../domain/membership";
 import { listConversations } from "../storage/conversations";

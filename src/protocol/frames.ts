@@ -48,6 +48,14 @@ export type ServerFrame =
   | { type: "pong" }
   | { type: "error"; code: ErrorCode; message: string; clientId?: string };
 
+/** Frames the server sends on a device channel (`/v1/ws`). */
+export type ChannelFrame =
+  | { type: "ready"; userId: string; deviceId: string }
+  | { type: "notify"; conversationId: string; seq: number; sender: string; preview: string; kind: string; muted: boolean }
+  | { type: "presence"; userId: string; status: "online" | "offline" }
+  | { type: "pong" }
+  | { type: "error"; code: ErrorCode; message: string };
+
 /** Error codes of frames and of the HTTP error envelope. */
 export const ERROR_CODES = [
   "invalid_request",
@@ -75,7 +83,8 @@ export function parseClientFrame(raw: string | ArrayBuffer): FrameParse {
     return { ok: false, code: "invalid_request", message: "frames must be JSON text, not binary" };
   }
   if (raw.length > LIMITS.frameBytes || utf8Length(raw) > LIMITS.frameBytes) {
-    return { ok: false, code: "too_large", message: `frame: must be at most ${LIMITS.frameBytes} bytes` };
+    const clientId = clientIdOfOversize(raw);
+    return { ok: false, code: "too_large", message: `frame: must be at most ${LIMITS.frameBytes} bytes`, ...(clientId ? { clientId } : {}) };
   }
   let data: unknown;
   try {
@@ -107,4 +116,14 @@ function clientIdOf(data: unknown): string | undefined {
   if (typeof data !== "object" || data === null) return undefined;
   const id = (data as { clientId?: unknown }).clientId;
   return typeof id === "string" && id.length > 0 && id.length <= LIMITS.clientIdChars ? id : undefined;
+}
+
+/**
+ * The clientId of a frame too large to parse, found by a bounded scan of its head and tail (where a
+ * serializer puts it), so the sender still learns which send failed.
+ */
+function clientIdOfOversize(raw: string): string | undefined {
+  const pattern = /"clientId"\s*:\s*"([^"\\]{1,128})"/;
+  const match = pattern.exec(raw.slice(0, 2048)) ?? pattern.exec(raw.slice(-2048));
+  return match?.[1];
 }

@@ -146,3 +146,41 @@ export async function listConversations(
     lastMessage: r.last_message ? (JSON.parse(r.last_message) as Record<string, unknown>) : null,
   }));
 }
+
+/** Each user's unread total over their conversations other than `exceptConversationId`: one query. */
+export async function unreadElsewhere(
+  db: D1Database,
+  tenantId: string,
+  exceptConversationId: string,
+  userIds: readonly string[],
+): Promise<Map<string, number>> {
+  if (userIds.length === 0) return new Map();
+  const { results } = await db
+    .prepare(
+      `SELECT m.user_id AS userId, COALESCE(SUM(max(c.last_seq - m.read_seq, 0)), 0) AS unread
+       FROM memberships m
+       JOIN conversations c ON c.tenant_id = m.tenant_id AND c.id = m.conversation_id
+       WHERE m.tenant_id = ?1 AND m.conversation_id != ?2 AND m.user_id IN (SELECT value FROM json_each(?3))
+       GROUP BY m.user_id`,
+    )
+    .bind(tenantId, exceptConversationId, JSON.stringify(userIds))
+    .all<{ userId: string; unread: number }>();
+  return new Map(results.map((r) => [r.userId, r.unread]));
+}
+
+/** For each given user, everyone who shares a conversation with them: one query. */
+export async function contactsOf(db: D1Database, tenantId: string, userIds: readonly string[]): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>(userIds.map((u) => [u, []]));
+  if (userIds.length === 0) return out;
+  const { results } = await db
+    .prepare(
+      `SELECT DISTINCT m.user_id AS userId, o.user_id AS contact
+       FROM memberships m
+       JOIN memberships o ON o.tenant_id = m.tenant_id AND o.conversation_id = m.conversation_id
+       WHERE m.tenant_id = ?1 AND m.user_id IN (SELECT value FROM json_each(?2)) AND o.user_id != m.user_id`,
+    )
+    .bind(tenantId, JSON.stringify(userIds))
+    .all<{ userId: string; contact: string }>();
+  for (const r of results) out.get(r.userId)?.push(r.contact);
+  return out;
+}

@@ -52,6 +52,13 @@ const MIGRATIONS: SqlMigration[] = [
       CREATE UNIQUE INDEX messages_idempotency ON messages (sender, client_id);
     `,
   },
+  {
+    version: 2,
+    name: "notify outbox watermark",
+    // Existing conversations start notified up to date: history is never re-announced.
+    sql: `ALTER TABLE room ADD COLUMN notified_seq INTEGER NOT NULL DEFAULT 0;
+          UPDATE room SET notified_seq = last_seq;`,
+  },
 ];
 
 export interface Room {
@@ -66,6 +73,8 @@ export interface Room {
   version: number;
   mirroredVersion: number;
   mirrorAttempts: number;
+  /** Highest seq whose notification presence has accepted (the notify outbox watermark). */
+  notifiedSeq: number;
 }
 
 export interface MemberState extends Member {
@@ -85,6 +94,7 @@ interface RoomRow {
   version: number;
   mirrored_version: number;
   mirror_attempts: number;
+  notified_seq: number;
   [key: string]: SqlStorageValue;
 }
 
@@ -355,6 +365,14 @@ export class RoomStore {
     room.mirrorAttempts = 0;
   }
 
+  /** Record that presence accepted notifications up to `seq`. */
+  markNotified(seq: number): void {
+    const room = this.requireRoom();
+    if (seq <= room.notifiedSeq) return;
+    this.sql.exec(`UPDATE room SET notified_seq = ? WHERE id = 1`, seq);
+    room.notifiedSeq = seq;
+  }
+
   /** Count a failed flush; returns the number of consecutive failures. */
   mirrorFailed(): number {
     const room = this.requireRoom();
@@ -377,6 +395,7 @@ function roomFromRow(r: RoomRow): Room {
     version: r.version,
     mirroredVersion: r.mirrored_version,
     mirrorAttempts: r.mirror_attempts,
+    notifiedSeq: r.notified_seq,
   };
 }
 

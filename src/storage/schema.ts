@@ -77,3 +77,19 @@ export const memberships = sqliteTable(
     index("memberships_user").on(t.tenantId, t.userId),
   ],
 );
+
+/** One row per push job: makes redelivered queue messages idempotent and keeps the last outcome. */
+export const pushDeliveries = sqliteTable(
+  "push_deliveries",
+  {
+    jobId: text("job_id").primaryKey(),
+    tenantId: text("tenant_id").notNull(),
+    userId: text("user_id").notNull(),
+    deviceId: text("device_id").notNull(),
+    status: text("status", { enum: ["delivered", "retrying", "gone", "failed", "dead"] }).notNull(),
+    attempts: integer("attempts").notNull(),
+    detail: text("detail"),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("push_deliveries_device").on(t.tenantId, t.userId, t.deviceId)],
+);

@@ -1,0 +1,411 @@
+#!/usr/bin/env node
+// npm run bench [-- options]: drive the Switchboard stack over real WebSockets and, in the same run, a bare
+// Node `ws` broadcast server with the same workload shape. See docs/benchmarks.md.
+import { spawn } from "node:child_process";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { ensureDevVars, snapshot, startStack, waitForHealth } from "./bench/stack.mjs";
+import { seedTenant } from "./bench/api.mjs";
+import { runLoad } from "./bench/load.mjs";
+import { probeRoundTrips } from "./bench/probe.mjs";
+import { cpuSeconds, machineInfo, rssBytes } from "./bench/proc.mjs";
+import { fmt, mib, round, table } from "./bench/stats.mjs";
+
+const HELP = `npm run bench -- [options]
+
+  --url URL             use a running stack instead of starting one (ADMIN_TOKEN from --admin-token or .dev.vars)
+  --admin-token T       operator token for --url
+  --port N              port of the stack this script starts (default 8791; never 8787)
+  --baseline-port N     port of the bare ws server (default 8792)
+  --only A,B,C,D        scenarios to run (default all)
+  --no-baseline         skip the bare ws comparison
+  --direct              also run every scenario straight against the runtime's own port, bypassing the proxy
+                        that \`wrangler dev\` puts in front of it (shows what the dev proxy costs)
+  --ref REF             serve this git ref (e.g. HEAD) instead of the working tree
+  --quick               short smoke run: 3 s of load, C with 20 rooms, D with 500 sockets
+  --rooms N --clients N --senders N --mode closed|rate|none --rate N (msgs/s per room)
+  --payload BYTES --duration S
+                        override the shape of every selected scenario
+  --no-rotate           closed loop: each sender uses one socket (one device) instead of taking turns
+  --drain S             seconds allowed after the load for acks, deliveries and the mirror (default 5)
+  --warmup S            closed-loop warm-up of each server before the scenarios (default 2, 0 = none)
+  --no-probe            skip the unloaded round-trip probe (ping / typing / send on a 50-socket conversation)
+  --connect-concurrency N  handshakes in flight at once (default 500)
+  --out FILE            JSON result file (default bench-results/bench-<time>.json)
+`;
+
+// ---------- options ----------
+function parseArgs(argv) {
+  const opts = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith("--")) throw new Error(`unexpected argument ${arg}`);
+    const eq = arg.indexOf("=");
+    const key = eq > 0 ? arg.slice(2, eq) : arg.slice(2);
+    if (eq > 0) opts[key] = arg.slice(eq + 1);
+    else if (["quick", "no-baseline", "no-rotate", "direct", "no-probe", "help"].includes(key)) opts[key] = true;
+    else opts[key] = argv[++i];
+  }
+  return opts;
+}
+
+const args = parseArgs(process.argv.slice(2));
+if (args.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+const num = (v, d) => (v === undefined ? d : Number(v));
+const port = num(args.port, 8791);
+if (port === 8787) throw new Error("port 8787 belongs to someone else's stack; pick another");
+const baselinePort = num(args["baseline-port"], 8792);
+const quick = Boolean(args.quick);
+const drain = num(args.drain, 5);
+const warmup = num(args.warmup, 2);
+const connectConcurrency = num(args["connect-concurrency"], 500);
+const rotate = !args["no-rotate"];
+const runId = `b${Date.now().toString(36)}`;
+
+const SCENARIOS = {
+  A: { title: "1 conversation x 50 clients, 1 closed-loop sender", rooms: 1, clients: 50, mode: "closed", senders: 1, rate: 0 },
+  B: { title: "1 conversation x 50 clients, 200 msg/s open loop (5 senders x 40/s)", rooms: 1, clients: 50, mode: "rate", senders: 5, rate: 200 },
+  C: { title: "100 conversations x 10 clients, 10 msg/s each", rooms: 100, clients: 10, mode: "rate", senders: 1, rate: 10 },
+  D: { title: "2,000 sockets over 200 conversations: connection setup", rooms: 200, clients: 10, mode: "none", senders: 0, rate: 0 },
+};
+const TARGETS = {
+  A: { deliveriesRatio: 0.25, p99Ms: 30 },
+  B: { p99Ms: 15 },
+  C: { p99Ms: 20 },
+  D: { connectSeconds: 5 },
+};
+const MIRROR_TARGET_MS = 2_000;
+
+const selected = (args.only ?? "A,B,C,D").split(",").map((s) => s.trim().toUpperCase()).filter(Boolean);
+for (const name of selected) if (!SCENARIOS[name]) throw new Error(`unknown scenario ${name}`);
+const scenarios = selected.map((name) => {
+  const base = { name, ...SCENARIOS[name], payload: 100, duration: name === "D" ? 0 : 10 };
+  if (quick) {
+    if (base.mode !== "none") base.duration = 3;
+    if (name === "C") base.rooms = 20;
+    if (name === "D") base.rooms = 50;
+  }
+  const o = {
+    rooms: args.rooms && num(args.rooms),
+    clients: args.clients && num(args.clients),
+    senders: args.senders && num(args.senders),
+    mode: args.mode,
+    rate: args.rate && num(args.rate),
+    payload: args.payload && num(args.payload),
+    duration: args.duration && num(args.duration),
+  };
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) base[k] = v;
+  if (base.mode === "closed" && !rotate) base.title += " (one socket, no rotation)";
+  return base;
+});
+
+// ---------- lifecycle ----------
+const cleanups = [];
+async function cleanup() {
+  while (cleanups.length) {
+    try {
+      await cleanups.pop()();
+    } catch (err) {
+      console.error(`cleanup: ${err.message}`);
+    }
+  }
+}
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.on(signal, async () => {
+    console.error(`\n${signal}: stopping`);
+    await cleanup();
+    process.exit(130);
+  });
+}
+
+const log = (line) => console.log(line);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function versionOf(pkg) {
+  try {
+    return JSON.parse(readFileSync(`node_modules/${pkg}/package.json`, "utf8")).version;
+  } catch {
+    return null;
+  }
+}
+
+async function startBaseline() {
+  const child = spawn(process.execPath, ["scripts/bench/baseline-server.mjs", String(baselinePort)], { stdio: ["ignore", "pipe", "inherit"] });
+  cleanups.push(async () => {
+    child.kill("SIGTERM");
+    await new Promise((r) => (child.exitCode !== null ? r() : child.once("exit", r)));
+  });
+  await new Promise((resolve, reject) => {
+    child.stdout.once("data", resolve);
+    child.once("exit", (code) => reject(new Error(`baseline server exited with ${code}`)));
+  });
+  return {
+    name: "bare ws",
+    pid: child.pid,
+    probe: () => ({ server: { rssBytes: rssBytes([child.pid]), cpuSeconds: cpuSeconds([child.pid]) } }),
+    async prepare(sc, tag) {
+      const rooms = Array.from({ length: sc.rooms }, (_, r) => ({
+        id: `${tag}/${r}`,
+        urls: Array.from({ length: sc.clients }, (_, i) => `ws://127.0.0.1:${baselinePort}/${tag}/${r}?device=d${i}&after=0`),
+      }));
+      return { rooms, beforeConnect: async () => {}, afterLoad: undefined, seedSeconds: 0 };
+    },
+  };
+}
+
+let tenants = 0;
+function switchboardTarget(stack, adminToken, { name = "switchboard", base = stack.base } = {}) {
+  const wsBase = base.replace(/^http/, "ws");
+  return {
+    name,
+    // server: the runtime's workerd (the product); proxy: wrangler dev's proxy workerd; tooling: npx + wrangler's Node.
+    probe: () => {
+      if (!stack.workerd) return { server: { rssBytes: null, cpuSeconds: 0 } };
+      const all = stack.all();
+      const workerd = stack.workerd();
+      const runtime = stack.runtimePid ? workerd.filter((pid) => pid === stack.runtimePid) : workerd;
+      const proxy = workerd.filter((pid) => pid !== stack.runtimePid);
+      const tooling = all.filter((pid) => !workerd.includes(pid));
+      const part = (pids) => ({ rssBytes: rssBytes(pids), cpuSeconds: cpuSeconds(pids) });
+      return { server: part(runtime), proxy: part(proxy), tooling: part(tooling) };
+    },
+    async prepare(sc, tag) {
+      const started = performance.now();
+      const seeded = await seedTenant({ base, adminToken, tenantId: `${runId}-${tag}-${++tenants}`.slice(0, 64), rooms: sc.rooms, clientsPerRoom: sc.clients });
+      const seedSeconds = (performance.now() - started) / 1000;
+      const rooms = seeded.rooms.map((room) => ({
+        id: room.id,
+        urls: room.users.map((u, i) => `${wsBase}/v1/conversations/${room.id}/ws?token=${encodeURIComponent(u.token)}&after=0&device=d${i}`),
+      }));
+      const sockets = sc.rooms * sc.clients;
+      return {
+        rooms,
+        seedSeconds,
+        seedRequests: seeded.api.requests,
+        // The upgrades count against the tenant's 3000 requests / 10 s: start them in a window that has room.
+        beforeConnect: async () => seeded.api.pacer.fresh(Math.min(sockets, 2_800)),
+        afterLoad: async ({ rooms: live, lastAckAt }) => {
+          const want = live.map((r) => [r.id, r.maxAcked]);
+          const start = performance.now();
+          let polls = 0;
+          let behind = want.length;
+          let ahead = 0;
+          while (performance.now() - start < drain * 1000 + 5_000) {
+            const { conversations } = await seeded.api.call("GET", "/v1/conversations?limit=500");
+            const now = performance.now();
+            polls++;
+            const lastSeq = new Map(conversations.map((c) => [c.id, c.lastSeq]));
+            behind = want.filter(([id, seq]) => (lastSeq.get(id) ?? -1) < seq).length;
+            ahead = want.filter(([id, seq]) => (lastSeq.get(id) ?? -1) > seq).length;
+            if (behind === 0) return { caughtUp: true, sinceLastAckMs: now - lastAckAt, polls, ahead };
+            await sleep(20);
+          }
+          return { caughtUp: false, sinceLastAckMs: null, polls, behind, ahead };
+        },
+      };
+    },
+  };
+}
+
+async function runOne(target, sc, tag) {
+  log(`\n[${sc.name}] ${target.name}: ${sc.title}`);
+  const prepared = await target.prepare(sc, tag);
+  if (prepared.seedSeconds) log(`  seeded ${sc.rooms * sc.clients} users and ${sc.rooms} conversations in ${prepared.seedSeconds.toFixed(1)} s (${prepared.seedRequests} requests)`);
+  const waited = await prepared.beforeConnect();
+  if (waited > 50) log(`  waited ${(waited / 1000).toFixed(1)} s for a fresh tenant rate-limit window`);
+  await sleep(300);
+  const result = await runLoad({
+    rooms: prepared.rooms,
+    mode: sc.mode,
+    rate: sc.rate,
+    senders: sc.senders,
+    rotate,
+    payload: sc.payload,
+    duration: sc.duration,
+    drain,
+    connectConcurrency,
+    tag,
+    probe: target.probe,
+    afterLoad: prepared.afterLoad,
+    log,
+  });
+  result.seedSeconds = prepared.seedSeconds;
+  const l = result.load;
+  if (l) {
+    log(
+      `  sent ${l.sent} (${fmt(l.sentPerSecond)}/s), deliveries ${l.deliveries} (${fmt(l.deliveriesPerSecond)}/s), ` +
+        `p50/p99 ${fmt(l.latencyMs.p50, 2)}/${fmt(l.latencyMs.p99, 2)} ms, lost ${l.lost}, dup ${l.duplicated}, ooo ${l.outOfOrder}, errors ${result.errorCount}` +
+        (result.after ? `, mirror ${result.after.caughtUp ? `${fmt(result.after.sinceLastAckMs, 0)} ms` : "NOT caught up"}` : ""),
+    );
+  }
+  await sleep(500);
+  return result;
+}
+
+// ---------- verdicts and output ----------
+function verdicts(sc, ours, theirs) {
+  const out = [];
+  const t = TARGETS[sc.name];
+  const l = ours.load;
+  const add = (what, target, measured, met) => out.push({ what, target, measured, met });
+  if (t?.deliveriesRatio !== undefined && l) {
+    const ratio = theirs?.load ? l.deliveriesPerSecond / theirs.load.deliveriesPerSecond : null;
+    add("deliveries/s vs bare ws", `>= ${t.deliveriesRatio}x`, ratio === null ? "no baseline" : `${ratio.toFixed(3)}x`, ratio === null ? null : ratio >= t.deliveriesRatio);
+  }
+  if (t?.p99Ms !== undefined && l) add("p99 delivery latency", `< ${t.p99Ms} ms`, `${fmt(l.latencyMs.p99, 2)} ms`, l.latencyMs.p99 !== null && l.latencyMs.p99 < t.p99Ms);
+  if (t?.connectSeconds !== undefined) {
+    add(`${ours.sockets} sockets open and ready`, `< ${t.connectSeconds} s`, `${ours.connect.seconds.toFixed(2)} s`, ours.connect.seconds < t.connectSeconds);
+  }
+  if (l) {
+    add("lost / duplicated / out-of-order", "0 / 0 / 0", `${l.lost} / ${l.duplicated} / ${l.outOfOrder}`, l.lost === 0 && l.duplicated === 0 && l.outOfOrder === 0);
+    add("error frames", "0", `${ours.errorCount}${ours.errorCount ? " " + JSON.stringify(ours.errors) : ""}`, ours.errorCount === 0);
+    if (ours.after) {
+      add("D1 mirror caught up after last ack", `< ${MIRROR_TARGET_MS} ms`, ours.after.caughtUp ? `${fmt(ours.after.sinceLastAckMs, 0)} ms` : "not caught up", ours.after.caughtUp && ours.after.sinceLastAckMs < MIRROR_TARGET_MS);
+    }
+  } else {
+    add("connect errors", "0", String(ours.errorCount), ours.errorCount === 0);
+  }
+  return out;
+}
+
+function scenarioTable(sc, rows) {
+  const header = ["target", "sockets", "setup s", "sock/s", "sent/s", "deliv/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "ack p50", "ack p99", "lost", "dup", "ooo", "err", "srv cpu%", "proxy%", "gen cpu%", "other%", "srv MiB", "mirror ms"];
+  const lines = [header];
+  for (const [name, r] of rows) {
+    if (!r) continue;
+    const l = r.load;
+    lines.push([
+      name,
+      r.sockets,
+      fmt(r.connect.seconds, 2),
+      fmt(r.connect.socketsPerSecond, 0),
+      l ? fmt(l.sentPerSecond, 0) : "-",
+      l ? fmt(l.deliveriesPerSecond, 0) : "-",
+      l ? fmt(l.latencyMs.p50, 2) : fmt(r.connect.readyLatencyMs.p50, 1),
+      l ? fmt(l.latencyMs.p90, 2) : fmt(r.connect.readyLatencyMs.p90, 1),
+      l ? fmt(l.latencyMs.p99, 2) : fmt(r.connect.readyLatencyMs.p99, 1),
+      l ? fmt(l.latencyMs.max, 1) : fmt(r.connect.readyLatencyMs.max, 1),
+      l ? fmt(l.ackLatencyMs.p50, 2) : "-",
+      l ? fmt(l.ackLatencyMs.p99, 2) : "-",
+      l ? l.lost : "-",
+      l ? l.duplicated : "-",
+      l ? l.outOfOrder : "-",
+      r.errorCount,
+      l ? fmt(r.cpu.serverPercent, 0) : "-",
+      l && r.cpu.proxyPercent !== undefined ? fmt(r.cpu.proxyPercent, 0) : "-",
+      l ? fmt(r.cpu.loadgenPercent, 0) : "-",
+      l ? fmt(r.cpu.otherPercent, 0) : "-",
+      `${fmt(mib(r.memory.server.beforeBytes), 0)}→${fmt(mib(r.memory.server.connectedBytes), 0)}→${fmt(mib(r.memory.server.afterBytes), 0)}`,
+      r.after ? (r.after.caughtUp ? fmt(r.after.sinceLastAckMs, 0) : "NO") : "-",
+    ]);
+  }
+  const note = sc.mode === "none" ? "  (latency columns: handshake → ready per socket)" : "";
+  return `\n=== ${sc.name}: ${sc.title}${note}\n${table(lines)}`;
+}
+
+// ---------- main ----------
+async function main() {
+  mkdirSync("bench-results", { recursive: true });
+  const started = new Date();
+  const vars = ensureDevVars();
+  const adminToken = args["admin-token"] ?? vars.ADMIN_TOKEN;
+  let stack;
+  let served = null;
+  if (args.url) {
+    stack = { base: args.url.replace(/\/$/, "") };
+    await waitForHealth(stack.base, null, 10_000);
+    log(`using the running stack at ${stack.base} (server memory/CPU not measured)`);
+  } else {
+    const dir = join(tmpdir(), `switchboard-bench-${port}`);
+    served = snapshot({ dir, ref: args.ref });
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    log(`serving a snapshot of the ${served.source} from ${dir}`);
+    log(`starting wrangler dev on 127.0.0.1:${port} (log in bench-results/wrangler-${port}.log)`);
+    const t = performance.now();
+    stack = await startStack({
+      cwd: dir,
+      port,
+      inspectorPort: num(args["inspector-port"], port + 1_000),
+      persistTo: ".wrangler/state",
+      logFile: `bench-results/wrangler-${port}.log`,
+    });
+    cleanups.push(() => stack.stop());
+    log(`stack up in ${((performance.now() - t) / 1000).toFixed(1)} s; runtime workerd pid ${stack.runtimePid} on ${stack.direct}; all workerd ${stack.workerd().join(", ")}`);
+  }
+  const ours = switchboardTarget(stack, adminToken);
+  const direct = args.direct && stack.direct ? switchboardTarget(stack, adminToken, { name: "switchboard direct", base: stack.direct }) : null;
+  const baseline = args["no-baseline"] ? null : await startBaseline();
+  if (baseline) log(`bare ws baseline on 127.0.0.1:${baselinePort} (pid ${baseline.pid})`);
+
+  if (warmup > 0) {
+    const wsc = { name: "warmup", title: `warm-up, ${warmup} s closed loop`, rooms: 1, clients: 10, mode: "closed", senders: 1, rate: 0, payload: 100, duration: warmup };
+    for (const target of [ours, baseline].filter(Boolean)) await runOne(target, wsc, `warm${target === ours ? "s" : "b"}`);
+  }
+
+  const probes = [];
+  if (!args["no-probe"]) {
+    const psc = { name: "probe", rooms: 1, clients: 50 };
+    for (const target of [ours, direct, baseline].filter(Boolean)) {
+      const prepared = await target.prepare(psc, `probe${probes.length}`);
+      await prepared.beforeConnect();
+      probes.push({ target: target.name, ...(await probeRoundTrips({ urls: prepared.rooms[0].urls, samples: 150, gapMs: 5, tag: `probe${probes.length}` })) });
+    }
+    const rows = [["target", "ping→pong p50", "p99", "typing→peer p50", "p99", "send→ack p50", "p99", "send→peer p50", "p99", "timeouts"]];
+    for (const p of probes) {
+      rows.push([p.target, ...[p.ping, p.typing, p.sendAck, p.sendDelivery].flatMap((x) => [fmt(x.p50, 2), fmt(x.p99, 2)]), p.timeouts]);
+    }
+    console.log(`\n=== Unloaded round trips on a 50-socket conversation (ms, ${probes[0]?.samples} each, one at a time)\n${table(rows)}`);
+  }
+
+  const results = [];
+  for (const sc of scenarios) {
+    const mine = await runOne(ours, sc, `${sc.name}s`);
+    const mineDirect = direct ? await runOne(direct, sc, `${sc.name}d`) : null;
+    const theirs = baseline ? await runOne(baseline, sc, `${sc.name}b`) : null;
+    const v = verdicts(sc, mine, theirs);
+    results.push({ scenario: sc, switchboard: mine, switchboardDirect: mineDirect, baseline: theirs, verdicts: v });
+    console.log(scenarioTable(sc, [["switchboard", mine], ["sb direct", mineDirect], ["bare ws", theirs]]));
+    if (theirs?.load && mine.load) {
+      console.log(
+        `ratio (switchboard / bare ws): deliveries/s ${(mine.load.deliveriesPerSecond / theirs.load.deliveriesPerSecond).toFixed(3)}x, ` +
+          `p50 ${fmt(mine.load.latencyMs.p50, 2)} vs ${fmt(theirs.load.latencyMs.p50, 2)} ms, p99 ${fmt(mine.load.latencyMs.p99, 2)} vs ${fmt(theirs.load.latencyMs.p99, 2)} ms`,
+      );
+    }
+    if (theirs && !mine.load) {
+      console.log(`ratio (switchboard / bare ws): sockets/s ${(mine.connect.socketsPerSecond / theirs.connect.socketsPerSecond).toFixed(3)}x`);
+    }
+  }
+
+  const summary = [["scenario", "check", "target", "measured", "met"]];
+  for (const r of results) for (const v of r.verdicts) summary.push([r.scenario.name, v.what, v.target, v.measured, v.met === null ? "n/a" : v.met ? "yes" : "NO"]);
+  console.log(`\n=== Targets\n${table(summary)}`);
+
+  const machine = {
+    ...machineInfo(),
+    node: process.version,
+    wrangler: versionOf("wrangler"),
+    workerd: versionOf("workerd"),
+    ws: versionOf("ws"),
+    served: served?.source ?? args.url,
+  };
+  const out = args.out ?? `bench-results/bench-${started.toISOString().replace(/[:.]/g, "-")}.json`;
+  writeFileSync(
+    out,
+    JSON.stringify({ startedAt: started.toISOString(), machine, options: { ...args, port, baselinePort, drain, warmup, rotate, connectConcurrency }, probes, results }, null, 2),
+  );
+  console.log(`\nresults: ${out}`);
+}
+
+try {
+  await main();
+} catch (err) {
+  console.error(`bench failed: ${err.stack ?? err.message}`);
+  process.exitCode = 1;
+} finally {
+  await cleanup();
+}

@@ -1,0 +1,342 @@
+// The load generator: opens the sockets of a workload, sends (closed-loop or at a fixed rate), and checks and
+// times every frame that comes back. One process, one event loop, the `ws` client; every timestamp is
+// performance.now() of this process, so sender and receiver clocks are the same clock.
+import WebSocket from "ws";
+import os from "node:os";
+import { monitorEventLoopDelay, performance } from "node:perf_hooks";
+import { Samples } from "./stats.mjs";
+import { pool } from "./api.mjs";
+import { machineBusySeconds } from "./proc.mjs";
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * @param {object} o
+ * @param {{ id: string, urls: string[] }[]} o.rooms  the socket urls of every room (ready to connect)
+ * @param {"closed"|"rate"|"none"} o.mode
+ * @param {number} o.rate        messages per second per room (mode "rate")
+ * @param {number} o.senders     sending streams per room
+ * @param {boolean} o.rotate     closed-loop: each stream sends from the room's sockets in turn (one in flight)
+ * @param {number} o.payload     bytes of text per message
+ * @param {number} o.duration    seconds of load
+ * @param {number} o.drain       seconds allowed, after the load, for acks and deliveries to arrive
+ * @param {number} o.connectConcurrency  handshakes in flight at once
+ * @param {string} o.tag         prefix of clientIds
+ * @param {() => object} o.probe returns { [part]: { rssBytes, cpuSeconds } } of the server's processes now
+ * @param {(info) => Promise<object>} [o.afterLoad] runs once acks are in (the mirror check), beside the drain
+ * @param {(line: string) => void} [o.log]
+ */
+export async function runLoad(o) {
+  const log = o.log ?? (() => {});
+  const lat = new Samples();
+  const ackLat = new Samples();
+  const sendTimes = new Map();
+  const pending = new Map();
+  const errors = {};
+  const countError = (code) => (errors[code] = (errors[code] ?? 0) + 1);
+  let deliveries = 0;
+  let unknownDeliveries = 0;
+  let lastDeliveryAt = 0;
+  let lastAckAt = 0;
+  let sent = 0;
+  let acked = 0;
+  let unexpectedCloses = 0;
+  let connectRetries = 0;
+
+  const rooms = o.rooms.map((r, idx) => ({ id: r.id, idx, urls: r.urls, sockets: [], acked: [], maxAcked: 0 }));
+  const sockets = [];
+  for (const room of rooms) {
+    for (const url of room.urls) {
+      const sock = { url, room, ws: null, ready: false, base: 0, prev: 0, seen: new Uint8Array(256), unique: 0, dups: 0, ooo: 0, readyMs: 0, closing: false };
+      room.sockets.push(sock);
+      sockets.push(sock);
+    }
+  }
+
+  function onMessage(sock, data) {
+    const now = performance.now();
+    const frame = JSON.parse(data);
+    switch (frame.type) {
+      case "message": {
+        const m = frame.message;
+        deliveries++;
+        lastDeliveryAt = now;
+        const t = sendTimes.get(m.clientId);
+        if (t === undefined) unknownDeliveries++;
+        else lat.push(now - t);
+        const seq = m.seq;
+        if (seq !== sock.prev + 1) sock.ooo++;
+        if (seq > sock.prev) sock.prev = seq;
+        const off = seq - sock.base;
+        if (off <= 0) {
+          sock.dups++; // at or before the ready frame's lastSeq: replayed although not asked for
+          return;
+        }
+        if (off >= sock.seen.length) {
+          let size = sock.seen.length;
+          while (size <= off) size *= 2;
+          const bigger = new Uint8Array(size);
+          bigger.set(sock.seen);
+          sock.seen = bigger;
+        }
+        if (sock.seen[off]) sock.dups++;
+        else {
+          sock.seen[off] = 1;
+          sock.unique++;
+        }
+        return;
+      }
+      case "ack": {
+        const p = pending.get(frame.clientId);
+        if (!p) {
+          countError("unexpected_ack");
+          return;
+        }
+        pending.delete(frame.clientId);
+        acked++;
+        lastAckAt = now;
+        ackLat.push(now - p.sentAt);
+        p.room.acked.push(frame.seq);
+        if (frame.seq > p.room.maxAcked) p.room.maxAcked = frame.seq;
+        p.done?.(true);
+        return;
+      }
+      case "error": {
+        countError(frame.code ?? "error");
+        const p = frame.clientId !== undefined ? pending.get(frame.clientId) : undefined;
+        if (p) {
+          pending.delete(frame.clientId);
+          p.done?.(false);
+        }
+        return;
+      }
+      case "ready":
+        countError("second_ready");
+        return;
+      default:
+        return; // read, typing, pong
+    }
+  }
+
+  function open(sock) {
+    return new Promise((resolve, reject) => {
+      const started = performance.now();
+      const ws = new WebSocket(sock.url, { perMessageDeflate: false, handshakeTimeout: 30_000 });
+      sock.ws = ws;
+      let settled = false;
+      const fail = (err) => {
+        if (settled) return;
+        settled = true;
+        reject(err);
+      };
+      ws.on("unexpected-response", (req, res) => {
+        const err = Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode, retryAfter: Number(res.headers["retry-after"] ?? 1) });
+        res.resume();
+        req.destroy();
+        fail(err);
+      });
+      ws.on("error", (err) => fail(err));
+      ws.on("message", (data) => {
+        if (sock.ready) return onMessage(sock, data);
+        const frame = JSON.parse(data);
+        if (frame.type !== "ready") return fail(new Error(`first frame was ${frame.type}, not ready`));
+        sock.ready = true;
+        sock.base = frame.lastSeq;
+        sock.prev = frame.lastSeq;
+        sock.readyMs = performance.now() - started;
+        settled = true;
+        resolve();
+      });
+      ws.on("close", (code) => {
+        if (!sock.ready) return fail(new Error(`closed (${code}) before ready`));
+        if (!sock.closing) unexpectedCloses++;
+      });
+    });
+  }
+
+  async function connect(sock) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await open(sock);
+      } catch (err) {
+        if (attempt >= 10) throw new Error(`connect ${sock.url.replace(/token=[^&]+/, "token=…")}: ${err.message}`);
+        connectRetries++;
+        await sleep(err.status === 429 ? err.retryAfter * 1000 : 200 * (attempt + 1));
+      }
+    }
+  }
+
+  // ---- connect ----
+  const mem0 = o.probe();
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  const connectStart = performance.now();
+  await pool(sockets, o.connectConcurrency, connect);
+  const connectMs = performance.now() - connectStart;
+  const readyLat = new Samples();
+  for (const s of sockets) readyLat.push(s.readyMs);
+  const memConnected = o.probe();
+  log(`  ${sockets.length} sockets ready in ${(connectMs / 1000).toFixed(2)} s`);
+
+  // ---- load ----
+  const text = "x".repeat(o.payload);
+  const sendFrom = (sock, room, clientId, done) => {
+    const now = performance.now();
+    sendTimes.set(clientId, now);
+    pending.set(clientId, { room, sentAt: now, done });
+    sent++;
+    sock.ws.send(`{"type":"send","clientId":"${clientId}","kind":"text","body":{"text":"${text}"}}`);
+  };
+
+  const cpu0 = o.probe();
+  const gen0 = process.cpuUsage();
+  const busy0 = machineBusySeconds();
+  loop.enable();
+  const t0 = performance.now();
+  const tEnd = t0 + o.duration * 1000;
+  if (o.mode === "closed") {
+    const streams = [];
+    for (const room of rooms) {
+      const n = room.sockets.length;
+      for (let s = 0; s < o.senders; s++) {
+        streams.push(
+          (async () => {
+            for (let k = 0; performance.now() < tEnd; k++) {
+              const sock = o.rotate ? room.sockets[(s + k * o.senders) % n] : room.sockets[s % n];
+              const clientId = `${o.tag}.${room.idx}.${s}.${k}`;
+              const ok = await new Promise((resolve) => {
+                const timer = setTimeout(() => {
+                  if (pending.delete(clientId)) countError("ack_timeout");
+                  resolve(false);
+                }, 10_000);
+                sendFrom(sock, room, clientId, (result) => {
+                  clearTimeout(timer);
+                  resolve(result);
+                });
+              });
+              if (!ok) await sleep(20); // refused (e.g. rate_limited): do not spin
+            }
+          })(),
+        );
+      }
+    }
+    await Promise.all(streams);
+  } else if (o.mode === "rate") {
+    const perSender = o.rate / o.senders;
+    const interval = 1000 / perSender;
+    const senders = [];
+    for (const room of rooms) for (let s = 0; s < o.senders; s++) senders.push({ room, s, sock: room.sockets[s % room.sockets.length], k: 0 });
+    senders.forEach((snd, j) => (snd.next = t0 + (j / senders.length) * interval));
+    await new Promise((resolve) => {
+      const tick = () => {
+        const now = performance.now();
+        for (const snd of senders) {
+          while (snd.next <= now && snd.next < tEnd) {
+            sendFrom(snd.sock, snd.room, `${o.tag}.${snd.room.idx}.${snd.s}.${snd.k++}`);
+            snd.next += interval;
+          }
+        }
+        if (now >= tEnd) resolve();
+        else setTimeout(tick, 1);
+      };
+      tick();
+    });
+  }
+  const loadEnd = performance.now();
+
+  // ---- drain: acks, then deliveries (and the mirror check beside them) ----
+  const drainDeadline = loadEnd + o.drain * 1000;
+  while (pending.size > 0 && performance.now() < drainDeadline) await sleep(5);
+  const unacked = pending.size;
+  if (unacked) countError("no_ack_within_drain");
+  const after = o.afterLoad && o.mode !== "none" ? o.afterLoad({ rooms, lastAckAt, loadEnd }) : Promise.resolve(undefined);
+  const caughtUp = () => rooms.every((room) => room.sockets.every((s) => s.prev >= room.maxAcked && s.unique >= room.acked.length));
+  while (!caughtUp() && performance.now() < drainDeadline) await sleep(5);
+  const drainedAt = performance.now();
+  loop.disable();
+  const genCpu = process.cpuUsage(gen0);
+  const cpu1 = o.probe();
+  const busy1 = machineBusySeconds();
+  const afterResult = await after;
+  const mem1 = o.probe();
+
+  // ---- verdict ----
+  let lost = 0;
+  let dups = 0;
+  let ooo = 0;
+  let expected = 0;
+  for (const room of rooms) {
+    for (const s of room.sockets) {
+      dups += s.dups;
+      ooo += s.ooo;
+      for (const seq of room.acked) {
+        expected++;
+        const off = seq - s.base;
+        if (off <= 0 || off >= s.seen.length || !s.seen[off]) lost++;
+      }
+    }
+  }
+
+  // ---- close ----
+  for (const s of sockets) {
+    s.closing = true;
+    s.ws.close(1000, "bench done");
+  }
+  const closeDeadline = performance.now() + 5_000;
+  while (sockets.some((s) => s.ws.readyState !== WebSocket.CLOSED) && performance.now() < closeDeadline) await sleep(20);
+  for (const s of sockets) if (s.ws.readyState !== WebSocket.CLOSED) s.ws.terminate();
+
+  const wall = (loadEnd - t0) / 1000;
+  const span = Math.max(wall, ((lastDeliveryAt || loadEnd) - t0) / 1000);
+  const loadCpuWall = (drainedAt - t0) / 1000;
+  return {
+    sockets: sockets.length,
+    connect: {
+      seconds: connectMs / 1000,
+      socketsPerSecond: sockets.length / (connectMs / 1000),
+      readyLatencyMs: readyLat.summary(),
+      retries: connectRetries,
+    },
+    load:
+      o.mode === "none"
+        ? null
+        : {
+            seconds: wall,
+            deliverySpanSeconds: span,
+            sent,
+            acked,
+            unacked,
+            sentPerSecond: sent / wall,
+            ackedPerSecond: acked / wall,
+            deliveries,
+            expectedDeliveries: expected,
+            deliveriesPerSecond: deliveries / span,
+            latencyMs: lat.summary(),
+            ackLatencyMs: ackLat.summary(),
+            lost,
+            duplicated: dups,
+            outOfOrder: ooo,
+            unknownDeliveries,
+            unexpectedCloses,
+            drainSeconds: (drainedAt - loadEnd) / 1000,
+            lastAckAfterLoadMs: lastAckAt ? lastAckAt - loadEnd : null,
+          },
+    errors,
+    errorCount: Object.values(errors).reduce((a, b) => a + b, 0),
+    // CPU over the load and drain (percent of one core), per server process group the probe names.
+    cpu: {
+      ...Object.fromEntries(Object.keys(cpu1).map((part) => [`${part}Percent`, (100 * (cpu1[part].cpuSeconds - cpu0[part].cpuSeconds)) / loadCpuWall])),
+      loadgenPercent: (100 * ((genCpu.user + genCpu.system) / 1e6)) / loadCpuWall,
+      // Everything else this machine ran meanwhile (other people's builds and tests share these cores).
+      otherPercent:
+        (100 * (busy1 - busy0 - (genCpu.user + genCpu.system) / 1e6 - Object.keys(cpu1).reduce((a, p) => a + cpu1[p].cpuSeconds - cpu0[p].cpuSeconds, 0))) /
+        loadCpuWall,
+      machineCores: os.availableParallelism(),
+      loadgenLoopDelayP99Ms: loop.count ? loop.percentile(99) / 1e6 : null,
+    },
+    // Resident memory before connecting, with every socket connected, and after the load.
+    memory: Object.fromEntries(
+      Object.keys(mem1).map((part) => [part, { beforeBytes: mem0[part].rssBytes, connectedBytes: memConnected[part].rssBytes, afterBytes: mem1[part].rssBytes }]),
+    ),
+    after: afterResult,
+  };
+}

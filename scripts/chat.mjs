@@ -1,0 +1,163 @@
+#!/usr/bin/env node
+// A tiny terminal chat on the client SDK:  npm run chat -- <user> [conversationId]
+// Reads .wrangler/demo.json (written by `npm start`; SWITCHBOARD_DEMO=path overrides it), connects as
+// <user> (alice, bob or carol) to the conversation (default: the demo's "Sales team" group), prints
+// messages as `[seq] sender: text` and sends every line you type. Ctrl-D (or Ctrl-C) exits.
+import { readFileSync } from "node:fs";
+import { clearLine, createInterface, cursorTo } from "node:readline";
+
+if (!process.features.typescript) {
+  console.error(`chat needs Node 24+ (it loads the TypeScript SDK directly); this is Node ${process.versions.node}. Use: npm run chat -- <user> [conversationId]`);
+  process.exit(1);
+}
+const { ConversationClient } = await import("../src/client/index.ts");
+
+const HISTORY = 20;
+const [user, conversationArg] = process.argv.slice(2);
+const demoPath = process.env.SWITCHBOARD_DEMO ?? new URL("../.wrangler/demo.json", import.meta.url);
+
+let demo;
+try {
+  demo = JSON.parse(readFileSync(demoPath, "utf8"));
+} catch (err) {
+  console.error(`cannot read ${demoPath}: ${err.message}\nRun \`npm start\` first: it writes the demo tenant's details there.`);
+  process.exit(1);
+}
+if (!user || !demo.tokens?.[user]) {
+  console.error(`usage: npm run chat -- <user> [conversationId]\n  users: ${Object.keys(demo.tokens ?? {}).join(", ")}\n  default conversation: ${demo.groupId} (Sales team); alice<->bob direct: ${demo.directId}`);
+  process.exit(2);
+}
+const token = demo.tokens[user];
+const conversationId = conversationArg ?? demo.groupId;
+
+// Where to start: the last few messages of the conversation, then live traffic.
+let conversation;
+try {
+  const res = await fetch(`${demo.base}/v1/conversations/${encodeURIComponent(conversationId)}`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  const body = await res.json().catch(() => null);
+  if (!res.ok) {
+    console.error(`${user} cannot open ${conversationId}: HTTP ${res.status} ${body?.error?.message ?? ""}`);
+    process.exit(1);
+  }
+  conversation = body;
+} catch (err) {
+  console.error(`cannot reach ${demo.base} (${err.cause?.code ?? err.message}). Is \`npm start\` running?`);
+  process.exit(1);
+}
+
+const tty = Boolean(process.stdin.isTTY && process.stdout.isTTY);
+const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: tty });
+const basePrompt = `${user}> `;
+rl.setPrompt(basePrompt);
+
+/** Print a line above the prompt without mangling what the user is typing. */
+function print(line) {
+  if (!tty) return void console.log(line);
+  clearLine(process.stdout, 0);
+  cursorTo(process.stdout, 0);
+  process.stdout.write(`${line}\n`);
+  rl.prompt(true);
+}
+
+function render(message) {
+  const b = message.body ?? {};
+  let text;
+  if (message.recalled) text = "(recalled)";
+  else if (message.kind === "text") text = String(b.text ?? "");
+  else if (message.kind === "image" || message.kind === "file") text = `[${message.kind}] ${b.attachment?.name ?? ""}`;
+  else if (message.kind === "log") text = `[log ${b.date ?? ""}] ${[...(b.done ?? []), ...(b.planned ?? [])].join("; ")}`;
+  else if (message.kind === "approval") text = `[approval] ${b.title ?? ""}`;
+  else if (message.kind === "crm") text = `[${b.objectType ?? "crm"} ${b.event ?? ""}] ${b.title ?? ""}${b.stage ? ` (${b.stage})` : ""}`;
+  else if (message.kind === "system") text = `[${b.event ?? "system"}] ${(b.userIds ?? []).join(", ")}`;
+  else text = `[${message.kind}]`;
+  return `[${message.seq}] ${message.sender}: ${text}${message.editedAt ? " (edited)" : ""}`;
+}
+
+const client = new ConversationClient({
+  baseUrl: demo.base,
+  token,
+  conversationId,
+  deviceId: `chat-${user}`,
+  after: Math.max(0, (conversation.lastSeq ?? 0) - HISTORY),
+});
+
+let everConnected = false;
+let readTimer;
+client.on("message", (message) => {
+  print(render(message));
+  clearTimeout(readTimer);
+  readTimer = setTimeout(() => client.markRead(client.lastSeq), 300);
+});
+client.on("typing", ({ userId }) => {
+  if (!tty) return;
+  rl.setPrompt(`(${userId} is typing…) ${basePrompt}`);
+  rl.prompt(true);
+  clearTimeout(typingTimers.get(userId));
+  typingTimers.set(userId, setTimeout(() => {
+    rl.setPrompt(basePrompt);
+    rl.prompt(true);
+  }, 3_000));
+});
+const typingTimers = new Map();
+client.on("ready", ({ lastSeq }) => {
+  if (!everConnected) {
+    const name = conversation.name ?? conversation.members?.filter((m) => m !== user).join(", ");
+    print(`* ${user} in "${name}" (${conversationId}), ${lastSeq} messages. Type to send; Ctrl-D to quit.`);
+  } else {
+    print("* reconnected");
+  }
+  everConnected = true;
+});
+client.on("state", (state) => {
+  if (state === "connecting" && everConnected) print("* connection lost; reconnecting…");
+});
+client.on("error", (err) => {
+  print(`* ${err.fatal ? "disconnected" : "error"}: ${err.code}: ${err.message}`);
+  if (err.fatal) {
+    process.exitCode = 1;
+    rl.close();
+  }
+});
+
+const inFlight = new Set();
+rl.on("line", (line) => {
+  const text = line.trim();
+  if (tty) {
+    // Replace the echoed input with the message as stored, printed when it comes back with its seq.
+    process.stdout.write("\x1b[1A");
+    clearLine(process.stdout, 0);
+  }
+  if (text) {
+    const sent = client.send("text", { text }).catch((err) => {
+      if (err.code !== "closed") print(`* not sent (${err.code}: ${err.message}): ${text}`);
+    });
+    inFlight.add(sent);
+    void sent.finally(() => inFlight.delete(sent));
+  }
+  rl.prompt();
+});
+if (tty) process.stdin.on("keypress", (_char, key) => {
+  if (key && key.name !== "return" && key.name !== "enter") client.typing();
+});
+rl.on("SIGINT", () => rl.close());
+rl.on("close", async () => {
+  // Give unacknowledged lines a moment to reach the server, then leave.
+  if (inFlight.size > 0 && !client.error) {
+    await Promise.race([Promise.allSettled([...inFlight]), new Promise((r) => setTimeout(r, 5_000))]);
+  }
+  client.close();
+  if (tty) process.stdout.write("\n");
+  process.exit();
+});
+
+try {
+  await client.connect();
+  rl.prompt();
+} catch (err) {
+  if (err.code !== "closed") {
+    console.error(`cannot connect: ${err.code}: ${err.message}`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,86 @@
+import type { PushDeps, PushOutcome, PushProvider, PushPlatform } from "./types";
+import { parsePushJob, type PushJob } from "./job";
+import { finishedJobs, recordDeliveries, type DeliveryRecord } from "../storage/push-deliveries";
+import { presenceOf } from "../objects";
+
+/** Retry policy: exponential backoff from 10 s, doubling, capped at one hour; Retry-After wins when longer. */
+export const PUSH_RETRY = { baseSeconds: 10, maxSeconds: 3600 } as const;
+
+export function retryDelaySeconds(attempt: number, retryAfterSeconds?: number): number {
+  const backoff = Math.min(PUSH_RETRY.baseSeconds * 2 ** Math.max(0, attempt - 1), PUSH_RETRY.maxSeconds);
+  return Math.min(Math.max(backoff, Math.ceil(retryAfterSeconds ?? 0)), 12 * 3600);
+}
+
+/** Deliver one job through its platform's provider. Never throws: a provider failure is an outcome. */
+export async function processJob(providers: Record<PushPlatform, PushProvider>, job: PushJob): Promise<PushOutcome> {
+  try {
+    return await providers[job.target.platform].send(job.target, job.notification);
+  } catch (err) {
+    return { kind: "retry", reason: `provider threw: ${err instanceof Error ? err.message : String(err)}` };
+  }
+}
+
+/**
+ * The push queue consumer. Each message is acked or retried on its own: delivered, gone (the device
+ * is deleted) and permanent failures are acked; transient ones retry with backoff until the queue's
+ * max_retries moves them to the dead-letter queue. A job already finished (a redelivery) is acked
+ * without sending again.
+ */
+export async function consumePushBatch(
+  batch: MessageBatch<unknown>,
+  env: Env,
+  providers: Record<PushPlatform, PushProvider>,
+  deps: Pick<PushDeps, "now">,
+): Promise<void> {
+  const jobs = batch.messages.map((message) => ({ message, job: parsePushJob(message.body) }));
+  for (const { message, job } of jobs) {
+    if (!job) {
+      console.error("dropping a push message that is not a push job", message.id);
+      message.ack();
+    }
+  }
+  const valid = jobs.filter((j): j is { message: Message<unknown>; job: PushJob } => j.job !== undefined);
+  const done = await finishedJobs(env.DB, valid.map((j) => j.job.jobId));
+  const records: DeliveryRecord[] = [];
+  await Promise.all(
+    valid.map(async ({ message, job }) => {
+      if (done.has(job.jobId)) return message.ack();
+      const outcome = await processJob(providers, job);
+      const n = job.notification;
+      const record = (status: DeliveryRecord["status"], detail: string | null) =>
+        records.push({ jobId: job.jobId, tenantId: n.tenantId, userId: n.userId, deviceId: n.deviceId, status, attempts: message.attempts, detail, updatedAt: deps.now() });
+      switch (outcome.kind) {
+        case "delivered":
+          record("delivered", `status ${outcome.status}`);
+          return message.ack();
+        case "gone": {
+          record("gone", outcome.reason);
+          const { stub, address } = presenceOf(env, n.tenantId, n.userId);
+          await stub.deleteDevice(address, n.userId, n.deviceId);
+          return message.ack();
+        }
+        case "failed":
+          record("failed", outcome.reason);
+          return message.ack();
+        case "retry":
+          record("retrying", outcome.reason);
+          return message.retry({ delaySeconds: retryDelaySeconds(message.attempts, outcome.retryAfterSeconds) });
+      }
+    }),
+  );
+  await recordDeliveries(env.DB, records);
+}
+
+/** Jobs whose retries ran out: recorded as dead so the device's owner can see why pushes stopped. */
+export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env, deps: Pick<PushDeps, "now">): Promise<void> {
+  const records: DeliveryRecord[] = [];
+  for (const message of batch.messages) {
+    const job = parsePushJob(message.body);
+    if (job) {
+      const n = job.notification;
+      records.push({ jobId: job.jobId, tenantId: n.tenantId, userId: n.userId, deviceId: n.deviceId, status: "dead", attempts: message.attempts, detail: "retries exhausted", updatedAt: deps.now() });
+    }
+    message.ack();
+  }
+  await recordDeliveries(env.DB, records);
+}

@@ -1,0 +1,280 @@
+/**
+ * Firebase Cloud Messaging, HTTP v1 API, authenticated with a Google service account (OAuth 2.0 JWT
+ * bearer grant, RFC 7523) on WebCrypto: no SDK, since firebase-admin needs Node.
+ */
+
+import type { PushDeps, PushNotification, PushOutcome, PushProvider, PushTarget } from "./types";
+import {
+  discardBody,
+  fetchErrorReason,
+  fitToBytes,
+  importPkcs8SigningKey,
+  retryOutcome,
+  safeText,
+  sha256B64url,
+  signJwt,
+  truncateText,
+  utf8,
+} from "./jose";
+
+export const FCM_TOKEN_URL = "https://oauth2.googleapis.com/token";
+export const FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging";
+/** FCM rejects a message over 4096 bytes; leave room for the envelope's own bytes. */
+const MAX_MESSAGE_BYTES = 4000;
+/** Google caps a service-account assertion at one hour. */
+const ASSERTION_SECONDS = 3600;
+/** Re-mint an access token this long before it expires, so no request carries one that dies in flight. */
+const REFRESH_MARGIN_MS = 5 * 60 * 1000;
+
+/** The fields of a Google service-account JSON key that the flow needs. */
+export interface ServiceAccount {
+  project_id: string;
+  client_email: string;
+  private_key: string;
+  private_key_id: string;
+}
+
+/** Parse `FCM_SERVICE_ACCOUNT`; a reason when it is not a usable service-account key. */
+export function parseServiceAccount(json: string): { ok: true; account: ServiceAccount } | { ok: false; reason: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    return { ok: false, reason: "FCM_SERVICE_ACCOUNT is not JSON" };
+  }
+  if (typeof value !== "object" || value === null) return { ok: false, reason: "FCM_SERVICE_ACCOUNT is not an object" };
+  const v = value as Record<string, unknown>;
+  for (const field of ["project_id", "client_email", "private_key", "private_key_id"] as const) {
+    if (typeof v[field] !== "string" || v[field] === "") return { ok: false, reason: `FCM_SERVICE_ACCOUNT lacks ${field}` };
+  }
+  return {
+    ok: true,
+    account: {
+      project_id: v["project_id"] as string,
+      client_email: v["client_email"] as string,
+      private_key: v["private_key"] as string,
+      private_key_id: v["private_key_id"] as string,
+    },
+  };
+}
+
+/** A plausible FCM registration token (opaque, URL-safe; roughly 140–250 characters today). */
+export function isPlausibleFcmToken(token: string): boolean {
+  return /^[A-Za-z0-9_:\-.]{20,4096}$/.test(token);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Access tokens
+
+interface CachedToken {
+  accessToken: string;
+  expiresAt: number;
+}
+
+type TokenResult = { ok: true; accessToken: string; fresh: boolean } | { ok: false; outcome: PushOutcome };
+
+/**
+ * Module-level, so every provider instance in this isolate shares one token per service account:
+ * Google rate-limits token minting, and a queue batch must not mint one per message. In-flight
+ * requests are shared too, so a batch's concurrent sends wait for the same exchange.
+ */
+const tokenCache = new Map<string, CachedToken>();
+const inflight = new Map<string, Promise<TokenResult>>();
+
+/** Forget cached access tokens (tests; a rotated key). */
+export function clearFcmTokenCache(): void {
+  tokenCache.clear();
+  inflight.clear();
+}
+
+/** The signed service-account assertion (RFC 7523 §2.1) exchanged for an access token. */
+export async function fcmAssertion(account: ServiceAccount, nowMs: number): Promise<string> {
+  const iat = Math.floor(nowMs / 1000);
+  const key = await importPkcs8SigningKey(account.private_key, "RS256");
+  return signJwt(
+    { alg: "RS256", typ: "JWT", kid: account.private_key_id },
+    { iss: account.client_email, scope: FCM_SCOPE, aud: FCM_TOKEN_URL, iat, exp: iat + ASSERTION_SECONDS },
+    key,
+    "RS256",
+  );
+}
+
+async function accessToken(account: ServiceAccount, deps: PushDeps, timeoutMs: number): Promise<TokenResult> {
+  const cached = tokenCache.get(account.client_email);
+  if (cached && deps.now() < cached.expiresAt - REFRESH_MARGIN_MS) return { ok: true, accessToken: cached.accessToken, fresh: false };
+  let pending = inflight.get(account.client_email);
+  if (!pending) {
+    pending = mintAccessToken(account, deps, timeoutMs).finally(() => inflight.delete(account.client_email));
+    inflight.set(account.client_email, pending);
+  }
+  return pending;
+}
+
+async function mintAccessToken(account: ServiceAccount, deps: PushDeps, timeoutMs: number): Promise<TokenResult> {
+  let assertion: string;
+  try {
+    assertion = await fcmAssertion(account, deps.now());
+  } catch (error) {
+    return { ok: false, outcome: { kind: "failed", reason: `fcm: cannot sign with private_key: ${errorMessage(error)}` } };
+  }
+  let response: Response;
+  try {
+    response = await deps.fetch(FCM_TOKEN_URL, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer", assertion }).toString(),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (error) {
+    return { ok: false, outcome: { kind: "retry", reason: `fcm token: ${fetchErrorReason(error)}` } };
+  }
+  const status = response.status;
+  const text = await safeText(response);
+  if (status === 429 || status >= 500) {
+    return { ok: false, outcome: retryOutcome(`fcm token endpoint answered ${status}`, status, response.headers, deps.now()) };
+  }
+  if (status !== 200) {
+    // invalid_grant / unauthorized_client: a revoked or wrong key, not something a retry fixes.
+    const error = tryJson(text) as { error?: unknown; error_description?: unknown } | undefined;
+    const detail = [error?.error, error?.error_description].filter((x) => typeof x === "string").join(": ");
+    return { ok: false, outcome: { kind: "failed", reason: `fcm token endpoint answered ${status}${detail ? ` (${detail})` : ""}`, status } };
+  }
+  const body = tryJson(text) as { access_token?: unknown; expires_in?: unknown } | undefined;
+  if (typeof body?.access_token !== "string") {
+    return { ok: false, outcome: { kind: "retry", reason: "fcm token endpoint returned no access_token", status } };
+  }
+  const expiresIn = typeof body.expires_in === "number" ? body.expires_in : 3600;
+  tokenCache.set(account.client_email, { accessToken: body.access_token, expiresAt: deps.now() + expiresIn * 1000 });
+  return { ok: true, accessToken: body.access_token, fresh: true };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages
+
+/** `apns-collapse-id` is limited to 64 bytes; conversation ids fit, anything longer is hashed. */
+export async function collapseId(conversationId: string): Promise<string> {
+  return utf8(conversationId).length <= 64 ? conversationId : sha256B64url(conversationId);
+}
+
+/**
+ * The v1 `messages:send` body. `data` values are all strings (FCM rejects anything else with
+ * INVALID_ARGUMENT); the `apns` block lets iOS devices registered through FCM get a proper alert.
+ */
+export async function fcmMessage(token: string, n: PushNotification): Promise<Record<string, unknown>> {
+  const collapse = await collapseId(n.conversationId);
+  const title = truncateText(n.title, 200);
+  const sender = truncateText(n.sender, 200);
+  const render = (body: string) =>
+    JSON.stringify({
+      message: {
+        token,
+        notification: { title, body },
+        data: { conversationId: n.conversationId, seq: String(n.seq), sender, badge: String(n.badge) },
+        android: { priority: "HIGH", collapse_key: collapse },
+        apns: {
+          headers: { "apns-priority": "10", "apns-push-type": "alert", "apns-collapse-id": collapse },
+          payload: { aps: { alert: { title, body }, badge: n.badge, sound: "default", "thread-id": n.conversationId } },
+        },
+      },
+    });
+  return JSON.parse(fitToBytes(n.preview, MAX_MESSAGE_BYTES, render)) as Record<string, unknown>;
+}
+
+export interface FcmOptions {
+  timeoutMs?: number;
+}
+
+/** The FCM provider. */
+export function createFcmProvider(account: ServiceAccount, deps: PushDeps, options: FcmOptions = {}): PushProvider {
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const url = `https://fcm.googleapis.com/v1/projects/${encodeURIComponent(account.project_id)}/messages:send`;
+  return {
+    platform: "fcm",
+    async send(target: PushTarget, notification: PushNotification): Promise<PushOutcome> {
+      try {
+        if (target.platform !== "fcm") return { kind: "failed", reason: `fcm provider got a ${target.platform} target` };
+        const token = await accessToken(account, deps, timeoutMs);
+        if (!token.ok) return token.outcome;
+        const body = JSON.stringify(await fcmMessage(target.token, notification));
+        let response: Response;
+        try {
+          response = await deps.fetch(url, {
+            method: "POST",
+            headers: { Authorization: `Bearer ${token.accessToken}`, "Content-Type": "application/json" },
+            body,
+            signal: AbortSignal.timeout(timeoutMs),
+          });
+        } catch (error) {
+          return { kind: "retry", reason: `fcm: ${fetchErrorReason(error)}` };
+        }
+        if (response.ok) {
+          await discardBody(response);
+          return { kind: "delivered", status: response.status };
+        }
+        return mapFcmError(response, await safeText(response), deps.now(), () => {
+          // A cached token the server no longer accepts (revoked, clock skew): mint anew next time.
+          if (!token.fresh) tokenCache.delete(account.client_email);
+          return !token.fresh;
+        });
+      } catch (error) {
+        return { kind: "failed", reason: `fcm: ${errorMessage(error)}` };
+      }
+    },
+  };
+}
+
+interface FcmErrorBody {
+  error?: {
+    code?: number;
+    message?: string;
+    status?: string;
+    details?: Array<{ "@type"?: string; errorCode?: string; fieldViolations?: Array<{ field?: string; description?: string }> }>;
+  };
+}
+
+/**
+ * Map an FCM error response. `details[].errorCode` (the FcmError) is authoritative; the HTTP status
+ * and the canonical `status` are the fallback, as Google's documentation prescribes.
+ */
+function mapFcmError(response: Response, text: string, nowMs: number, dropCachedToken: () => boolean): PushOutcome {
+  const status = response.status;
+  const error = (tryJson(text) as FcmErrorBody | undefined)?.error;
+  const details = Array.isArray(error?.details) ? error.details : [];
+  const errorCode = details.find((d) => typeof d?.errorCode === "string")?.errorCode ?? error?.status ?? "";
+  const message = typeof error?.message === "string" ? error.message : "";
+  const reason = `fcm answered ${status}${errorCode ? ` ${errorCode}` : ""}${message ? `: ${message}` : ""}`;
+  const aboutToken =
+    /registration token/i.test(message) ||
+    details.some((d) => Array.isArray(d?.fieldViolations) && d.fieldViolations.some((f) => f?.field === "message.token"));
+
+  switch (errorCode) {
+    case "UNREGISTERED":
+    case "SENDER_ID_MISMATCH":
+      return { kind: "gone", reason, status };
+    case "INVALID_ARGUMENT":
+      // Only a malformed token condemns the device; any other invalid argument is our payload's fault.
+      return aboutToken ? { kind: "gone", reason, status } : { kind: "failed", reason, status };
+    case "QUOTA_EXCEEDED":
+    case "UNAVAILABLE":
+    case "INTERNAL":
+      return retryOutcome(reason, status, response.headers, nowMs);
+    case "THIRD_PARTY_AUTH_ERROR":
+      return { kind: "failed", reason, status };
+  }
+  if (status === 404) return { kind: "gone", reason, status };
+  if (status === 429 || status >= 500) return retryOutcome(reason, status, response.headers, nowMs);
+  if (status === 401 && dropCachedToken()) return { kind: "retry", reason: `${reason} (cached access token dropped)`, status };
+  return { kind: "failed", reason, status };
+}
+
+function tryJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,190 @@
+import { applySqlMigrations, type SqlMigration } from "./sql-migrations";
+import type { PushPlatform, PushTarget } from "../push/types";
+
+/**
+ * A presence shard's own SQLite: the device registry (push targets), each user's last-seen time and
+ * last announced status, and the notify watermark per conversation (so a redelivered batch is ignored).
+ */
+const MIGRATIONS: SqlMigration[] = [
+  {
+    version: 1,
+    name: "devices, users, notify watermarks",
+    sql: `
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE devices (
+        user_id TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        target TEXT,
+        created_at INTEGER NOT NULL,
+        last_used_at INTEGER NOT NULL,
+        PRIMARY KEY (user_id, device_id)
+      );
+      CREATE TABLE users (
+        user_id TEXT PRIMARY KEY,
+        last_seen INTEGER,
+        announced TEXT NOT NULL DEFAULT 'offline',
+        pending INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX users_pending ON users (pending) WHERE pending = 1;
+      CREATE TABLE conversation_notify (conversation_id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+    `,
+  },
+];
+
+export interface Device {
+  userId: string;
+  deviceId: string;
+  platform: PushPlatform;
+  /** Null for a device that only opens channels and takes no pushes. */
+  target: PushTarget | null;
+  createdAt: number;
+  lastUsedAt: number;
+}
+
+interface DeviceRow {
+  user_id: string;
+  device_id: string;
+  platform: PushPlatform;
+  target: string | null;
+  created_at: number;
+  last_used_at: number;
+  [key: string]: SqlStorageValue;
+}
+
+export class PresenceStore {
+  private readonly sql: SqlStorage;
+
+  constructor(private readonly storage: DurableObjectStorage) {
+    this.sql = storage.sql;
+  }
+
+  migrate(): void {
+    applySqlMigrations(this.storage, MIGRATIONS);
+  }
+
+  /** The tenant this shard serves, recorded on first use (alarms need it; names are not visible to objects). */
+  tenantId(): string | undefined {
+    return this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'tenant'`).toArray()[0]?.value;
+  }
+
+  bindTenant(tenantId: string): void {
+    const current = this.tenantId();
+    if (current === undefined) this.sql.exec(`INSERT INTO meta (key, value) VALUES ('tenant', ?)`, tenantId);
+    else if (current !== tenantId) throw new Error(`presence shard of tenant ${current} addressed for tenant ${tenantId}`);
+  }
+
+  /** The shard index this object serves, recorded on first use. */
+  shard(): number | undefined {
+    const v = this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'shard'`).toArray()[0]?.value;
+    return v === undefined ? undefined : Number(v);
+  }
+
+  bindShard(shard: number): void {
+    const current = this.shard();
+    if (current === undefined) this.sql.exec(`INSERT INTO meta (key, value) VALUES ('shard', ?)`, String(shard));
+    else if (current !== shard) throw new Error(`presence shard ${current} addressed as shard ${shard}`);
+  }
+
+  upsertDevice(d: { userId: string; deviceId: string; platform: PushPlatform; target: PushTarget | null; now: number }): Device {
+    this.sql.exec(
+      `INSERT INTO devices (user_id, device_id, platform, target, created_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (user_id, device_id) DO UPDATE SET platform = excluded.platform, target = excluded.target, last_used_at = excluded.last_used_at`,
+      d.userId,
+      d.deviceId,
+      d.platform,
+      d.target ? JSON.stringify(d.target) : null,
+      d.now,
+      d.now,
+    );
+    const device = this.device(d.userId, d.deviceId);
+    if (!device) throw new Error("device upsert returned no row");
+    return device;
+  }
+
+  device(userId: string, deviceId: string): Device | undefined {
+    const row = this.sql.exec<DeviceRow>(`SELECT * FROM devices WHERE user_id = ? AND device_id = ?`, userId, deviceId).toArray()[0];
+    return row ? deviceFromRow(row) : undefined;
+  }
+
+  devicesOf(userId: string): Device[] {
+    return this.sql.exec<DeviceRow>(`SELECT * FROM devices WHERE user_id = ? ORDER BY device_id`, userId).toArray().map(deviceFromRow);
+  }
+
+  /** Push-capable devices of several users at once. */
+  pushDevicesOf(userIds: readonly string[]): Device[] {
+    if (userIds.length === 0) return [];
+    return this.sql
+      .exec<DeviceRow>(
+        `SELECT * FROM devices WHERE target IS NOT NULL AND user_id IN (SELECT value FROM json_each(?)) ORDER BY user_id, device_id`,
+        JSON.stringify(userIds),
+      )
+      .toArray()
+      .map(deviceFromRow);
+  }
+
+  deleteDevice(userId: string, deviceId: string): boolean {
+    return this.sql.exec(`DELETE FROM devices WHERE user_id = ? AND device_id = ?`, userId, deviceId).rowsWritten > 0;
+  }
+
+  touchDevice(userId: string, deviceId: string, now: number): void {
+    this.sql.exec(`UPDATE devices SET last_used_at = ? WHERE user_id = ? AND device_id = ?`, now, userId, deviceId);
+  }
+
+  /** Note that a user's online state may have changed; the alarm announces it if it really did. */
+  markSeen(userId: string, now: number, changed: boolean): void {
+    this.sql.exec(
+      `INSERT INTO users (user_id, last_seen, pending) VALUES (?, ?, ?)
+       ON CONFLICT (user_id) DO UPDATE SET last_seen = excluded.last_seen, pending = max(users.pending, excluded.pending)`,
+      userId,
+      now,
+      changed ? 1 : 0,
+    );
+  }
+
+  lastSeen(userIds: readonly string[]): Map<string, number | null> {
+    const rows = this.sql
+      .exec<{ user_id: string; last_seen: number | null }>(
+        `SELECT user_id, last_seen FROM users WHERE user_id IN (SELECT value FROM json_each(?))`,
+        JSON.stringify(userIds),
+      )
+      .toArray();
+    return new Map(rows.map((r) => [r.user_id, r.last_seen]));
+  }
+
+  pendingChanges(): { userId: string; announced: "online" | "offline" }[] {
+    return this.sql
+      .exec<{ user_id: string; announced: "online" | "offline" }>(`SELECT user_id, announced FROM users WHERE pending = 1`)
+      .toArray()
+      .map((r) => ({ userId: r.user_id, announced: r.announced }));
+  }
+
+  markAnnounced(userId: string, status: "online" | "offline"): void {
+    this.sql.exec(`UPDATE users SET announced = ?, pending = 0 WHERE user_id = ?`, status, userId);
+  }
+
+  /** The highest seq of a conversation already handled here. */
+  notifiedSeq(conversationId: string): number {
+    return this.sql.exec<{ seq: number }>(`SELECT seq FROM conversation_notify WHERE conversation_id = ?`, conversationId).toArray()[0]?.seq ?? 0;
+  }
+
+  markNotified(conversationId: string, seq: number): void {
+    this.sql.exec(
+      `INSERT INTO conversation_notify (conversation_id, seq) VALUES (?, ?)
+       ON CONFLICT (conversation_id) DO UPDATE SET seq = max(seq, excluded.seq)`,
+      conversationId,
+      seq,
+    );
+  }
+}
+
+function deviceFromRow(r: DeviceRow): Device {
+  return {
+    userId: r.user_id,
+    deviceId: r.device_id,
+    platform: r.platform,
+    target: r.target ? (JSON.parse(r.target) as PushTarget) : null,
+    createdAt: r.created_at,
+    lastUsedAt: r.last_used_at,
+  };
+}
