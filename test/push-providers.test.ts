@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { apnsProviderToken, clearApnsTokenCache } from "../src/push/apns";
-import { clearFcmTokenCache, FCM_SCOPE, FCM_TOKEN_URL } from "../src/push/fcm";
+import { apnsProviderToken, clearApnsTokenCache, createApnsProvider } from "../src/push/apns";
+import { clearFcmTokenCache, createFcmProvider, FCM_SCOPE, FCM_TOKEN_URL } from "../src/push/fcm";
 import {
   b64urlDecode,
   b64urlEncode,
@@ -17,6 +17,7 @@ import { clearVapidCache, signVapidJwt, vapidAuthorization, VAPID_TOKEN_SECONDS,
 import { checkWebhookEndpoint, createWebhookProvider } from "../src/push/webhook";
 import {
   checkWebPushSubscription,
+  createWebPushProvider,
   decryptWebPush,
   deriveWebPushKeys,
   encryptWebPush,
@@ -338,7 +339,6 @@ describe("webpush provider", () => {
       topic: await webPushTopic(CONVERSATION),
       "content-encoding": "aes128gcm",
       "content-type": "application/octet-stream",
-      "content-length": String(req.body.length),
     });
     expect(rest.topic).toMatch(/^[A-Za-z0-9_-]{32}$/);
     const m = /^vapid t=([\w-]+\.[\w-]+\.[\w-]+), k=([\w-]+)$/.exec(authorization ?? "");
@@ -407,7 +407,6 @@ describe("webpush provider", () => {
   it("turns network errors and timeouts into retry, and refuses a bad subscription without fetching", async () => {
     const s = await setup(() => new Response(null, { status: 201 }));
     const vapid = { publicKey: s.vapid.publicKey, privateKey: s.vapid.privateKey, subject: s.vapid.subject };
-    const { createWebPushProvider } = await import("../src/push/webpush");
     const down = createWebPushProvider(vapid, deps(failingFetch, s.clock), { environment: "production" });
     expect(await down.send(s.target, NOTIFICATION)).toEqual({ kind: "retry", reason: expect.stringMatching(/network/) });
     const hung = createWebPushProvider(vapid, deps(hangingFetch, s.clock), { environment: "production", timeoutMs: 50 });
@@ -611,7 +610,7 @@ describe("fcm provider", () => {
     const down = createProviders(makeEnv({ FCM_SERVICE_ACCOUNT: sa.json }), deps(failingFetch, { now: T0 })).fcm;
     expect(await down.send(target, NOTIFICATION)).toEqual({ kind: "retry", reason: expect.stringMatching(/network/) });
     clearFcmTokenCache();
-    const hung = (await import("../src/push/fcm")).createFcmProvider(sa.account, deps(hangingFetch, { now: T0 }), { timeoutMs: 50 });
+    const hung = createFcmProvider(sa.account, deps(hangingFetch, { now: T0 }), { timeoutMs: 50 });
     expect(await hung.send(target, NOTIFICATION)).toEqual({ kind: "retry", reason: "fcm token: timeout" });
   });
 
@@ -664,7 +663,6 @@ describe("apns provider", () => {
       "apns-expiration": String(T0_SECONDS + 86400),
       "apns-collapse-id": CONVERSATION,
       "content-type": "application/json",
-      "content-length": String(req.body.length),
     });
     expect(authorization).toMatch(/^bearer [\w-]+\.[\w-]+\.[\w-]+$/);
     const jwt = await verifyJwt(authorization!.slice("bearer ".length), s.publicKey, "ES256");
@@ -739,7 +737,6 @@ describe("apns provider", () => {
   it("retries on network errors and timeouts, and refuses a non-hex token without fetching", async () => {
     const s = await setup(() => new Response(null, { status: 200 }));
     const config = { keyId: "ABC123DEFG", teamId: "DEF123GHIJ", privateKey: s.pem, bundleId: "com.example.switchboard", environment: "production" as const };
-    const { createApnsProvider } = await import("../src/push/apns");
     expect(await createApnsProvider(config, deps(failingFetch, s.clock)).send(target, NOTIFICATION)).toEqual({
       kind: "retry",
       reason: expect.stringMatching(/network/),

@@ -13,7 +13,7 @@ export const PUSH_DLQ_NAME = "switchboard-push-dlq";
 
 export default {
   fetch: app.fetch,
-  async queue(batch, env) {
+  async queue(batch, env, _ctx) {
     const deps = { fetch: (input: RequestInfo | URL, init?: RequestInit) => fetch(input, init), now: () => Date.now() };
     if (batch.queue === PUSH_DLQ_NAME) return consumeDeadLetters(batch, env, deps);
     if (batch.queue === PUSH_QUEUE_NAME) return consumePushBatch(batch, env, createProviders(env, deps), deps);

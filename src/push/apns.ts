@@ -24,6 +24,7 @@ const TOKEN_MIN_AGE_MS = 20 * 60 * 1000;
 const EXPIRATION_SECONDS = 24 * 60 * 60;
 const MAX_PAYLOAD_BYTES = 4096;
 
+/** APNs host per environment: sandbox tokens are rejected by production and vice versa (BadDeviceToken). */
 export function apnsHost(environment: "production" | "sandbox"): string {
   return environment === "sandbox" ? "https://api.sandbox.push.apple.com" : "https://api.push.apple.com";
 }

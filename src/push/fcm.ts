@@ -17,7 +17,9 @@ import {
   utf8,
 } from "./jose";
 
+/** Google's OAuth 2.0 token endpoint: both the assertion's `aud` and where it is exchanged. */
 export const FCM_TOKEN_URL = "https://oauth2.googleapis.com/token";
+/** The one scope `messages:send` needs. */
 export const FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging";
 /** FCM rejects a message over 4096 bytes; leave room for the envelope's own bytes. */
 const MAX_MESSAGE_BYTES = 4000;

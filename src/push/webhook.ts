@@ -6,6 +6,7 @@
 import type { PushDeps, PushNotification, PushOutcome, PushProvider, PushTarget } from "./types";
 import { discardBody, fetchErrorReason, retryOutcome } from "./jose";
 
+/** A gateway that has not answered in 10 s is treated as down: the queue retries later. */
 export const WEBHOOK_TIMEOUT_MS = 10_000;
 const MAX_URL_LENGTH = 2048;
 

@@ -5,6 +5,7 @@
 
 import type { PushDeps, PushNotification, PushOutcome, PushProvider, PushTarget, WebPushSubscription } from "./types";
 import {
+  b64urlDecode,
   b64urlEncode,
   concatBytes,
   discardBody,
@@ -248,7 +249,7 @@ export function createWebPushProvider(vapid: VapidKeys, deps: PushDeps, options:
         const { endpoint, keys } = check.subscription;
         const plaintext = webPushPlaintext(notification);
         const padded = Math.min(WEB_PUSH_MAX_PLAINTEXT, Math.ceil((plaintext.length + 1) / PAD_BLOCK) * PAD_BLOCK - 1);
-        const body = await encryptWebPush(plaintext, tryB64urlDecode(keys.p256dh)!, tryB64urlDecode(keys.auth)!, {
+        const body = await encryptWebPush(plaintext, b64urlDecode(keys.p256dh), b64urlDecode(keys.auth), {
           padding: Math.max(0, padded - plaintext.length),
         });
         const authorization = await vapidAuthorization(vapid, endpoint, deps.now());
