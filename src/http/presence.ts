@@ -91,6 +91,10 @@ export const presenceRoutes = new Hono<AppEnv>()
     const parts = await Promise.all([...byShard].map(([shard, ids]) => presenceStub(c.env, tenantId, shard).getPresence({ tenantId, shard }, ids)));
     return c.json({ presence: Object.assign({}, ...parts) });
   })
+  .get("/push/config", user, (c) =>
+    // What a web client needs to subscribe: the VAPID public key is its applicationServerKey.
+    c.json({ webpush: { applicationServerKey: c.env.VAPID_PUBLIC_KEY ?? null } }),
+  )
   .post("/devices", user, async (c) => {
     const input = await readJson(c, RegisterDevice);
     const target = targetOf(input, c.env.ENVIRONMENT);
