@@ -12,6 +12,7 @@ import { PUSH_PLATFORMS, type PushTarget } from "../push/types";
 import { checkWebPushSubscription } from "../push/webpush";
 import { checkWebhookEndpoint } from "../push/webhook";
 import { isPlausibleFcmToken } from "../push/fcm";
+import { isPlausibleApnsToken } from "../push/apns";
 import { deliveriesOf } from "../storage/push-deliveries";
 
 /** Most user ids in one presence query. */
@@ -37,7 +38,7 @@ function targetOf(input: z.infer<typeof RegisterDevice>, environment: string): P
       if (!input.token || !isPlausibleFcmToken(input.token)) throw new ApiError("invalid_request", "token: must be an FCM registration token");
       return { platform: "fcm", token: input.token };
     case "apns":
-      if (!input.token || !/^[0-9a-fA-F]{64,200}$/.test(input.token)) {
+      if (!input.token || !isPlausibleApnsToken(input.token)) {
         throw new ApiError("invalid_request", "token: must be an APNs device token (hex)");
       }
       return { platform: "apns", token: input.token.toLowerCase() };
