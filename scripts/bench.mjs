@@ -6,10 +6,11 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { ensureDevVars, snapshot, startStack, waitForHealth } from "./bench/stack.mjs";
+import { assertPortFree, ensureDevVars, snapshot, startStack, waitForHealth } from "./bench/stack.mjs";
 import { seedTenant } from "./bench/api.mjs";
 import { runLoad } from "./bench/load.mjs";
 import { probeRoundTrips } from "./bench/probe.mjs";
+import { connectProfiler } from "./bench/profile.mjs";
 import { cpuSeconds, machineInfo, rssBytes } from "./bench/proc.mjs";
 import { fmt, mib, round, table } from "./bench/stats.mjs";
 
@@ -17,7 +18,8 @@ const HELP = `npm run bench -- [options]
 
   --url URL             use a running stack instead of starting one (ADMIN_TOKEN from --admin-token or .dev.vars)
   --admin-token T       operator token for --url
-  --port N              port of the stack this script starts (default 8791; never 8787)
+  --port N              port of the stack this script starts (default 8791; never 8787); the runtime's
+                        inspector gets N+1000 (--inspector-port)
   --baseline-port N     port of the bare ws server (default 8792)
   --only A,B,C,D        scenarios to run (default all)
   --no-baseline         skip the bare ws comparison
@@ -29,8 +31,13 @@ const HELP = `npm run bench -- [options]
   --payload BYTES --duration S
                         override the shape of every selected scenario
   --no-rotate           closed loop: each sender uses one socket (one device) instead of taking turns
+  --repeat N            run every scenario N times (targets interleaved) and report the median run; the
+                        machine is shared, so single runs can be skewed by other work (see "other%")
   --drain S             seconds allowed after the load for acks, deliveries and the mirror (default 5)
   --warmup S            closed-loop warm-up of each server before the scenarios (default 2, 0 = none)
+  --cpu-profile         profile the Worker isolate (DevTools protocol) during each load on the stack's port;
+                        writes bench-results/<scenario>.cpuprofile and prints the top functions. The
+                        profiler slows the isolate: use such a run to see where time goes, not for figures.
   --no-probe            skip the unloaded round-trip probe (ping / typing / send on a 50-socket conversation)
   --connect-concurrency N  handshakes in flight at once (default 500)
   --out FILE            JSON result file (default bench-results/bench-<time>.json)
@@ -45,7 +52,7 @@ function parseArgs(argv) {
     const eq = arg.indexOf("=");
     const key = eq > 0 ? arg.slice(2, eq) : arg.slice(2);
     if (eq > 0) opts[key] = arg.slice(eq + 1);
-    else if (["quick", "no-baseline", "no-rotate", "direct", "no-probe", "help"].includes(key)) opts[key] = true;
+    else if (["quick", "no-baseline", "no-rotate", "direct", "no-probe", "cpu-profile", "help"].includes(key)) opts[key] = true;
     else opts[key] = argv[++i];
   }
   return opts;
@@ -65,6 +72,7 @@ const drain = num(args.drain, 5);
 const warmup = num(args.warmup, 2);
 const connectConcurrency = num(args["connect-concurrency"], 500);
 const rotate = !args["no-rotate"];
+const repeat = Math.max(1, num(args.repeat, 1));
 const runId = `b${Date.now().toString(36)}`;
 
 const SCENARIOS = {
@@ -135,6 +143,7 @@ function versionOf(pkg) {
 }
 
 async function startBaseline() {
+  await assertPortFree(baselinePort, "baseline");
   const child = spawn(process.execPath, ["scripts/bench/baseline-server.mjs", String(baselinePort)], { stdio: ["ignore", "pipe", "inherit"] });
   cleanups.push(async () => {
     child.kill("SIGTERM");
@@ -212,6 +221,20 @@ function switchboardTarget(stack, adminToken, { name = "switchboard", base = sta
   };
 }
 
+/** The figure a scenario is judged by, used to pick the median of repeated runs. */
+function keyOf(sc, r) {
+  if (!r.load) return { name: "setup seconds", value: r.connect.seconds, digits: 2 };
+  if (sc.mode === "closed") return { name: "deliveries/s", value: r.load.deliveriesPerSecond, digits: 0 };
+  return { name: "p99 latency", value: r.load.latencyMs.p99 ?? Infinity, digits: 2 };
+}
+
+function median(sc, list) {
+  if (list.length === 0) return null;
+  const sorted = [...list].sort((a, b) => keyOf(sc, a).value - keyOf(sc, b).value);
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+}
+
+let profiler = null;
 async function runOne(target, sc, tag) {
   log(`\n[${sc.name}] ${target.name}: ${sc.title}`);
   const prepared = await target.prepare(sc, tag);
@@ -232,8 +255,19 @@ async function runOne(target, sc, tag) {
     tag,
     probe: target.probe,
     afterLoad: prepared.afterLoad,
+    ...(profiler && target.profiled
+      ? {
+          onLoadStart: () => profiler.start(),
+          onLoadEnd: () => profiler.stop(`bench-results/${sc.name}.cpuprofile`),
+        }
+      : {}),
     log,
   });
+  if (result.profile) {
+    const rows = [["function (self time)", "ms", "% of wall", "% of busy"]];
+    for (const r of result.profile.top.slice(0, 20)) rows.push([r.fn.slice(0, 90), fmt(r.ms, 0), fmt(r.percentOfWall, 1), fmt(r.percentOfBusy, 1)]);
+    log(`  isolate busy ${fmt(result.profile.busyPercent, 0)}% of ${fmt(result.profile.wallMs / 1000, 1)} s (bench-results/${sc.name}.cpuprofile)\n${table(rows).replace(/^/gm, "    ")}`);
+  }
   result.seedSeconds = prepared.seedSeconds;
   const l = result.load;
   if (l) {
@@ -338,6 +372,11 @@ async function main() {
     log(`stack up in ${((performance.now() - t) / 1000).toFixed(1)} s; runtime workerd pid ${stack.runtimePid} on ${stack.direct}; all workerd ${stack.workerd().join(", ")}`);
   }
   const ours = switchboardTarget(stack, adminToken);
+  if (args["cpu-profile"] && !args.url) {
+    profiler = await connectProfiler(num(args["inspector-port"], port + 1_000));
+    cleanups.push(() => profiler.close());
+    ours.profiled = true;
+  }
   const direct = args.direct && stack.direct ? switchboardTarget(stack, adminToken, { name: "switchboard direct", base: stack.direct }) : null;
   const baseline = args["no-baseline"] ? null : await startBaseline();
   if (baseline) log(`bare ws baseline on 127.0.0.1:${baselinePort} (pid ${baseline.pid})`);
@@ -364,12 +403,24 @@ async function main() {
 
   const results = [];
   for (const sc of scenarios) {
-    const mine = await runOne(ours, sc, `${sc.name}s`);
-    const mineDirect = direct ? await runOne(direct, sc, `${sc.name}d`) : null;
-    const theirs = baseline ? await runOne(baseline, sc, `${sc.name}b`) : null;
+    const runs = { switchboard: [], direct: [], baseline: [] };
+    for (let k = 0; k < repeat; k++) {
+      if (repeat > 1) log(`\n--- ${sc.name}: run ${k + 1} of ${repeat}`);
+      runs.switchboard.push(await runOne(ours, sc, `${sc.name}s${k}`));
+      if (direct) runs.direct.push(await runOne(direct, sc, `${sc.name}d${k}`));
+      if (baseline) runs.baseline.push(await runOne(baseline, sc, `${sc.name}b${k}`));
+    }
+    const mine = median(sc, runs.switchboard);
+    const mineDirect = median(sc, runs.direct);
+    const theirs = median(sc, runs.baseline);
     const v = verdicts(sc, mine, theirs);
-    results.push({ scenario: sc, switchboard: mine, switchboardDirect: mineDirect, baseline: theirs, verdicts: v });
+    results.push({ scenario: sc, switchboard: mine, switchboardDirect: mineDirect, baseline: theirs, verdicts: v, runs: repeat > 1 ? runs : undefined });
     console.log(scenarioTable(sc, [["switchboard", mine], ["sb direct", mineDirect], ["bare ws", theirs]]));
+    if (repeat > 1) {
+      const spread = (list) => list.map((r) => fmt(keyOf(sc, r).value, keyOf(sc, r).digits)).join(", ");
+      console.log(`median of ${repeat} runs by ${keyOf(sc, mine).name}; all runs: switchboard ${spread(runs.switchboard)}` +
+        (direct ? `; direct ${spread(runs.direct)}` : "") + (baseline ? `; bare ws ${spread(runs.baseline)}` : ""));
+    }
     if (theirs?.load && mine.load) {
       console.log(
         `ratio (switchboard / bare ws): deliveries/s ${(mine.load.deliveriesPerSecond / theirs.load.deliveriesPerSecond).toFixed(3)}x, ` +
@@ -396,7 +447,7 @@ async function main() {
   const out = args.out ?? `bench-results/bench-${started.toISOString().replace(/[:.]/g, "-")}.json`;
   writeFileSync(
     out,
-    JSON.stringify({ startedAt: started.toISOString(), machine, options: { ...args, port, baselinePort, drain, warmup, rotate, connectConcurrency }, probes, results }, null, 2),
+    JSON.stringify({ startedAt: started.toISOString(), machine, options: { ...args, port, baselinePort, drain, warmup, rotate, connectConcurrency, repeat }, probes, results }, null, 2),
   );
   console.log(`\nresults: ${out}`);
 }

@@ -397,6 +397,24 @@ describe("ConversationClient", () => {
     expect(alice.dial.urls).toHaveLength(1);
   });
 
+  it("replaces a link that went silent (no pong for a ping interval) and resumes where it was", async () => {
+    const t = await setupTenant();
+    const id = await createGroup(t.tokens.alice!, ["bob"]);
+    const alice = open(t, "alice", id, { pingIntervalMs: 40 });
+    await alice.client.connect();
+    await alice.client.send("text", { text: "before" });
+    await sleep(200); // pongs keep a healthy link
+    expect(alice.dial.urls).toHaveLength(1);
+    expect(alice.dial.wire.written.filter((f) => f.type === "ping").length).toBeGreaterThan(1);
+
+    alice.dial.wire.blackhole = true; // open, but nothing comes back
+    expect((await sendHttp(t.tokens.alice!, id, "h-2", "while silent")).status).toBe(201);
+    await until(() => alice.dial.urls.length === 2 && alice.client.state === "open", "a fresh connection");
+    expect(alice.dial.urls[1]!.searchParams.get("after")).toBe("1");
+    await until(() => alice.log.messages.length === 2, "the message sent while the link was silent");
+    expect(seqs(alice.log.messages)).toEqual([1, 2]);
+  });
+
   it("refuses a too-large frame before sending it", async () => {
     const t = await setupTenant();
     const id = await createGroup(t.tokens.alice!, ["bob"]);

@@ -326,7 +326,9 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
       const snapshot = this.store.mirrorSnapshot();
       if (!snapshot) return;
       await this.env.DB.batch(mirrorStatements(this.env.DB, snapshot));
-      this.store.markMirrored(snapshot.version);
+      this.store.markMirrored(snapshot.version, snapshot.historyThrough, snapshot.revised);
+      // A long backlog (a backfill after deploy) goes out flush after flush.
+      if (this.store.requireRoom().mirroredSeq < this.store.requireRoom().lastSeq) this.scheduleMirror();
     };
     const next = (this.flushTail ?? Promise.resolve()).then(run, run);
     this.flushTail = next.catch(() => undefined);

@@ -24,6 +24,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * @param {string} o.tag         prefix of clientIds
  * @param {() => object} o.probe returns { [part]: { rssBytes, cpuSeconds } } of the server's processes now
  * @param {(info) => Promise<object>} [o.afterLoad] runs once acks are in (the mirror check), beside the drain
+ * @param {() => Promise<void>} [o.onLoadStart]  e.g. start a CPU profile
+ * @param {() => Promise<object>} [o.onLoadEnd]   e.g. stop it; the result lands in `profile`
  * @param {(line: string) => void} [o.log]
  */
 export async function runLoad(o) {
@@ -187,6 +189,7 @@ export async function runLoad(o) {
     sock.ws.send(`{"type":"send","clientId":"${clientId}","kind":"text","body":{"text":"${text}"}}`);
   };
 
+  await o.onLoadStart?.();
   const cpu0 = o.probe();
   const gen0 = process.cpuUsage();
   const busy0 = machineBusySeconds();
@@ -257,6 +260,7 @@ export async function runLoad(o) {
   const cpu1 = o.probe();
   const busy1 = machineBusySeconds();
   const afterResult = await after;
+  const profile = await o.onLoadEnd?.();
   const mem1 = o.probe();
 
   // ---- verdict ----
@@ -338,5 +342,6 @@ export async function runLoad(o) {
       Object.keys(mem1).map((part) => [part, { beforeBytes: mem0[part].rssBytes, connectedBytes: memConnected[part].rssBytes, afterBytes: mem1[part].rssBytes }]),
     ),
     after: afterResult,
+    ...(profile ? { profile } : {}),
   };
 }

@@ -4,6 +4,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { copyFileSync, cpSync, createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join, resolve } from "node:path";
+import { createServer } from "node:net";
 import { alive, descendants, listeningPorts, workerdPids } from "./proc.mjs";
 
 const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };
@@ -56,6 +57,15 @@ export function snapshot({ dir, ref }) {
   return { dir, rev, dirty, source: ref ? `git ${ref} (${rev})` : `working tree at ${rev}${dirty ? " + uncommitted changes" : ""}` };
 }
 
+/** Fail early and clearly when a port is taken (wrangler dev would only log it and keep running). */
+export async function assertPortFree(port, what) {
+  await new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", () => reject(new Error(`${what} port ${port} is in use; pick another (see --help)`)));
+    server.listen(port, "127.0.0.1", () => server.close(resolve));
+  });
+}
+
 export async function waitForHealth(base, child, timeoutMs = 120_000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -78,6 +88,8 @@ export async function waitForHealth(base, child, timeoutMs = 120_000) {
 export async function startStack({ cwd, port, inspectorPort, persistTo, logFile }) {
   const host = "127.0.0.1";
   const base = `http://${host}:${port}`;
+  await assertPortFree(port, "stack");
+  await assertPortFree(inspectorPort, "inspector");
   if (existsSync(join(cwd, persistTo))) rmSync(join(cwd, persistTo), { recursive: true, force: true });
   const log = createWriteStream(logFile);
   const migrate = spawnSync("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo], {

@@ -6,6 +6,7 @@ import { tenantRoutes } from "./tenants";
 import { userRoutes } from "./users";
 import { conversationRoutes } from "./conversations";
 import { presenceRoutes } from "./presence";
+import { searchRoutes } from "./search";
 
 /** The HTTP surface: thin routes that authenticate, validate, pick the Durable Object and forward. */
 export function createApp() {
@@ -15,6 +16,7 @@ export function createApp() {
   app.route("/v1/tenants", tenantRoutes);
   app.route("/v1/users", userRoutes);
   app.route("/v1/conversations", conversationRoutes);
+  app.route("/v1/search", searchRoutes);
   app.route("/v1", presenceRoutes);
 
   app.notFound((c) => c.json(errorBody("not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`, c.get("requestId")), 404));

@@ -30,6 +30,30 @@ export interface MirrorSnapshot {
   upserts: MirrorMember[];
   /** Members who left or were removed since the last flush. */
   removals: { userId: string; version: number }[];
+  /** Messages to copy to the D1 history, ascending seq (bounded per flush). */
+  history: HistoryRow[];
+  /** The seq the history is complete up to once this flush lands. */
+  historyThrough: number;
+  /** Already-mirrored messages whose revision (edit, recall) this flush carries. */
+  revised: { seq: number; version: number }[];
+}
+
+/** One message as the D1 history holds it. */
+export interface HistoryRow {
+  seq: number;
+  clientId: string;
+  sender: string;
+  kind: string;
+  /** The body as JSON text. */
+  body: string;
+  /** What full-text search indexes; empty for recalled messages. */
+  text: string;
+  /** `text` with CJK runs spelled out as characters and pairs (see domain/search.ts). */
+  grams: string;
+  ts: number;
+  editedAt: number | null;
+  recalled: number;
+  version: number;
 }
 
 /**
@@ -78,6 +102,25 @@ export function mirrorStatements(db: D1Database, s: MirrorSnapshot): D1PreparedS
         .bind(s.tenantId, s.conversationId, JSON.stringify(s.removals)),
     );
   }
+  if (s.history.length > 0) {
+    // One statement per flush, rows as one JSON parameter. A replay changes nothing (version guard),
+    // and the search index follows through the triggers of migration 0003.
+    statements.push(
+      db
+        .prepare(
+          `INSERT INTO messages (tenant_id, conversation_id, seq, client_id, sender, kind, body, text, grams, ts, edited_at, recalled, version)
+           SELECT ?1, ?2, j.value ->> '$.seq', j.value ->> '$.clientId', j.value ->> '$.sender', j.value ->> '$.kind', j.value ->> '$.body',
+                  j.value ->> '$.text', j.value ->> '$.grams', j.value ->> '$.ts', j.value ->> '$.editedAt',
+                  j.value ->> '$.recalled', j.value ->> '$.version'
+           FROM json_each(?3) AS j WHERE true
+           ON CONFLICT (tenant_id, conversation_id, seq) DO UPDATE SET
+             body = excluded.body, text = excluded.text, grams = excluded.grams, edited_at = excluded.edited_at,
+             recalled = excluded.recalled, version = excluded.version
+           WHERE excluded.version > messages.version`,
+        )
+        .bind(s.tenantId, s.conversationId, JSON.stringify(s.history)),
+    );
+  }
   return statements;
 }
 
@@ -117,6 +160,21 @@ export async function listConversations(
   userId: string,
   limit: number,
 ): Promise<ConversationSummary[]> {
+  return listConversationsWhere(db, tenantId, userId, "true", [], limit);
+}
+
+/**
+ * A user's conversations that also satisfy `condition` (SQL over `c`, the conversation, with ?1 the
+ * tenant, ?2 the user, ?3 the limit and ?4… the extra binds), most recent activity first.
+ */
+export async function listConversationsWhere(
+  db: D1Database,
+  tenantId: string,
+  userId: string,
+  condition: string,
+  binds: readonly unknown[],
+  limit: number,
+): Promise<ConversationSummary[]> {
   const { results } = await db
     .prepare(
       `SELECT c.id, c.type, c.name, c.last_seq, c.created_at, c.activity_at, c.last_message,
@@ -125,11 +183,11 @@ export async function listConversations(
                 WHERE o.tenant_id = c.tenant_id AND o.conversation_id = c.id) AS members
        FROM memberships m
        JOIN conversations c ON c.tenant_id = m.tenant_id AND c.id = m.conversation_id
-       WHERE m.tenant_id = ?1 AND m.user_id = ?2
+       WHERE m.tenant_id = ?1 AND m.user_id = ?2 AND ${condition}
        ORDER BY c.activity_at DESC, c.id
        LIMIT ?3`,
     )
-    .bind(tenantId, userId, limit)
+    .bind(tenantId, userId, limit, ...binds)
     .all<SummaryRow>();
   return results.map((r) => ({
     id: r.id,

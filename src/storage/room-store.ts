@@ -2,7 +2,8 @@ import type { JsonObject, Message } from "../protocol/frames";
 import type { ConversationType, Member, Role } from "../domain/membership";
 import { previewOf } from "../domain/kinds";
 import { applySqlMigrations, type SqlMigration } from "./sql-migrations";
-import type { MirrorSnapshot } from "./conversations";
+import type { HistoryRow, MirrorSnapshot } from "./conversations";
+import { cjkGrams, searchableText } from "../domain/search";
 
 /**
  * The conversation object's own SQLite: the room header, members with read cursors, and the ordered log.
@@ -59,7 +60,19 @@ const MIGRATIONS: SqlMigration[] = [
     sql: `ALTER TABLE room ADD COLUMN notified_seq INTEGER NOT NULL DEFAULT 0;
           UPDATE room SET notified_seq = last_seq;`,
   },
+  {
+    version: 3,
+    name: "history mirror watermark, message versions",
+    // mirrored_seq starts at 0: the next flush copies the whole existing log to D1 (a backfill).
+    sql: `ALTER TABLE room ADD COLUMN mirrored_seq INTEGER NOT NULL DEFAULT 0;
+          ALTER TABLE messages ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+          CREATE TABLE history_revised (seq INTEGER PRIMARY KEY, version INTEGER NOT NULL);`,
+  },
 ];
+
+/** Most bytes of message JSON in one mirror flush; a longer backlog takes several flushes. */
+const MIRROR_MESSAGE_BYTES = 512 * 1024;
+const MIRROR_MESSAGES_MAX = 2_000;
 
 export interface Room {
   tenantId: string;
@@ -75,6 +88,8 @@ export interface Room {
   mirrorAttempts: number;
   /** Highest seq whose notification presence has accepted (the notify outbox watermark). */
   notifiedSeq: number;
+  /** Highest seq copied to the D1 history (the history mirror watermark). */
+  mirroredSeq: number;
 }
 
 export interface MemberState extends Member {
@@ -95,6 +110,7 @@ interface RoomRow {
   mirrored_version: number;
   mirror_attempts: number;
   notified_seq: number;
+  mirrored_seq: number;
   [key: string]: SqlStorageValue;
 }
 
@@ -118,6 +134,7 @@ interface MessageRow {
   ts: number;
   edited_at: number | null;
   recalled: number;
+  version: number;
   [key: string]: SqlStorageValue;
 }
 
@@ -324,10 +341,67 @@ export class RoomStore {
     if (member) member.role = role;
   }
 
+  /**
+   * Replace a stored message's body (an edit, or a recall that empties it), bumping its version so
+   * the history mirror copies it again. Returns the revised message, or undefined for an unknown seq.
+   */
+  reviseMessage(seq: number, change: { body: JsonObject; editedAt?: number; recalled?: boolean }): Message | undefined {
+    const room = this.requireRoom();
+    const row = this.sql.exec<MessageRow>(`SELECT * FROM messages WHERE seq = ?`, seq).toArray()[0];
+    if (!row) return undefined;
+    const version = row.version + 1;
+    this.sql.exec(
+      `UPDATE messages SET body = ?, edited_at = coalesce(?, edited_at), recalled = max(recalled, ?), version = ? WHERE seq = ?`,
+      JSON.stringify(change.body),
+      change.editedAt ?? null,
+      change.recalled ? 1 : 0,
+      version,
+      seq,
+    );
+    this.sql.exec(
+      `INSERT INTO history_revised (seq, version) VALUES (?, ?) ON CONFLICT (seq) DO UPDATE SET version = excluded.version`,
+      seq,
+      version,
+    );
+    this.bump();
+    const updated = this.sql.exec<MessageRow>(`SELECT * FROM messages WHERE seq = ?`, seq).one();
+    return messageFromRow(room.conversationId, updated);
+  }
+
   /** What the outbox must copy to D1, or null when the mirror is current. */
   mirrorSnapshot(): MirrorSnapshot | null {
     const room = this.requireRoom();
-    if (room.mirroredVersion >= room.version) return null;
+    if (room.mirroredVersion >= room.version && room.mirroredSeq >= room.lastSeq) return null;
+    const history: HistoryRow[] = [];
+    let bytes = 0;
+    const revised = this.sql
+      .exec<MessageRow>(
+        `SELECT m.* FROM history_revised h JOIN messages m ON m.seq = h.seq WHERE h.seq <= ? ORDER BY h.seq LIMIT ?`,
+        room.mirroredSeq,
+        MIRROR_MESSAGES_MAX,
+      )
+      .toArray();
+    const fresh = this.sql.exec<MessageRow>(`SELECT * FROM messages WHERE seq > ? ORDER BY seq LIMIT ?`, room.mirroredSeq, MIRROR_MESSAGES_MAX);
+    for (const r of [...revised, ...fresh]) {
+      const body = JSON.parse(r.body) as JsonObject;
+      const text = r.recalled === 1 ? "" : searchableText(r.kind, body);
+      const row: HistoryRow = {
+        seq: r.seq,
+        clientId: r.client_id,
+        sender: r.sender,
+        kind: r.kind,
+        body: r.body,
+        text,
+        grams: cjkGrams(text),
+        ts: r.ts,
+        editedAt: r.edited_at,
+        recalled: r.recalled,
+        version: r.version,
+      };
+      bytes += r.body.length + text.length * 2;
+      history.push(row);
+      if (bytes >= MIRROR_MESSAGE_BYTES) break;
+    }
     const changed = this.sql
       .exec<MemberRow>(`SELECT * FROM members WHERE version > mirrored_version`)
       .toArray();
@@ -353,15 +427,24 @@ export class RoomStore {
           version: r.version,
         })),
       removals: changed.filter((r) => r.active === 0).map((r) => ({ userId: r.user_id, version: r.version })),
+      history,
+      historyThrough: Math.max(room.mirroredSeq, ...history.filter((h) => h.seq > room.mirroredSeq).map((h) => h.seq)),
+      revised: revised.map((r) => ({ seq: r.seq, version: r.version })),
     };
   }
 
-  /** Record that D1 holds everything up to `version`. Changes made while the flush ran stay pending. */
-  markMirrored(version: number): void {
+  /** Record that D1 holds everything up to `version` and the log up to `seq`. Later changes stay pending. */
+  markMirrored(version: number, seq: number, revised: readonly { seq: number; version: number }[] = []): void {
     const room = this.requireRoom();
+    for (const r of revised) this.sql.exec(`DELETE FROM history_revised WHERE seq = ? AND version <= ?`, r.seq, r.version);
     this.sql.exec(`UPDATE members SET mirrored_version = version WHERE version > mirrored_version AND version <= ?`, version);
-    this.sql.exec(`UPDATE room SET mirrored_version = max(mirrored_version, ?), mirror_attempts = 0 WHERE id = 1`, version);
+    this.sql.exec(
+      `UPDATE room SET mirrored_version = max(mirrored_version, ?), mirrored_seq = max(mirrored_seq, ?), mirror_attempts = 0 WHERE id = 1`,
+      version,
+      seq,
+    );
     room.mirroredVersion = Math.max(room.mirroredVersion, version);
+    room.mirroredSeq = Math.max(room.mirroredSeq, seq);
     room.mirrorAttempts = 0;
   }
 
@@ -396,6 +479,7 @@ function roomFromRow(r: RoomRow): Room {
     mirroredVersion: r.mirrored_version,
     mirrorAttempts: r.mirror_attempts,
     notifiedSeq: r.notified_seq,
+    mirroredSeq: r.mirrored_seq,
   };
 }
 

@@ -1,4 +1,4 @@
-import { sqliteTable, text, integer, primaryKey, index } from "drizzle-orm/sqlite-core";
+import { sqliteTable, text, integer, primaryKey, index, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /**
  * The D1 schema: tenants, credentials, users, and the tenant-wide mirror of conversations.
@@ -9,6 +9,8 @@ export const tenants = sqliteTable("tenants", {
   id: text("id").primaryKey(),
   name: text("name").notNull(),
   createdAt: integer("created_at").notNull(),
+  /** Messages older than this many days are deleted by the retention job; null keeps them forever. */
+  retentionDays: integer("retention_days"),
 });
 
 /** Tenant api keys, stored only as the SHA-256 of the key. */
@@ -92,4 +94,35 @@ export const pushDeliveries = sqliteTable(
     updatedAt: integer("updated_at").notNull(),
   },
   (t) => [index("push_deliveries_device").on(t.tenantId, t.userId, t.deviceId)],
+);
+
+/**
+ * The tenant-wide message history: a copy of every conversation's log, written by its outbox, for
+ * search. `text` is what full-text search indexes; `grams` is `text` with every run of CJK characters
+ * spelled out as its single characters and pairs (the index for 1-2 character queries). The FTS5
+ * tables over both live in a hand-written migration: drizzle cannot declare virtual tables.
+ */
+export const messages = sqliteTable(
+  "messages",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    tenantId: text("tenant_id").notNull(),
+    conversationId: text("conversation_id").notNull(),
+    seq: integer("seq").notNull(),
+    clientId: text("client_id").notNull(),
+    sender: text("sender").notNull(),
+    kind: text("kind").notNull(),
+    body: text("body").notNull(),
+    text: text("text").notNull(),
+    grams: text("grams").notNull(),
+    ts: integer("ts").notNull(),
+    editedAt: integer("edited_at"),
+    recalled: integer("recalled", { mode: "boolean" }).notNull().default(false),
+    /** The object's version of this message; an older copy never overwrites a newer one. */
+    version: integer("version").notNull(),
+  },
+  (t) => [
+    uniqueIndex("messages_position").on(t.tenantId, t.conversationId, t.seq),
+    index("messages_tenant_ts").on(t.tenantId, t.ts),
+  ],
 );

@@ -1,0 +1,208 @@
+import { env } from "cloudflare:workers";
+import { runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { api, createGroup, expectError, join, sendHttp, setupTenant } from "./helpers";
+import { roomName } from "../src/protocol/ids";
+import { RoomStore } from "../src/storage/room-store";
+import { mirrorStatements } from "../src/storage/conversations";
+import { cjkGrams, compileQuery } from "../src/domain/search";
+
+type Hit = { message: { conversationId: string; seq: number; sender: string; body: { text?: string } }; snippet: string };
+
+async function search(token: string, q: string, extra = "") {
+  const res = await api("GET", `/v1/search/messages?q=${encodeURIComponent(q)}${extra}`, { token });
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+  return res.body as { hits: Hit[]; nextCursor: string | null };
+}
+const texts = (r: { hits: Hit[] }) => r.hits.map((h) => h.message.body.text);
+
+async function seedChat() {
+  const t = await setupTenant(["alice", "bob", "carol", "dave"]);
+  const sales = await createGroup(t.tokens.alice!, ["bob", "carol"], "Sales APAC");
+  const lines = [
+    "Quarterly Forecast looks strong",
+    "请跟进这个线索，客户是上海的",
+    "見積書を送りました",
+    "회의는 내일 오전입니다",
+    "forecast meeting moved",
+    "OK see you",
+  ];
+  for (const [i, text] of lines.entries()) await sendHttp(t.tokens.alice!, sales, `s${i}`, text);
+  const secret = await createGroup(t.tokens.dave!, ["alice"], "Board");
+  await sendHttp(t.tokens.dave!, secret, "b1", "forecast for the board only");
+  return { t, sales, secret };
+}
+
+describe("message search", () => {
+  it("finds Latin words case-insensitively, newest first, with a highlighted snippet", async () => {
+    const { t } = await seedChat();
+    const res = await search(t.tokens.bob!, "FORECAST");
+    expect(texts(res)).toEqual(["forecast meeting moved", "Quarterly Forecast looks strong"]);
+    expect(res.hits[1]!.snippet).toContain("<mark>Forecast</mark>");
+  });
+
+  it("finds substrings of Chinese, Japanese and Korean text of two and of three or more characters", async () => {
+    const { t } = await seedChat();
+    expect(texts(await search(t.tokens.bob!, "线索"))).toEqual(["请跟进这个线索，客户是上海的"]);
+    expect(texts(await search(t.tokens.bob!, "跟进这个"))).toEqual(["请跟进这个线索，客户是上海的"]);
+    expect(texts(await search(t.tokens.bob!, "見積"))).toEqual(["見積書を送りました"]);
+    expect(texts(await search(t.tokens.bob!, "送りました"))).toEqual(["見積書を送りました"]);
+    expect(texts(await search(t.tokens.bob!, "회의"))).toEqual(["회의는 내일 오전입니다"]);
+    expect(texts(await search(t.tokens.bob!, "내일 오전"))).toEqual(["회의는 내일 오전입니다"]);
+    expect(texts(await search(t.tokens.bob!, "海"))).toEqual(["请跟进这个线索，客户是上海的"]);
+    expect((await search(t.tokens.bob!, "线索"))!.hits[0]!.snippet).toContain("<mark>线索</mark>");
+  });
+
+  it("matches short Latin words as whole words", async () => {
+    const { t } = await seedChat();
+    expect(texts(await search(t.tokens.bob!, "ok"))).toEqual(["OK see you"]);
+    expect(texts(await search(t.tokens.bob!, "oo"))).toEqual([]);
+  });
+
+  it("finds only messages of conversations the caller is a member of", async () => {
+    const { t, secret } = await seedChat();
+    expect(texts(await search(t.tokens.alice!, "forecast"))).toContain("forecast for the board only");
+    expect(texts(await search(t.tokens.bob!, "forecast"))).not.toContain("forecast for the board only");
+    expect(texts(await search(t.tokens.carol!, "board"))).toEqual([]);
+    expect(texts(await search(t.tokens.alice!, "forecast", `&conversationId=${secret}`))).toEqual(["forecast for the board only"]);
+    expect(texts(await search(t.tokens.bob!, "forecast", `&conversationId=${secret}`))).toEqual([]);
+  });
+
+  it("stops finding a conversation's messages once the caller is removed from it", async () => {
+    const { t, sales } = await seedChat();
+    expect(texts(await search(t.tokens.carol!, "forecast")).length).toBe(2);
+    await api("DELETE", `/v1/conversations/${sales}/members/carol`, { token: t.tokens.alice! });
+    await sendHttp(t.tokens.alice!, sales, "after", "forecast after carol left");
+    expect(texts(await search(t.tokens.carol!, "forecast"))).toEqual([]);
+    expect(texts(await search(t.tokens.bob!, "forecast"))[0]).toBe("forecast after carol left");
+  });
+
+  it("never shows another tenant's messages, even for the same user ids", async () => {
+    const a = await seedChat();
+    const b = await setupTenant(["alice", "bob"]);
+    const id = await createGroup(b.tokens.alice!, ["bob"]);
+    await sendHttp(b.tokens.alice!, id, "x", "forecast in tenant b");
+    expect(texts(await search(b.tokens.bob!, "forecast"))).toEqual(["forecast in tenant b"]);
+    expect(texts(await search(a.t.tokens.bob!, "forecast"))).not.toContain("forecast in tenant b");
+  });
+
+  it("filters by sender, kind and date", async () => {
+    const { t, sales } = await seedChat();
+    await sendHttp(t.tokens.bob!, sales, "bob1", "forecast from bob");
+    expect(texts(await search(t.tokens.carol!, "forecast", "&from=bob"))).toEqual(["forecast from bob"]);
+    expect(texts(await search(t.tokens.carol!, "forecast", "&kind=log"))).toEqual([]);
+    expect(texts(await search(t.tokens.carol!, "forecast", `&after=${Date.now() + 60_000}`))).toEqual([]);
+    expect(texts(await search(t.tokens.carol!, "forecast", "&before=2000-01-01"))).toEqual([]);
+    expectError(await api("GET", "/v1/search/messages?q=forecast&before=yesterday", { token: t.tokens.carol! }), 400, "invalid_request");
+    expectError(await api("GET", "/v1/search/messages?q=forecast&kind=fax", { token: t.tokens.carol! }), 400, "invalid_request");
+  });
+
+  it("pages with a cursor, newest first, without repeats", async () => {
+    const t = await setupTenant();
+    const id = await createGroup(t.tokens.alice!, ["bob"]);
+    for (let i = 0; i < 7; i++) await sendHttp(t.tokens.alice!, id, `p${i}`, `pipeline item ${i}`);
+    const first = await search(t.tokens.bob!, "pipeline", "&limit=3");
+    expect(texts(first)).toEqual(["pipeline item 6", "pipeline item 5", "pipeline item 4"]);
+    const second = await search(t.tokens.bob!, "pipeline", `&limit=3&cursor=${first.nextCursor}`);
+    expect(texts(second)).toEqual(["pipeline item 3", "pipeline item 2", "pipeline item 1"]);
+    const third = await search(t.tokens.bob!, "pipeline", `&limit=3&cursor=${second.nextCursor}`);
+    expect(texts(third)).toEqual(["pipeline item 0"]);
+    expect(third.nextCursor).toBeNull();
+  });
+
+  it("treats FTS syntax in queries as plain text and refuses what it cannot search", async () => {
+    const t = await setupTenant();
+    const id = await createGroup(t.tokens.alice!, ["bob"]);
+    await sendHttp(t.tokens.alice!, id, "q1", 'He said "NEAR(deal) OR *" twice');
+    for (const q of ['"', '""', "NEAR(deal", "deal OR", "*", "AND", "a:b", "(", "-deal", "^deal", "{x}", "'; DROP TABLE messages; --"]) {
+      const res = await api("GET", `/v1/search/messages?q=${encodeURIComponent(q)}`, { token: t.tokens.bob! });
+      expect(res.status, q).toBe(200);
+    }
+    expect(texts(await search(t.tokens.bob!, '"NEAR(deal)'))).toEqual(['He said "NEAR(deal) OR *" twice']);
+    expectError(await api("GET", "/v1/search/messages?q=", { token: t.tokens.bob! }), 400, "invalid_request");
+    expectError(await api("GET", "/v1/search/messages", { token: t.tokens.bob! }), 400, "invalid_request");
+    expectError(await api("GET", `/v1/search/messages?q=${"x".repeat(101)}`, { token: t.tokens.bob! }), 400, "invalid_request");
+    expectError(await api("GET", "/v1/search/messages?q=a%00b", { token: t.tokens.bob! }), 400, "invalid_request");
+    expectError(await api("GET", "/v1/search/messages?q=x&limit=500", { token: t.tokens.bob! }), 400, "invalid_request");
+    expect((await env.DB.prepare("SELECT count(*) AS n FROM messages").first<{ n: number }>())!.n).toBeGreaterThan(0);
+  });
+
+  it("reflects edits and removes recalled messages from search", async () => {
+    const t = await setupTenant();
+    const id = await createGroup(t.tokens.alice!, ["bob"]);
+    await sendHttp(t.tokens.alice!, id, "e1", "draft proposal for Contoso");
+    await sendHttp(t.tokens.alice!, id, "e2", "secret discount 40%");
+    const stub = env.ROOMS.getByName(roomName(t.tenantId, id));
+    await runInDurableObject(stub, (_i, ctx) => {
+      const store = new RoomStore(ctx.storage);
+      store.reviseMessage(1, { body: { text: "final proposal for Fabrikam" }, editedAt: Date.now() });
+      store.reviseMessage(2, { body: {}, recalled: true });
+    });
+    // Any later change flushes the mirror; an HTTP read does it synchronously.
+    await api("POST", `/v1/conversations/${id}/read`, { token: t.tokens.bob!, body: { seq: 2 } });
+    expect(texts(await search(t.tokens.bob!, "Contoso"))).toEqual([]);
+    expect(texts(await search(t.tokens.bob!, "Fabrikam"))).toEqual(["final proposal for Fabrikam"]);
+    expect(texts(await search(t.tokens.bob!, "discount"))).toEqual([]);
+    const row = await env.DB.prepare("SELECT recalled, text FROM messages WHERE conversation_id = ? AND seq = 2").bind(id).first();
+    expect(row).toEqual({ recalled: 1, text: "" });
+  });
+
+  it("makes WebSocket messages searchable through the outbox within the mirror delay", async () => {
+    const t = await setupTenant();
+    const id = await createGroup(t.tokens.alice!, ["bob"]);
+    const alice = await join(id, t.tokens.alice!);
+    alice.socket.send({ type: "send", clientId: "w1", kind: "text", body: { text: "renewal for Northwind" } });
+    await alice.socket.next("ack");
+    const started = Date.now();
+    for (;;) {
+      if (texts(await search(t.tokens.bob!, "Northwind")).length === 1) break;
+      if (Date.now() - started > 2_000) throw new Error("not searchable within 2 s");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    alice.socket.close();
+  });
+
+  it("changes nothing when a history batch is replayed", async () => {
+    const t = await setupTenant();
+    const id = await createGroup(t.tokens.alice!, ["bob"]);
+    await sendHttp(t.tokens.alice!, id, "r1", "replay safe message");
+    const stub = env.ROOMS.getByName(roomName(t.tenantId, id));
+    const snapshot = await runInDurableObject(stub, (_i, ctx) => {
+      ctx.storage.sql.exec("UPDATE room SET mirrored_seq = 0, mirrored_version = 0");
+      return new RoomStore(ctx.storage).mirrorSnapshot();
+    });
+    const before = await env.DB.prepare("SELECT * FROM messages WHERE conversation_id = ?").bind(id).all();
+    await env.DB.batch(mirrorStatements(env.DB, snapshot!));
+    await env.DB.batch(mirrorStatements(env.DB, snapshot!));
+    const after = await env.DB.prepare("SELECT * FROM messages WHERE conversation_id = ?").bind(id).all();
+    expect(after.results).toEqual(before.results);
+    expect(texts(await search(t.tokens.bob!, "replay safe"))).toEqual(["replay safe message"]);
+  });
+});
+
+describe("conversation search", () => {
+  it("finds my conversations by name and by another member's name", async () => {
+    const { t, sales } = await seedChat();
+    const byName = await api("GET", "/v1/search/conversations?q=apac", { token: t.tokens.bob! });
+    expect(byName.body.conversations.map((c: { id: string }) => c.id)).toEqual([sales]);
+    const byMember = await api("GET", "/v1/search/conversations?q=CAROL", { token: t.tokens.bob! });
+    expect(byMember.body.conversations.map((c: { id: string }) => c.id)).toEqual([sales]);
+    const notMine = await api("GET", "/v1/search/conversations?q=board", { token: t.tokens.bob! });
+    expect(notMine.body.conversations).toEqual([]);
+  });
+});
+
+describe("query compilation", () => {
+  it("spells CJK runs out as characters and pairs", () => {
+    expect(cjkGrams("线索ok")).toBe(" 线 索 线索 ok");
+  });
+
+  it("quotes every term and routes short terms to the grams index", () => {
+    expect(compileQuery('deal "x" 线索 ok')).toEqual({
+      ok: true,
+      trigram: '"deal" AND """x"""',
+      grams: '"线索" AND "ok"',
+      terms: ["deal", '"x"', "线索", "ok"],
+    });
+  });
+});
