@@ -206,3 +206,38 @@ describe("query compilation", () => {
     });
   });
 });
+
+describe("retention", () => {
+  it("deletes messages older than the tenant's retention period from history, search and the conversation", async () => {
+    const { default: worker } = await import("../workers/index");
+    const { createExecutionContext, createScheduledController, waitOnExecutionContext } = await import("cloudflare:test");
+    const t = await setupTenant();
+    const id = await createGroup(t.tokens.alice!, ["bob"]);
+    await sendHttp(t.tokens.alice!, id, "old", "ancient forecast");
+    await sendHttp(t.tokens.alice!, id, "new", "fresh forecast");
+    // Age the first message by 40 days, in the object and in the D1 copy.
+    const stub = env.ROOMS.getByName(roomName(t.tenantId, id));
+    const aged = Date.now() - 40 * 86_400_000;
+    await runInDurableObject(stub, (_i, ctx) => {
+      ctx.storage.sql.exec("UPDATE messages SET ts = ? WHERE seq = 1", aged);
+      ctx.storage.sql.exec("UPDATE room SET created_at = ?", aged);
+    });
+    await env.DB.prepare("UPDATE messages SET ts = ? WHERE conversation_id = ? AND seq = 1").bind(aged, id).run();
+    await env.DB.prepare("UPDATE conversations SET created_at = ? WHERE id = ?").bind(aged, id).run();
+
+    expectError(await api("PUT", "/v1/tenant/settings", { token: t.apiKey, body: { retentionDays: 0 } }), 400, "invalid_request");
+    expectError(await api("PUT", "/v1/tenant/settings", { token: t.tokens.alice!, body: { retentionDays: 30 } }), 403, "forbidden");
+    expect((await api("PUT", "/v1/tenant/settings", { token: t.apiKey, body: { retentionDays: 30 } })).body).toEqual({ retentionDays: 30 });
+    expect((await api("GET", "/v1/tenant/settings", { token: t.apiKey })).body).toEqual({ retentionDays: 30 });
+
+    const ctx = createExecutionContext();
+    await worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: "17 * * * *" }), env, ctx);
+    await waitOnExecutionContext(ctx);
+
+    expect(texts(await search(t.tokens.bob!, "forecast"))).toEqual(["fresh forecast"]);
+    const history = await api("GET", `/v1/conversations/${id}/messages`, { token: t.tokens.bob! });
+    expect(history.body.messages.map((m: { seq: number }) => m.seq)).toEqual([2]);
+    // seq keeps counting.
+    expect((await sendHttp(t.tokens.alice!, id, "next", "next")).body.seq).toBe(3);
+  });
+});

@@ -203,6 +203,13 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
     return this.mirrored(this.conversation.setMuted(actor, muted));
   }
 
+  /** Retention: delete messages older than `cutoff`; 0 for another tenant's call or an empty object. */
+  async purgeBefore(tenantId: string, cutoff: number): Promise<number> {
+    const room = this.store.getRoom();
+    if (!room || room.tenantId !== tenantId) return 0;
+    return this.store.purgeBefore(cutoff);
+  }
+
   // ---- Outbox: mirror to D1 ----
 
   /**

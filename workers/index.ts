@@ -1,6 +1,7 @@
 import { createApp } from "../src/http/app";
 import { consumeDeadLetters, consumePushBatch } from "../src/push/dispatch";
 import { createProviders } from "../src/push/providers";
+import { runRetention } from "../src/jobs/retention";
 
 export { ConversationRoom } from "./conversation-room";
 export { TenantPresence } from "./tenant-presence";
@@ -19,5 +20,12 @@ export default {
     if (batch.queue === PUSH_QUEUE_NAME) return consumePushBatch(batch, env, createProviders(env, deps), deps);
     console.error(`no consumer for queue ${batch.queue}; retrying its messages`);
     batch.retryAll();
+  },
+  async scheduled(controller, env, ctx) {
+    ctx.waitUntil(
+      runRetention(env, controller.scheduledTime).then((reports) => {
+        for (const r of reports) console.log("retention", JSON.stringify(r));
+      }),
+    );
   },
 } satisfies ExportedHandler<Env>;

@@ -7,6 +7,7 @@ import { userRoutes } from "./users";
 import { conversationRoutes } from "./conversations";
 import { presenceRoutes } from "./presence";
 import { searchRoutes } from "./search";
+import { tenantSettingsRoutes } from "./tenant-settings";
 
 /** The HTTP surface: thin routes that authenticate, validate, pick the Durable Object and forward. */
 export function createApp() {
@@ -17,6 +18,7 @@ export function createApp() {
   app.route("/v1/users", userRoutes);
   app.route("/v1/conversations", conversationRoutes);
   app.route("/v1/search", searchRoutes);
+  app.route("/v1/tenant", tenantSettingsRoutes);
   app.route("/v1", presenceRoutes);
 
   app.notFound((c) => c.json(errorBody("not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`, c.get("requestId")), 404));

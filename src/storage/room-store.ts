@@ -368,6 +368,17 @@ export class RoomStore {
     return messageFromRow(room.conversationId, updated);
   }
 
+  /**
+   * Delete messages older than `cutoff` (retention). `seq` keeps counting from where it was; the
+   * idempotency keys of deleted messages go with them. Returns how many were deleted.
+   */
+  purgeBefore(cutoff: number): number {
+    this.requireRoom();
+    const deleted = this.sql.exec(`DELETE FROM messages WHERE ts < ?`, cutoff).rowsWritten;
+    this.sql.exec(`DELETE FROM history_revised WHERE seq NOT IN (SELECT seq FROM messages)`);
+    return deleted;
+  }
+
   /** What the outbox must copy to D1, or null when the mirror is current. */
   mirrorSnapshot(): MirrorSnapshot | null {
     const room = this.requireRoom();

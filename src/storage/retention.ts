@@ -1,0 +1,47 @@
+/** D1 side of the retention policy: which tenants expire history, and deleting it in bounded steps. */
+
+export interface RetentionPolicy {
+  tenantId: string;
+  retentionDays: number;
+}
+
+export async function tenantsWithRetention(db: D1Database): Promise<RetentionPolicy[]> {
+  const { results } = await db
+    .prepare(`SELECT id AS tenantId, retention_days AS retentionDays FROM tenants WHERE retention_days IS NOT NULL ORDER BY id`)
+    .all<RetentionPolicy>();
+  return results;
+}
+
+export async function setRetention(db: D1Database, tenantId: string, days: number | null): Promise<void> {
+  await db.prepare(`UPDATE tenants SET retention_days = ?2 WHERE id = ?1`).bind(tenantId, days).run();
+}
+
+export async function getRetention(db: D1Database, tenantId: string): Promise<number | null> {
+  const row = await db.prepare(`SELECT retention_days AS d FROM tenants WHERE id = ?1`).bind(tenantId).first<{ d: number | null }>();
+  return row?.d ?? null;
+}
+
+/**
+ * Delete up to `max` history rows older than `cutoff` (the search index follows through the delete
+ * trigger). Returns how many were deleted; call again while it returns `max`.
+ */
+export async function purgeHistory(db: D1Database, tenantId: string, cutoff: number, max = 5_000): Promise<number> {
+  const result = await db
+    .prepare(`DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE tenant_id = ?1 AND ts < ?2 LIMIT ?3)`)
+    .bind(tenantId, cutoff, max)
+    .run();
+  await db
+    .prepare(`UPDATE conversations SET last_message = NULL WHERE tenant_id = ?1 AND activity_at < ?2 AND last_message IS NOT NULL`)
+    .bind(tenantId, cutoff)
+    .run();
+  return result.meta.changes;
+}
+
+/** Conversations of a tenant with activity before `cutoff` (whose objects may hold expired messages), after `afterId`. */
+export async function conversationsActiveBefore(db: D1Database, tenantId: string, cutoff: number, afterId: string, limit: number): Promise<string[]> {
+  const { results } = await db
+    .prepare(`SELECT id FROM conversations WHERE tenant_id = ?1 AND created_at < ?2 AND id > ?3 ORDER BY id LIMIT ?4`)
+    .bind(tenantId, cutoff, afterId, limit)
+    .all<{ id: string }>();
+  return results.map((r) => r.id);
+}
