@@ -212,6 +212,10 @@ export class ConversationClient {
   private firstReady: { promise: Promise<void>; resolve: () => void; reject: (e: SwitchboardError) => void };
 
   constructor(options: ClientOptions) {
+    new URL(options.baseUrl); // throws a TypeError now rather than failing every connection attempt later
+    if (!options.connect && !(globalThis as { WebSocket?: unknown }).WebSocket) {
+      throw new TypeError("ConversationClient: this runtime has no global WebSocket; pass a `connect` option");
+    }
     this.options = options;
     this.seq = Math.max(0, Math.floor(options.after ?? 0));
     this.backoff = options.backoff ?? { initialMs: 250, maxMs: 10_000 };
