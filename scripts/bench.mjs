@@ -11,7 +11,7 @@ import { seedTenant } from "./bench/api.mjs";
 import { runLoad } from "./bench/load.mjs";
 import { probeRoundTrips } from "./bench/probe.mjs";
 import { connectProfiler } from "./bench/profile.mjs";
-import { cpuSeconds, machineInfo, rssBytes } from "./bench/proc.mjs";
+import { cpuSeconds, machineBusySeconds, machineInfo, rssBytes } from "./bench/proc.mjs";
 import { fmt, mib, round, table } from "./bench/stats.mjs";
 
 const HELP = `npm run bench -- [options]
@@ -26,6 +26,7 @@ const HELP = `npm run bench -- [options]
   --direct              also run every scenario straight against the runtime's own port, bypassing the proxy
                         that \`wrangler dev\` puts in front of it (shows what the dev proxy costs)
   --ref REF             serve this git ref (e.g. HEAD) instead of the working tree
+  --apply FILE          apply this patch (patch -p1) to the served copy, e.g. to measure a proposed change
   --quick               short smoke run: 3 s of load, C with 20 rooms, D with 500 sockets
   --rooms N --clients N --senders N --mode closed|rate|none --rate N (msgs/s per room)
   --payload BYTES --duration S
@@ -33,6 +34,8 @@ const HELP = `npm run bench -- [options]
   --no-rotate           closed loop: each sender uses one socket (one device) instead of taking turns
   --repeat N            run every scenario N times (targets interleaved) and report the median run; the
                         machine is shared, so single runs can be skewed by other work (see "other%")
+  --quiet PCT           before each run wait (up to --quiet-wait S, default 60) until processes other than
+                        the bench's own use less than PCT% of a core (default 25; 0 = do not wait)
   --drain S             seconds allowed after the load for acks, deliveries and the mirror (default 5)
   --warmup S            closed-loop warm-up of each server before the scenarios (default 2, 0 = none)
   --cpu-profile         profile the Worker isolate (DevTools protocol) during each load on the stack's port;
@@ -73,6 +76,8 @@ const warmup = num(args.warmup, 2);
 const connectConcurrency = num(args["connect-concurrency"], 500);
 const rotate = !args["no-rotate"];
 const repeat = Math.max(1, num(args.repeat, 1));
+const quietPercent = num(args.quiet, 25);
+const quietWaitMs = num(args["quiet-wait"], 60) * 1000;
 const runId = `b${Date.now().toString(36)}`;
 
 const SCENARIOS = {
@@ -234,11 +239,35 @@ function median(sc, list) {
   return sorted[Math.floor((sorted.length - 1) / 2)];
 }
 
+/** Pids of everything this bench runs (besides itself): filled in as servers start. */
+const ownPids = [];
+
+/** Wait until the rest of the machine is quiet, so the run is not skewed by someone else's build. */
+async function waitQuiet() {
+  if (quietPercent <= 0) return;
+  const start = Date.now();
+  const ours = () => {
+    const u = process.cpuUsage();
+    return cpuSeconds(ownPids.flatMap((f) => f())) + (u.user + u.system) / 1e6;
+  };
+  let other = 0;
+  while (Date.now() - start < quietWaitMs) {
+    const b0 = machineBusySeconds();
+    const o0 = ours();
+    await sleep(1_000);
+    other = 100 * (machineBusySeconds() - b0 - (ours() - o0));
+    if (other < quietPercent) break;
+  }
+  const waited = (Date.now() - start) / 1000;
+  if (waited > 1.5) log(`  waited ${waited.toFixed(0)} s for other processes to quiet down (last: ${other.toFixed(0)}% of a core)`);
+}
+
 let profiler = null;
 async function runOne(target, sc, tag) {
   log(`\n[${sc.name}] ${target.name}: ${sc.title}`);
   const prepared = await target.prepare(sc, tag);
   if (prepared.seedSeconds) log(`  seeded ${sc.rooms * sc.clients} users and ${sc.rooms} conversations in ${prepared.seedSeconds.toFixed(1)} s (${prepared.seedRequests} requests)`);
+  await waitQuiet();
   const waited = await prepared.beforeConnect();
   if (waited > 50) log(`  waited ${(waited / 1000).toFixed(1)} s for a fresh tenant rate-limit window`);
   await sleep(300);
@@ -266,7 +295,9 @@ async function runOne(target, sc, tag) {
   if (result.profile) {
     const rows = [["function (self time)", "ms", "% of wall", "% of busy"]];
     for (const r of result.profile.top.slice(0, 20)) rows.push([r.fn.slice(0, 90), fmt(r.ms, 0), fmt(r.percentOfWall, 1), fmt(r.percentOfBusy, 1)]);
-    log(`  isolate busy ${fmt(result.profile.busyPercent, 0)}% of ${fmt(result.profile.wallMs / 1000, 1)} s (bench-results/${sc.name}.cpuprofile)\n${table(rows).replace(/^/gm, "    ")}`);
+    const charged = [["charged to our function [+ native callee]", "ms", "% of wall", "% of busy"]];
+    for (const r of result.profile.byOurCaller.slice(0, 20)) charged.push([r.fn.slice(0, 90), fmt(r.ms, 0), fmt(r.percentOfWall, 1), fmt(r.percentOfBusy, 1)]);
+    log(`  isolate busy ${fmt(result.profile.busyPercent, 0)}% of ${fmt(result.profile.wallMs / 1000, 1)} s (bench-results/${sc.name}.cpuprofile)\n${table(rows).replace(/^/gm, "    ")}\n\n${table(charged).replace(/^/gm, "    ")}`);
   }
   result.seedSeconds = prepared.seedSeconds;
   const l = result.load;
@@ -356,7 +387,7 @@ async function main() {
     log(`using the running stack at ${stack.base} (server memory/CPU not measured)`);
   } else {
     const dir = join(tmpdir(), `switchboard-bench-${port}`);
-    served = snapshot({ dir, ref: args.ref });
+    served = snapshot({ dir, ref: args.ref, patch: args.apply });
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     log(`serving a snapshot of the ${served.source} from ${dir}`);
     log(`starting wrangler dev on 127.0.0.1:${port} (log in bench-results/wrangler-${port}.log)`);
@@ -369,6 +400,7 @@ async function main() {
       logFile: `bench-results/wrangler-${port}.log`,
     });
     cleanups.push(() => stack.stop());
+    ownPids.push(() => stack.all());
     log(`stack up in ${((performance.now() - t) / 1000).toFixed(1)} s; runtime workerd pid ${stack.runtimePid} on ${stack.direct}; all workerd ${stack.workerd().join(", ")}`);
   }
   const ours = switchboardTarget(stack, adminToken);
@@ -379,6 +411,7 @@ async function main() {
   }
   const direct = args.direct && stack.direct ? switchboardTarget(stack, adminToken, { name: "switchboard direct", base: stack.direct }) : null;
   const baseline = args["no-baseline"] ? null : await startBaseline();
+  if (baseline) ownPids.push(() => [baseline.pid]);
   if (baseline) log(`bare ws baseline on 127.0.0.1:${baselinePort} (pid ${baseline.pid})`);
 
   if (warmup > 0) {

@@ -51,6 +51,11 @@ const tty = Boolean(process.stdin.isTTY && process.stdout.isTTY);
 const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: tty });
 const basePrompt = `${user}> `;
 rl.setPrompt(basePrompt);
+let inputClosed = false;
+/** Show the prompt (terminals only; piped input gets none). */
+function prompt(preserveCursor = false) {
+  if (tty && !inputClosed) rl.prompt(preserveCursor);
+}
 
 /** Print a line above the prompt without mangling what the user is typing. */
 function print(line) {
@@ -58,7 +63,7 @@ function print(line) {
   clearLine(process.stdout, 0);
   cursorTo(process.stdout, 0);
   process.stdout.write(`${line}\n`);
-  rl.prompt(true);
+  prompt(true);
 }
 
 function render(message) {
@@ -90,17 +95,17 @@ client.on("message", (message) => {
   clearTimeout(readTimer);
   readTimer = setTimeout(() => client.markRead(client.lastSeq), 300);
 });
+const typingTimers = new Map();
 client.on("typing", ({ userId }) => {
   if (!tty) return;
   rl.setPrompt(`(${userId} is typing…) ${basePrompt}`);
-  rl.prompt(true);
+  prompt(true);
   clearTimeout(typingTimers.get(userId));
   typingTimers.set(userId, setTimeout(() => {
     rl.setPrompt(basePrompt);
-    rl.prompt(true);
+    prompt(true);
   }, 3_000));
 });
-const typingTimers = new Map();
 client.on("ready", ({ lastSeq }) => {
   if (!everConnected) {
     const name = conversation.name ?? conversation.members?.filter((m) => m !== user).join(", ");
@@ -122,6 +127,7 @@ client.on("error", (err) => {
 });
 
 const inFlight = new Set();
+let lastAcked = 0;
 rl.on("line", (line) => {
   const text = line.trim();
   if (tty) {
@@ -130,22 +136,27 @@ rl.on("line", (line) => {
     clearLine(process.stdout, 0);
   }
   if (text) {
-    const sent = client.send("text", { text }).catch((err) => {
+    const sent = client.send("text", { text }).then((ack) => {
+      lastAcked = Math.max(lastAcked, ack.seq);
+    }, (err) => {
       if (err.code !== "closed") print(`* not sent (${err.code}: ${err.message}): ${text}`);
     });
     inFlight.add(sent);
     void sent.finally(() => inFlight.delete(sent));
   }
-  rl.prompt();
+  prompt();
 });
 if (tty) process.stdin.on("keypress", (_char, key) => {
   if (key && key.name !== "return" && key.name !== "enter") client.typing();
 });
 rl.on("SIGINT", () => rl.close());
 rl.on("close", async () => {
-  // Give unacknowledged lines a moment to reach the server, then leave.
-  if (inFlight.size > 0 && !client.error) {
+  inputClosed = true;
+  // Give unacknowledged lines a moment to reach the server (and come back with their seq), then leave.
+  if (!client.error) {
+    const deadline = Date.now() + 5_000;
     await Promise.race([Promise.allSettled([...inFlight]), new Promise((r) => setTimeout(r, 5_000))]);
+    while (client.lastSeq < lastAcked && client.state === "open" && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   }
   client.close();
   if (tty) process.stdout.write("\n");
@@ -154,7 +165,7 @@ rl.on("close", async () => {
 
 try {
   await client.connect();
-  rl.prompt();
+  prompt();
 } catch (err) {
   if (err.code !== "closed") {
     console.error(`cannot connect: ${err.code}: ${err.message}`);

@@ -12,7 +12,25 @@ import { presenceName, presenceShard, shardCount } from "./domain/notify";
 /** The RPC surface of a conversation object. */
 export type RoomRpc = Pick<
   ConversationRoom,
-  "fetch" | "openDirect" | "createGroup" | "getConversation" | "addMembers" | "removeMember" | "setRole" | "sendMessage" | "history" | "markRead" | "setMuted" | "purgeBefore"
+  | "fetch"
+  | "openDirect"
+  | "createGroup"
+  | "getConversation"
+  | "addMembers"
+  | "removeMember"
+  | "setRole"
+  | "sendMessage"
+  | "history"
+  | "markRead"
+  | "setMuted"
+  | "purgeBefore"
+  | "react"
+  | "editMessage"
+  | "editHistory"
+  | "recallMessage"
+  | "hideMessage"
+  | "receipts"
+  | "decide"
 >;
 
 export function roomStub(env: Env, tenantId: string, conversationId: string): RoomRpc {

@@ -2,7 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
 import { RoomStore } from "../src/storage/room-store";
 import { mirrorStatements } from "../src/storage/conversations";
-import { Conversation, type ConversationView, type Fanout, type SendInput } from "../src/domain/conversation";
+import { Conversation, type ConversationView, type Fanout, type LifecyclePolicy, type SendInput } from "../src/domain/conversation";
 import type { Role } from "../src/domain/membership";
 import type { Actor, Result } from "../src/domain/result";
 import type { SendResult } from "../src/storage/room-store";
@@ -12,7 +12,7 @@ import { LIMITS } from "../src/protocol/limits";
 import { TokenBucket } from "../src/domain/rate";
 import { errorBody } from "../src/http/errors";
 import { presenceShard, shardCount, type NotifyMember } from "../src/domain/notify";
-import { previewOf } from "../src/domain/kinds";
+import { describeIssue, Emoji, previewOf } from "../src/domain/kinds";
 import { presenceStub } from "../src/objects";
 import { ACTOR_HEADER } from "../src/protocol/internal";
 
@@ -20,6 +20,8 @@ import { ACTOR_HEADER } from "../src/protocol/internal";
 /** Delay between a change and its D1 mirror flush: long enough to coalesce a burst, short enough to feel live. */
 export const MIRROR_DELAY_MS = 200;
 const MIRROR_RETRY_MAX_MS = 5 * 60_000;
+/** Messages read from SQLite per step of a replay. */
+const REPLAY_PAGE = 500;
 /** Messages per notify call to presence. */
 const NOTIFY_BATCH = 100;
 
@@ -71,7 +73,15 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
     server.serializeAttachment(actor.data satisfies SocketActor);
     const room = this.store.requireRoom();
     send(server, { type: "ready", conversationId: room.conversationId, lastSeq: room.lastSeq });
-    for (const message of this.store.replay(after)) send(server, { type: "message", message });
+    // Replay in pages, each decorated for this reader (reactions, deletions for them only).
+    let cursor = after;
+    for (;;) {
+      const page = this.store.page({ after: cursor, limit: REPLAY_PAGE });
+      const last = page.at(-1);
+      if (!last) break;
+      for (const message of this.conversation.decorate(actor.data.userId, page)) send(server, { type: "message", message });
+      cursor = last.seq;
+    }
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -111,6 +121,25 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
         }
         case "ping":
           return send(ws, { type: "pong" });
+        case "react": {
+          const emoji = Emoji.safeParse(frame.emoji);
+          if (!emoji.success) return send(ws, { type: "error", code: "invalid_request", message: describeIssue(emoji.error, "emoji") });
+          const result = this.conversation.react(actor, frame.seq, emoji.data, frame.remove !== true, now);
+          if (!result.ok) return send(ws, { type: "error", code: result.code, message: result.message });
+          if (result.value.changed) this.outbox();
+          return;
+        }
+        case "edit":
+        case "recall": {
+          const policy = await this.lifecyclePolicy();
+          const result =
+            frame.type === "edit"
+              ? this.conversation.edit(actor, frame.seq, frame.body, policy, Date.now())
+              : this.conversation.recall(actor, frame.seq, policy, Date.now());
+          if (!result.ok) return send(ws, { type: "error", code: result.code, message: result.message });
+          this.outbox();
+          return;
+        }
       }
     } catch (err) {
       console.error("webSocketMessage failed", err);
@@ -142,6 +171,11 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
       }
       trySend(ws, data);
     }
+  }
+
+  toUser(userId: string, frame: ServerFrame): void {
+    const data = JSON.stringify(frame);
+    for (const ws of this.ctx.getWebSockets(`u:${userId}`)) trySend(ws, data);
   }
 
   disconnectUser(userId: string, code: number, message: string): void {
@@ -193,6 +227,59 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
 
   async history(actor: Actor, range: { after?: number | undefined; before?: number | undefined; limit: number }): Promise<Result<Message[]>> {
     return this.conversation.history(actor, range);
+  }
+
+  async react(actor: Actor, seq: number, emoji: string, add: boolean) {
+    return this.mirrored(this.conversation.react(actor, seq, emoji, add, Date.now()));
+  }
+
+  async editMessage(actor: Actor, seq: number, body: unknown): Promise<Result<Message>> {
+    const policy = await this.lifecyclePolicy();
+    return this.mirrored(this.conversation.edit(actor, seq, body, policy, Date.now()));
+  }
+
+  async editHistory(actor: Actor, seq: number) {
+    return this.conversation.editHistory(actor, seq);
+  }
+
+  async recallMessage(actor: Actor, seq: number): Promise<Result<Message>> {
+    const policy = await this.lifecyclePolicy();
+    return this.mirrored(this.conversation.recall(actor, seq, policy, Date.now()));
+  }
+
+  async hideMessage(actor: Actor, seq: number) {
+    return this.conversation.hide(actor, seq);
+  }
+
+  async receipts(actor: Actor, seq: number) {
+    return this.conversation.receipts(actor, seq);
+  }
+
+  async decide(actor: Actor, seq: number, input: { clientId: string; decision: "approve" | "reject"; comment?: string | undefined }) {
+    const result = this.conversation.decide(actor, seq, input, Date.now());
+    if (result.ok && result.value.decision.status === "created" && result.value.final) this.emitApprovalDecided(result.value.request);
+    return result.ok && result.value.decision.status === "created" ? this.mirrored(result) : result;
+  }
+
+  /** Hook point for outbound CRM events: an approval reached its final state. */
+  private emitApprovalDecided(request: Message): void {
+    this.store.enqueueOutbound("approval.decided", {
+      conversationId: request.conversationId,
+      seq: request.seq,
+      title: request.body.title ?? null,
+      state: request.body.state ?? null,
+      decisions: request.body.decisions ?? [],
+      requestedBy: request.sender,
+    });
+  }
+
+  /** The tenant's edit and recall windows, read from D1 when an edit or recall needs them. */
+  private async lifecyclePolicy(): Promise<LifecyclePolicy> {
+    const room = this.store.requireRoom();
+    const row = await this.env.DB.prepare(`SELECT edit_window_seconds AS e, recall_window_seconds AS r FROM tenants WHERE id = ?`)
+      .bind(room.tenantId)
+      .first<{ e: number; r: number }>();
+    return { editWindowMs: (row?.e ?? 86_400) * 1000, recallWindowMs: (row?.r ?? 600) * 1000 };
   }
 
   async markRead(actor: Actor, seq: number): Promise<Result<{ readSeq: number }>> {

@@ -42,24 +42,39 @@ export async function connectProfiler(inspectorPort) {
   };
 }
 
-/** Self time by function, as percent of the profiled wall time; "(idle)" is time the isolate waited. */
+/**
+ * Self time by function, as percent of the profiled wall time ("(idle)" is time the isolate waited), and the
+ * same time charged to the nearest function of the Worker's own bundle: a native call such as `exec` (SQLite)
+ * or `send` (WebSocket) is then seen under the function of ours that made it.
+ */
 export function summarize(profile, top = 25) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const label = (f) => {
+    const file = f.url ? f.url.split("/").pop() : "";
+    return `${f.functionName || "(anonymous)"}${file ? ` ${file}:${f.lineNumber + 1}` : ""}`;
+  };
+  const isOurs = (f) => /(^|\/)index\.js$/.test(f.url) && f.functionName !== "";
   const self = new Map();
+  const charged = new Map();
   let total = 0;
   for (let i = 0; i < profile.samples.length; i++) {
     const dt = profile.timeDeltas[i + 1] ?? 0;
     const node = byId.get(profile.samples[i]);
-    const f = node.callFrame;
-    const file = f.url ? f.url.split("/").pop() : "";
-    const key = `${f.functionName || "(anonymous)"}${file ? ` ${file}:${f.lineNumber + 1}` : ""}`;
+    const key = label(node.callFrame);
     self.set(key, (self.get(key) ?? 0) + dt);
+    let owner = node;
+    while (owner && !isOurs(owner.callFrame) && parent.has(owner.id)) owner = byId.get(parent.get(owner.id));
+    const ownerKey = owner && isOurs(owner.callFrame) ? `${label(owner.callFrame)}${owner === node ? "" : ` [+ ${node.callFrame.functionName || "native"}]`}` : key;
+    charged.set(ownerKey, (charged.get(ownerKey) ?? 0) + dt);
     total += dt;
   }
   const idle = self.get("(idle)") ?? 0;
-  const rows = [...self.entries()]
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, top)
-    .map(([fn, us]) => ({ fn, ms: us / 1000, percentOfWall: (100 * us) / total, percentOfBusy: fn === "(idle)" ? null : (100 * us) / (total - idle) }));
-  return { wallMs: total / 1000, busyPercent: (100 * (total - idle)) / total, top: rows };
+  const rows = (map) =>
+    [...map.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([fn, us]) => ({ fn, ms: us / 1000, percentOfWall: (100 * us) / total, percentOfBusy: fn === "(idle)" ? null : (100 * us) / (total - idle) }));
+  return { wallMs: total / 1000, busyPercent: (100 * (total - idle)) / total, top: rows(self), byOurCaller: rows(charged) };
 }

@@ -38,7 +38,7 @@ const SKIP = new Set(["node_modules", ".git", ".wrangler", "bench-results", "cov
  * whenever a source file changes, so serving the live checkout while people edit it would drop every socket
  * mid-run. `ref` (a git ref) takes that commit instead of the working tree. node_modules is linked, not copied.
  */
-export function snapshot({ dir, ref }) {
+export function snapshot({ dir, ref, patch }) {
   const root = process.cwd();
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
@@ -50,11 +50,16 @@ export function snapshot({ dir, ref }) {
   } else {
     cpSync(root, dir, { recursive: true, filter: (src) => !SKIP.has(src.slice(root.length + 1).split("/")[0]) });
   }
+  if (patch) {
+    const applied = spawnSync("patch", ["-p1", "-d", dir, "-i", resolve(root, patch)], { encoding: "utf8" });
+    if (applied.status !== 0) throw new Error(`patch ${patch} did not apply:\n${applied.stdout}${applied.stderr}`);
+  }
   symlinkSync(resolve(root, "node_modules"), join(dir, "node_modules"));
   copyFileSync(join(root, ".dev.vars"), join(dir, ".dev.vars"));
   const rev = spawnSync("git", ["rev-parse", "--short", ref ?? "HEAD"], { encoding: "utf8" }).stdout.trim();
   const dirty = ref ? false : spawnSync("git", ["status", "--porcelain", "--", "src", "workers", "migrations", "wrangler.toml"], { encoding: "utf8" }).stdout.trim() !== "";
-  return { dir, rev, dirty, source: ref ? `git ${ref} (${rev})` : `working tree at ${rev}${dirty ? " + uncommitted changes" : ""}` };
+  const source = (ref ? `git ${ref} (${rev})` : `working tree at ${rev}${dirty ? " + uncommitted changes" : ""}`) + (patch ? ` + patch ${patch}` : "");
+  return { dir, rev, dirty, source };
 }
 
 /** Fail early and clearly when a port is taken (wrangler dev would only log it and keep running). */
@@ -69,7 +74,7 @@ export async function assertPortFree(port, what) {
 export async function waitForHealth(base, child, timeoutMs = 120_000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child && child.exitCode !== null) throw new Error(`wrangler dev exited with code ${child.exitCode} (see its log)`);
+    if (child && child.exitCode !== null) throw new Error(`wrangler dev exited with code ${child.exitCode}${child.lastError ? `: ${child.lastError}` : ""}`);
     try {
       const res = await fetch(`${base}/health`);
       if (res.ok) return;
@@ -122,6 +127,14 @@ export async function startStack({ cwd, port, inspectorPort, persistTo, logFile 
   );
   child.stdout.pipe(log, { end: false });
   child.stderr.pipe(log, { end: false });
+  // Keep the first error wrangler prints, to say why it stopped.
+  for (const stream of [child.stdout, child.stderr]) {
+    stream.on("data", (chunk) => {
+      // eslint-disable-next-line no-control-regex
+      const m = /\[ERROR\]\s*(.*)/.exec(String(chunk).replace(/\x1b\[[0-9;]*m/g, ""));
+      if (m && !child.lastError) child.lastError = m[1].trim();
+    });
+  }
   let known = [];
   const handle = {
     base,

@@ -13,7 +13,12 @@ export interface Fanout {
   broadcast(frame: ServerFrame, skip?: (userId: string, socketKey: unknown) => boolean): void;
   /** Close every socket of a user after telling them why. */
   disconnectUser(userId: string, code: number, message: string): void;
+  /** Send one frame to every socket of one user. */
+  toUser(userId: string, frame: ServerFrame): void;
 }
+
+/** Kinds whose body an author may edit. */
+export const EDITABLE_KINDS: readonly string[] = ["text", "log"];
 
 export interface ConversationView {
   id: string;
@@ -33,7 +38,17 @@ export interface SendInput {
   clientId: string;
   kind: unknown;
   body: unknown;
+  replyTo?: number | undefined;
 }
+
+/** Tenant-configurable lifecycle windows (from the tenant's settings). */
+export interface LifecyclePolicy {
+  editWindowMs: number;
+  recallWindowMs: number;
+}
+
+/** Most distinct emoji one person may put on one message. */
+export const REACTIONS_PER_USER_MESSAGE = 20;
 
 /** Close code for a socket whose user is no longer a member. */
 export const CLOSE_NOT_MEMBER = 4403;
@@ -76,7 +91,7 @@ export class Conversation {
 
   private viewFor(room: Room, member: MemberState): ConversationView {
     const members = [...this.store.activeMembers().values()];
-    const last = room.lastSeq > 0 ? this.store.page({ after: room.lastSeq - 1, limit: 1 })[0] : undefined;
+    const last = this.store.lastCountable();
     return {
       id: room.conversationId,
       type: room.type,
@@ -86,7 +101,7 @@ export class Conversation {
       createdAt: room.createdAt,
       lastSeq: room.lastSeq,
       readSeq: member.readSeq,
-      unread: Math.max(0, room.lastSeq - member.readSeq),
+      unread: this.store.unreadOf(member),
       muted: member.muted,
       lastMessage: last ? { ...last, preview: previewOf(last.kind, last.body) } : null,
     };
@@ -153,7 +168,25 @@ export class Conversation {
       const unknown = mentions.find((m) => m !== "all" && !this.store.member(String(m)));
       if (unknown !== undefined) return fail("invalid_request", `body.mentions: ${String(unknown)} is not a member`);
     }
-    const result = this.store.append({ sender: actor.userId, clientId: input.clientId, kind: checked.kind, body: checked.body, now });
+    if (input.replyTo !== undefined) {
+      const target = this.store.message(input.replyTo);
+      if (!target || target.kind === "system") return fail("invalid_request", `replyTo: no message ${input.replyTo} to reply to`);
+    }
+    if (checked.kind === "approval") {
+      const approvers = checked.body.approvers as string[];
+      const outsider = approvers.find((a) => !this.store.member(a));
+      if (outsider !== undefined) return fail("invalid_request", `body.approvers: ${outsider} is not a member`);
+      checked.body.state = "pending";
+      checked.body.decisions = [];
+    }
+    const result = this.store.append({
+      sender: actor.userId,
+      clientId: input.clientId,
+      kind: checked.kind,
+      body: checked.body,
+      now,
+      replyTo: input.replyTo,
+    });
     onStored?.(result);
     if (result.status === "created") this.fanout.broadcast({ type: "message", message: result.message });
     return ok(result);
@@ -174,7 +207,161 @@ export class Conversation {
   history(actor: Actor, range: { after?: number | undefined; before?: number | undefined; limit: number }): Result<Message[]> {
     const access = this.access(actor);
     if (!access.ok) return access;
-    return ok(this.store.page(range));
+    return ok(this.decorate(actor.userId, this.store.page(range)));
+  }
+
+  /**
+   * Messages as one reader sees them: with current reactions, without the ones they deleted for
+   * themselves. Used by history and by replay on connect.
+   */
+  decorate(userId: string, messages: Message[]): Message[] {
+    const first = messages[0]?.seq;
+    const last = messages.at(-1)?.seq;
+    if (first === undefined || last === undefined) return messages;
+    const reactions = this.store.reactionsBetween(first, last);
+    const hidden = this.store.hiddenBetween(userId, first, last);
+    return messages
+      .filter((m) => !hidden.has(m.seq))
+      .map((m) => {
+        const r = reactions.get(m.seq);
+        return r ? { ...m, reactions: r } : m;
+      });
+  }
+
+  /** Add or remove a reaction: one per emoji per person; each change is a `system` event in order. */
+  react(actor: Actor, seq: number, emoji: string, add: boolean, now: number): Result<{ changed: boolean; reactions: Record<string, string[]> }> {
+    const access = this.access(actor);
+    if (!access.ok) return access;
+    const target = this.store.message(seq);
+    if (!target || target.kind === "system") return fail("not_found", `no message ${seq}`);
+    if (target.recalled) return fail("conflict", "the message was recalled");
+    if (add && this.store.reactionCount(seq, actor.userId) >= REACTIONS_PER_USER_MESSAGE) {
+      return fail("invalid_request", `emoji: at most ${REACTIONS_PER_USER_MESSAGE} different reactions per message`);
+    }
+    const changed = this.store.setReaction(seq, actor.userId, emoji, add, now);
+    if (changed) this.system(actor.userId, { event: add ? "reaction_added" : "reaction_removed", target: seq, emoji, userIds: [actor.userId] }, now);
+    return ok({ changed, reactions: this.store.reactionsBetween(seq, seq).get(seq) ?? {} });
+  }
+
+  /** Edit one's own message within the tenant's window; the earlier body is kept. */
+  edit(actor: Actor, seq: number, body: unknown, policy: LifecyclePolicy, now: number): Result<Message> {
+    const access = this.access(actor);
+    if (!access.ok) return access;
+    const target = this.store.message(seq);
+    if (!target || target.kind === "system") return fail("not_found", `no message ${seq}`);
+    if (target.sender !== actor.userId) return fail("forbidden", "only the author can edit a message");
+    if (target.recalled) return fail("conflict", "the message was recalled");
+    if (!EDITABLE_KINDS.includes(target.kind)) return fail("invalid_request", `kind: ${target.kind} messages cannot be edited`);
+    if (now - target.ts > policy.editWindowMs) return fail("forbidden", `messages can be edited for ${Math.round(policy.editWindowMs / 1000)} s after sending`);
+    const checked = checkMessageBody(target.kind, body);
+    if (!checked.ok) return fail("invalid_request", checked.message);
+    const mentions = checked.body.mentions;
+    if (Array.isArray(mentions)) {
+      const unknown = mentions.find((m) => m !== "all" && !this.store.member(String(m)));
+      if (unknown !== undefined) return fail("invalid_request", `body.mentions: ${String(unknown)} is not a member`);
+    }
+    this.store.recordEdit(seq, this.store.versionOf(seq) ?? 1, target.body, now);
+    const revised = this.store.reviseMessage(seq, { body: checked.body, editedAt: now });
+    if (!revised) return fail("not_found", `no message ${seq}`);
+    this.system(actor.userId, { event: "message_edited", target: seq, body: checked.body, editedAt: now, userIds: [actor.userId] }, now);
+    return ok(revised);
+  }
+
+  /** The bodies a message had before its edits, oldest first. */
+  editHistory(actor: Actor, seq: number): Result<{ seq: number; edits: { version: number; body: JsonObject; replacedAt: number }[] }> {
+    const access = this.access(actor);
+    if (!access.ok) return access;
+    const target = this.store.message(seq);
+    if (!target || target.kind === "system") return fail("not_found", `no message ${seq}`);
+    return ok({ seq, edits: target.recalled ? [] : this.store.edits(seq) });
+  }
+
+  /**
+   * Recall a message: its author within the tenant's window, or a group owner/admin at any time.
+   * The body is removed everywhere (a tombstone remains); edit history goes with it.
+   */
+  recall(actor: Actor, seq: number, policy: LifecyclePolicy, now: number): Result<Message> {
+    const access = this.access(actor);
+    if (!access.ok) return access;
+    const { room, member } = access.value;
+    const target = this.store.message(seq);
+    if (!target || target.kind === "system") return fail("not_found", `no message ${seq}`);
+    if (target.recalled) return ok(target);
+    const moderator = room.type === "group" && (member.role === "owner" || member.role === "admin");
+    if (target.sender !== actor.userId && !moderator) return fail("forbidden", "only the author or a group admin can recall a message");
+    if (target.sender === actor.userId && !moderator && now - target.ts > policy.recallWindowMs) {
+      return fail("forbidden", `messages can be recalled for ${Math.round(policy.recallWindowMs / 1000)} s after sending`);
+    }
+    this.store.forgetEdits(seq);
+    const revised = this.store.reviseMessage(seq, { body: {}, recalled: true });
+    if (!revised) return fail("not_found", `no message ${seq}`);
+    this.system(actor.userId, { event: "message_recalled", target: seq, userIds: [target.sender] }, now);
+    return ok(revised);
+  }
+
+  /** Delete a message for oneself only: it disappears from one's own history and replay. */
+  hide(actor: Actor, seq: number): Result<{ hidden: boolean }> {
+    const access = this.access(actor);
+    if (!access.ok) return access;
+    if (!this.store.message(seq)) return fail("not_found", `no message ${seq}`);
+    const hidden = this.store.hide(actor.userId, seq);
+    if (hidden) this.fanout.toUser(actor.userId, { type: "hidden", seq });
+    return ok({ hidden: true });
+  }
+
+  /** "Read by N of M": the other members whose read cursor has reached the message. */
+  receipts(actor: Actor, seq: number): Result<{ seq: number; readBy: string[]; count: number; of: number }> {
+    const access = this.access(actor);
+    if (!access.ok) return access;
+    const target = this.store.message(seq);
+    if (!target) return fail("not_found", `no message ${seq}`);
+    const others = [...this.store.activeMembers().values()].filter((m) => m.userId !== target.sender);
+    const readBy = others.filter((m) => m.readSeq >= seq).map((m) => m.userId).sort();
+    return ok({ seq, readBy, count: readBy.length, of: others.length });
+  }
+
+  /**
+   * Decide an approval request. Only listed approvers decide, each once; one rejection rejects, and
+   * the request is approved when every approver has approved. A decided request takes no more
+   * decisions. The decision is a new `approval` message referencing the request, and the request's
+   * own body carries the current state (so history shows it).
+   */
+  decide(actor: Actor, seq: number, input: { clientId: string; decision: "approve" | "reject"; comment?: string | undefined }, now: number): Result<{
+    decision: SendResult;
+    request: Message;
+    final: boolean;
+  }> {
+    const access = this.access(actor);
+    if (!access.ok) return access;
+    const existing = this.store.findByClientId(actor.userId, input.clientId);
+    if (existing) {
+      const request = this.store.message(seq);
+      if (request) return ok({ decision: { status: "duplicate", message: existing }, request, final: request.body.state !== "pending" });
+    }
+    const request = this.store.message(seq);
+    if (!request || request.kind !== "approval" || request.body.request !== undefined) return fail("not_found", `no approval request ${seq}`);
+    if (request.recalled) return fail("conflict", "the request was recalled");
+    const approvers = (request.body.approvers ?? []) as string[];
+    if (!approvers.includes(actor.userId)) return fail("forbidden", "only the listed approvers can decide");
+    if (request.body.state !== "pending") return fail("conflict", `the request is already ${String(request.body.state)}`);
+    const decisions = ((request.body.decisions ?? []) as JsonObject[]).slice();
+    if (decisions.some((d) => d.by === actor.userId)) return fail("conflict", "you have already decided this request");
+    const verdict = input.decision === "approve" ? "approved" : "rejected";
+    decisions.push({ by: actor.userId, decision: verdict, ...(input.comment ? { comment: input.comment } : {}), at: now });
+    const approvedBy = new Set(decisions.filter((d) => d.decision === "approved").map((d) => d.by));
+    const state = verdict === "rejected" ? "rejected" : approvers.every((a) => approvedBy.has(a)) ? "approved" : "pending";
+    const updated = this.store.reviseMessage(seq, { body: { ...request.body, state, decisions } });
+    if (!updated) return fail("not_found", `no approval request ${seq}`);
+    const result = this.store.append({
+      sender: actor.userId,
+      clientId: input.clientId,
+      kind: "approval",
+      body: { request: seq, decision: verdict, state, ...(input.comment ? { comment: input.comment } : {}) },
+      now,
+      replyTo: seq,
+    });
+    this.fanout.broadcast({ type: "message", message: result.message });
+    return ok({ decision: result, request: updated, final: state !== "pending" });
   }
 
   /** Move the actor's read cursor; other sockets learn of it. `origin` is the socket that asked, if any. */

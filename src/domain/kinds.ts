@@ -50,6 +50,8 @@ export const ApprovalBody = z.object({
 });
 
 export const CrmCardBody = z.object({
+  /** Free text (Slack-style messages), mrkdwn kept as text. */
+  text: z.string().max(LIMITS.textChars).optional(),
   source: shortText(64),
   objectType: shortText(64),
   objectId: shortText(256),
@@ -67,12 +69,37 @@ export const CrmCardBody = z.object({
   updates: z.number().int().positive().optional(),
 });
 
+/** Events the conversation writes into its own sequence, so every device applies them in order. */
+export const SYSTEM_EVENTS = [
+  "members_added",
+  "member_removed",
+  "member_left",
+  "role_changed",
+  "owner_changed",
+  "reaction_added",
+  "reaction_removed",
+  "message_edited",
+  "message_recalled",
+] as const;
+
 export const SystemBody = z.object({
-  event: z.enum(["members_added", "member_removed", "member_left", "role_changed", "owner_changed"]),
+  event: z.enum(SYSTEM_EVENTS),
   actor: UserId,
   userIds: z.array(UserId),
   role: z.string().optional(),
+  /** The seq of the message a reaction, edit or recall applies to. */
+  target: z.number().int().positive().optional(),
+  emoji: z.string().optional(),
+  body: z.record(z.string(), z.unknown()).optional(),
+  editedAt: z.number().optional(),
 });
+
+/** A reaction: one emoji (or a `:shortcode:`), no whitespace. */
+export const Emoji = z
+  .string()
+  .min(1)
+  .max(32)
+  .regex(/^[^\s\u0000-\u001f]+$/u, "must be one emoji or :shortcode:");
 
 export const MESSAGE_KINDS = ["text", "image", "file", "log", "approval", "crm", "system"] as const;
 export type MessageKind = (typeof MESSAGE_KINDS)[number];

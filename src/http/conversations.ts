@@ -9,6 +9,7 @@ import { EXTERNAL_ID, isConversationId, UserId } from "../protocol/ids";
 import { roomStub } from "../objects";
 import { LIMITS } from "../protocol/limits";
 import { ROLES } from "../domain/membership";
+import { describeIssue, Emoji } from "../domain/kinds";
 import { listConversations } from "../storage/conversations";
 import { unknownUserIds } from "../storage/users";
 import { directConversationId, newGroupId } from "../domain/conversation-ids";
@@ -24,7 +25,20 @@ const CreateConversation = z.discriminatedUnion("type", [
 ]);
 const AddMembers = z.object({ userIds: z.array(UserId).min(1).max(LIMITS.userIdsPerCall) });
 const SetRole = z.object({ role: z.enum(ROLES) });
-const SendMessage = z.object({ clientId: ClientId, kind: z.string(), body: z.unknown() });
+const SendMessage = z.object({ clientId: ClientId, kind: z.string(), body: z.unknown(), replyTo: z.number().int().min(1).optional() });
+const EditMessage = z.object({ body: z.unknown() });
+const Decision = z.object({
+  clientId: ClientId,
+  decision: z.enum(["approve", "reject"]),
+  comment: z.string().max(2000).optional(),
+});
+
+/** The `:seq` path parameter; anything but a positive integer is not a message. */
+function seqParam(c: AppContext): number {
+  const raw = c.req.param("seq") ?? "";
+  if (!/^[1-9]\d{0,14}$/.test(raw)) throw new ApiError("not_found", "message not found");
+  return Number(raw);
+}
 const MarkRead = z.object({ seq: z.number().int().min(0) });
 const Settings = z.object({ muted: z.boolean() });
 
@@ -38,6 +52,13 @@ function room(c: AppContext) {
 async function requireKnownUsers(c: AppContext, ids: readonly string[]): Promise<void> {
   const unknown = await unknownUserIds(c.env.DB, actorOf(c).tenantId, ids);
   if (unknown.length > 0) throw new ApiError("invalid_request", `userIds: unknown user ${unknown.slice(0, 5).join(", ")}`);
+}
+
+async function reaction(c: AppContext, add: boolean) {
+  const emoji = Emoji.safeParse(decodeURIComponent(c.req.param("emoji") ?? ""));
+  if (!emoji.success) throw new ApiError("invalid_request", describeIssue(emoji.error, "emoji"));
+  const result = unwrap(await room(c).react(actorOf(c), seqParam(c), emoji.data, add));
+  return c.json({ seq: seqParam(c), reactions: result.reactions });
 }
 
 /** Conversations and messages, for a user or for the tenant backend acting as its bot. */
@@ -105,6 +126,24 @@ export const conversationRoutes = new Hono<AppEnv>()
     const before = intParam(c, "before", { min: 0, max: Number.MAX_SAFE_INTEGER });
     const limit = intParam(c, "limit", { min: 1, max: LIMITS.historyPageMax }) ?? LIMITS.historyPageDefault;
     return c.json({ messages: unwrap(await room(c).history(actorOf(c), { after, before, limit })) });
+  })
+  .patch("/:id/messages/:seq", async (c) => {
+    const input = await readJson(c, EditMessage);
+    return c.json(unwrap(await room(c).editMessage(actorOf(c), seqParam(c), input.body)));
+  })
+  .delete("/:id/messages/:seq", async (c) => {
+    unwrap(await room(c).hideMessage(actorOf(c), seqParam(c)));
+    return c.body(null, 204);
+  })
+  .post("/:id/messages/:seq/recall", async (c) => c.json(unwrap(await room(c).recallMessage(actorOf(c), seqParam(c)))))
+  .get("/:id/messages/:seq/edits", async (c) => c.json(unwrap(await room(c).editHistory(actorOf(c), seqParam(c)))))
+  .get("/:id/messages/:seq/receipts", async (c) => c.json(unwrap(await room(c).receipts(actorOf(c), seqParam(c)))))
+  .put("/:id/messages/:seq/reactions/:emoji", async (c) => reaction(c, true))
+  .delete("/:id/messages/:seq/reactions/:emoji", async (c) => reaction(c, false))
+  .post("/:id/messages/:seq/decision", async (c) => {
+    const input = await readJson(c, Decision);
+    const result = unwrap(await room(c).decide(actorOf(c), seqParam(c), input));
+    return c.json({ decision: result.decision.message, request: result.request }, result.decision.status === "created" ? 201 : 200);
   })
   .post("/:id/read", async (c) => {
     const input = await readJson(c, MarkRead);

@@ -3,21 +3,31 @@ import { z } from "zod";
 import type { AppEnv } from "./context";
 import { requirePrincipal, tenantOf } from "./auth";
 import { readJson } from "./body";
-import { getRetention, setRetention } from "../storage/retention";
+import { ApiError } from "./errors";
+import { getTenantSettings, updateTenantSettings } from "../storage/retention";
 
 /** Longest retention period a tenant may set (days); null keeps history forever. */
 export const RETENTION_MAX_DAYS = 36_500;
+/** Longest edit or recall window (seconds): 30 days. */
+export const WINDOW_MAX_SECONDS = 30 * 86_400;
 
 const Settings = z.object({
-  retentionDays: z.number().int().min(1).max(RETENTION_MAX_DAYS).nullable(),
+  retentionDays: z.number().int().min(1).max(RETENTION_MAX_DAYS).nullable().optional(),
+  editWindowSeconds: z.number().int().min(0).max(WINDOW_MAX_SECONDS).optional(),
+  recallWindowSeconds: z.number().int().min(0).max(WINDOW_MAX_SECONDS).optional(),
 });
 
 /** The calling tenant's own settings (tenant api key). */
 export const tenantSettingsRoutes = new Hono<AppEnv>()
   .use(requirePrincipal("tenant"))
-  .get("/settings", async (c) => c.json({ retentionDays: await getRetention(c.env.DB, tenantOf(c)) }))
+  .get("/settings", async (c) => {
+    const settings = await getTenantSettings(c.env.DB, tenantOf(c));
+    if (!settings) throw new ApiError("not_found", "tenant not found");
+    return c.json(settings);
+  })
   .put("/settings", async (c) => {
     const input = await readJson(c, Settings);
-    await setRetention(c.env.DB, tenantOf(c), input.retentionDays);
-    return c.json({ retentionDays: input.retentionDays });
+    const change = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
+    await updateTenantSettings(c.env.DB, tenantOf(c), change);
+    return c.json(await getTenantSettings(c.env.DB, tenantOf(c)));
   });

@@ -15,8 +15,12 @@ export interface Message {
   kind: string;
   body: JsonObject;
   ts: number;
+  /** The seq this message replies to. */
+  replyTo?: number;
   editedAt?: number;
   recalled?: true;
+  /** In history and replay: emoji -> user ids who reacted with it. */
+  reactions?: Record<string, string[]>;
 }
 
 export const ClientId = z
@@ -24,18 +28,23 @@ export const ClientId = z
   .min(1, "must not be empty")
   .max(LIMITS.clientIdChars, `must be at most ${LIMITS.clientIdChars} characters`);
 
+const Seq = z.number().int().min(1);
 const SendFrame = z.object({
   type: z.literal("send"),
   clientId: ClientId,
   kind: z.string(),
   body: z.unknown(),
+  replyTo: Seq.optional(),
 });
 const ReadFrame = z.object({ type: z.literal("read"), seq: z.number().int().min(0) });
 const TypingFrame = z.object({ type: z.literal("typing") });
 const PingFrame = z.object({ type: z.literal("ping") });
+const ReactFrame = z.object({ type: z.literal("react"), seq: Seq, emoji: z.string().min(1).max(32), remove: z.boolean().optional() });
+const EditFrame = z.object({ type: z.literal("edit"), seq: Seq, body: z.unknown() });
+const RecallFrame = z.object({ type: z.literal("recall"), seq: Seq });
 
-export const CLIENT_FRAME_TYPES = ["send", "read", "typing", "ping"] as const;
-const ClientFrameSchema = z.discriminatedUnion("type", [SendFrame, ReadFrame, TypingFrame, PingFrame]);
+export const CLIENT_FRAME_TYPES = ["send", "read", "typing", "ping", "react", "edit", "recall"] as const;
+const ClientFrameSchema = z.discriminatedUnion("type", [SendFrame, ReadFrame, TypingFrame, PingFrame, ReactFrame, EditFrame, RecallFrame]);
 export type ClientFrame = z.infer<typeof ClientFrameSchema>;
 
 /** Frames the server sends on a conversation socket. */
@@ -46,6 +55,7 @@ export type ServerFrame =
   | { type: "read"; userId: string; seq: number }
   | { type: "typing"; userId: string }
   | { type: "pong" }
+  | { type: "hidden"; seq: number }
   | { type: "error"; code: ErrorCode; message: string; clientId?: string };
 
 /** Frames the server sends on a device channel (`/v1/ws`). */

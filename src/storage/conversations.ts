@@ -10,6 +10,7 @@ export interface MirrorMember {
   userId: string;
   role: Role;
   readSeq: number;
+  readCount: number;
   muted: boolean;
   joinedAt: number;
   version: number;
@@ -26,6 +27,8 @@ export interface MirrorSnapshot {
   /** The last message as JSON (with a preview), or null before the first message. */
   lastMessage: string | null;
   version: number;
+  /** Countable messages so far (see room-store: unread excludes `system` events). */
+  messageCount: number;
   /** Members whose row changed since the last flush. */
   upserts: MirrorMember[];
   /** Members who left or were removed since the last flush. */
@@ -65,26 +68,27 @@ export function mirrorStatements(db: D1Database, s: MirrorSnapshot): D1PreparedS
   const statements = [
     db
       .prepare(
-        `INSERT INTO conversations (tenant_id, id, type, name, created_at, last_seq, activity_at, last_message, version)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+        `INSERT INTO conversations (tenant_id, id, type, name, created_at, last_seq, activity_at, last_message, version, message_count)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
          ON CONFLICT (tenant_id, id) DO UPDATE SET
            name = excluded.name, last_seq = excluded.last_seq, activity_at = excluded.activity_at,
-           last_message = excluded.last_message, version = excluded.version
+           last_message = excluded.last_message, version = excluded.version, message_count = excluded.message_count
          WHERE excluded.version >= conversations.version`,
       )
-      .bind(s.tenantId, s.conversationId, s.type, s.name, s.createdAt, s.lastSeq, s.activityAt, s.lastMessage, s.version),
+      .bind(s.tenantId, s.conversationId, s.type, s.name, s.createdAt, s.lastSeq, s.activityAt, s.lastMessage, s.version, s.messageCount),
   ];
   if (s.upserts.length > 0) {
     statements.push(
       db
         .prepare(
-          `INSERT INTO memberships (tenant_id, conversation_id, user_id, role, read_seq, muted, joined_at, version)
-           SELECT ?1, ?2, j.value ->> '$.userId', j.value ->> '$.role', j.value ->> '$.readSeq',
+          `INSERT INTO memberships (tenant_id, conversation_id, user_id, role, read_seq, read_count, muted, joined_at, version)
+           SELECT ?1, ?2, j.value ->> '$.userId', j.value ->> '$.role', j.value ->> '$.readSeq', j.value ->> '$.readCount',
                   j.value ->> '$.muted', j.value ->> '$.joinedAt', j.value ->> '$.version'
            FROM json_each(?3) AS j WHERE true
            ON CONFLICT (tenant_id, conversation_id, user_id) DO UPDATE SET
              role = excluded.role, muted = excluded.muted, joined_at = excluded.joined_at,
-             read_seq = max(memberships.read_seq, excluded.read_seq), version = excluded.version
+             read_seq = max(memberships.read_seq, excluded.read_seq),
+             read_count = max(memberships.read_count, excluded.read_count), version = excluded.version
            WHERE excluded.version >= memberships.version`,
         )
         .bind(s.tenantId, s.conversationId, JSON.stringify(s.upserts.map((m) => ({ ...m, muted: m.muted ? 1 : 0 })))),
@@ -141,6 +145,7 @@ export interface ConversationSummary {
 
 interface SummaryRow {
   id: string;
+  unread: number;
   type: ConversationType;
   name: string | null;
   members: string;
@@ -178,7 +183,7 @@ export async function listConversationsWhere(
   const { results } = await db
     .prepare(
       `SELECT c.id, c.type, c.name, c.last_seq, c.created_at, c.activity_at, c.last_message,
-              m.read_seq, m.muted, m.role,
+              max(c.message_count - m.read_count, 0) AS unread, m.read_seq, m.muted, m.role,
               (SELECT json_group_array(o.user_id) FROM memberships o
                 WHERE o.tenant_id = c.tenant_id AND o.conversation_id = c.id) AS members
        FROM memberships m
@@ -196,7 +201,7 @@ export async function listConversationsWhere(
     members: (JSON.parse(r.members) as string[]).sort(),
     lastSeq: r.last_seq,
     readSeq: r.read_seq,
-    unread: Math.max(0, r.last_seq - r.read_seq),
+    unread: r.unread,
     muted: r.muted === 1,
     role: r.role,
     createdAt: r.created_at,
@@ -215,7 +220,7 @@ export async function unreadElsewhere(
   if (userIds.length === 0) return new Map();
   const { results } = await db
     .prepare(
-      `SELECT m.user_id AS userId, COALESCE(SUM(max(c.last_seq - m.read_seq, 0)), 0) AS unread
+      `SELECT m.user_id AS userId, COALESCE(SUM(max(c.message_count - m.read_count, 0)), 0) AS unread
        FROM memberships m
        JOIN conversations c ON c.tenant_id = m.tenant_id AND c.id = m.conversation_id
        WHERE m.tenant_id = ?1 AND m.conversation_id != ?2 AND m.user_id IN (SELECT value FROM json_each(?3))

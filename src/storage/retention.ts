@@ -12,13 +12,35 @@ export async function tenantsWithRetention(db: D1Database): Promise<RetentionPol
   return results;
 }
 
-export async function setRetention(db: D1Database, tenantId: string, days: number | null): Promise<void> {
-  await db.prepare(`UPDATE tenants SET retention_days = ?2 WHERE id = ?1`).bind(tenantId, days).run();
+export interface TenantSettings {
+  retentionDays: number | null;
+  editWindowSeconds: number;
+  recallWindowSeconds: number;
 }
 
-export async function getRetention(db: D1Database, tenantId: string): Promise<number | null> {
-  const row = await db.prepare(`SELECT retention_days AS d FROM tenants WHERE id = ?1`).bind(tenantId).first<{ d: number | null }>();
-  return row?.d ?? null;
+export async function getTenantSettings(db: D1Database, tenantId: string): Promise<TenantSettings | undefined> {
+  const row = await db
+    .prepare(
+      `SELECT retention_days AS retentionDays, edit_window_seconds AS editWindowSeconds, recall_window_seconds AS recallWindowSeconds
+       FROM tenants WHERE id = ?1`,
+    )
+    .bind(tenantId)
+    .first<TenantSettings>();
+  return row ?? undefined;
+}
+
+/** Change the given settings; the others keep their value. */
+export async function updateTenantSettings(db: D1Database, tenantId: string, change: Partial<TenantSettings>): Promise<void> {
+  await db
+    .prepare(
+      `UPDATE tenants SET
+         retention_days = CASE WHEN ?2 THEN ?3 ELSE retention_days END,
+         edit_window_seconds = coalesce(?4, edit_window_seconds),
+         recall_window_seconds = coalesce(?5, recall_window_seconds)
+       WHERE id = ?1`,
+    )
+    .bind(tenantId, "retentionDays" in change ? 1 : 0, change.retentionDays ?? null, change.editWindowSeconds ?? null, change.recallWindowSeconds ?? null)
+    .run();
 }
 
 /**

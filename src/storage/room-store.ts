@@ -68,6 +68,30 @@ const MIGRATIONS: SqlMigration[] = [
           ALTER TABLE messages ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
           CREATE TABLE history_revised (seq INTEGER PRIMARY KEY, version INTEGER NOT NULL);`,
   },
+  {
+    version: 5,
+    name: "outbound event outbox",
+    sql: `CREATE TABLE outbound (id INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, payload TEXT NOT NULL, created_at INTEGER NOT NULL);`,
+  },
+  {
+    version: 4,
+    name: "message lifecycle: replies, unread ordinals, reactions, edits, hidden",
+    // `ordinal` counts the messages people read (everything but `system` events), so unread counts
+    // ignore reactions, edits and membership events: unread = countable_total - read_ordinal.
+    sql: `ALTER TABLE messages ADD COLUMN reply_to INTEGER;
+          ALTER TABLE messages ADD COLUMN ordinal INTEGER NOT NULL DEFAULT 0;
+          ALTER TABLE room ADD COLUMN countable_total INTEGER NOT NULL DEFAULT 0;
+          ALTER TABLE members ADD COLUMN read_ordinal INTEGER NOT NULL DEFAULT 0;
+          WITH o AS (SELECT seq, sum(kind != 'system') OVER (ORDER BY seq) AS ord FROM messages)
+            UPDATE messages SET ordinal = (SELECT ord FROM o WHERE o.seq = messages.seq);
+          UPDATE room SET countable_total = (SELECT count(*) FROM messages WHERE kind != 'system');
+          UPDATE members SET read_ordinal = coalesce((SELECT max(ordinal) FROM messages WHERE seq <= members.read_seq), 0);
+          CREATE TABLE reactions (seq INTEGER NOT NULL, user_id TEXT NOT NULL, emoji TEXT NOT NULL, created_at INTEGER NOT NULL,
+                                  PRIMARY KEY (seq, emoji, user_id));
+          CREATE TABLE message_edits (seq INTEGER NOT NULL, version INTEGER NOT NULL, body TEXT NOT NULL, edited_at INTEGER NOT NULL,
+                                      PRIMARY KEY (seq, version));
+          CREATE TABLE hidden (user_id TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (user_id, seq));`,
+  },
 ];
 
 /** Most bytes of message JSON in one mirror flush; a longer backlog takes several flushes. */
@@ -90,10 +114,14 @@ export interface Room {
   notifiedSeq: number;
   /** Highest seq copied to the D1 history (the history mirror watermark). */
   mirroredSeq: number;
+  /** How many messages people read (all but `system` events) the log has had. */
+  countableTotal: number;
 }
 
 export interface MemberState extends Member {
   readSeq: number;
+  /** The ordinal of the last countable message at or before readSeq. */
+  readOrdinal: number;
   muted: boolean;
 }
 
@@ -111,6 +139,7 @@ interface RoomRow {
   mirror_attempts: number;
   notified_seq: number;
   mirrored_seq: number;
+  countable_total: number;
   [key: string]: SqlStorageValue;
 }
 
@@ -122,6 +151,7 @@ interface MemberRow {
   muted: number;
   joined_at: number;
   version: number;
+  read_ordinal: number;
   [key: string]: SqlStorageValue;
 }
 
@@ -135,6 +165,8 @@ interface MessageRow {
   edited_at: number | null;
   recalled: number;
   version: number;
+  reply_to: number | null;
+  ordinal: number;
   [key: string]: SqlStorageValue;
 }
 
@@ -225,43 +257,146 @@ export class RoomStore {
   }
 
   /** Append a message, or return the one this sender already stored under this clientId. */
-  append(input: { sender: string; clientId: string; kind: string; body: JsonObject; now: number }): SendResult {
+  append(input: { sender: string; clientId: string; kind: string; body: JsonObject; now: number; replyTo?: number | undefined }): SendResult {
     const existing = this.findByClientId(input.sender, input.clientId);
     const room = this.requireRoom();
     if (existing) return { status: "duplicate", message: existing };
     const seq = room.lastSeq + 1;
     const version = this.bump();
-    const body = JSON.stringify(input.body);
+    const countable = input.kind !== "system";
+    const ordinal = room.countableTotal + (countable ? 1 : 0);
     this.sql.exec(
-      `INSERT INTO messages (seq, client_id, sender, kind, body, ts) VALUES (?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO messages (seq, client_id, sender, kind, body, ts, reply_to, ordinal) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       seq,
       input.clientId,
       input.sender,
       input.kind,
-      body,
+      JSON.stringify(input.body),
       input.now,
+      input.replyTo ?? null,
+      ordinal,
     );
-    this.sql.exec(`UPDATE room SET last_seq = ?, last_ts = ? WHERE id = 1`, seq, input.now);
+    if (countable) {
+      this.sql.exec(`UPDATE room SET last_seq = ?, last_ts = ?, countable_total = ? WHERE id = 1`, seq, input.now, ordinal);
+      room.lastTs = input.now;
+    } else {
+      this.sql.exec(`UPDATE room SET last_seq = ? WHERE id = 1`, seq);
+    }
     room.lastSeq = seq;
-    room.lastTs = input.now;
+    room.countableTotal = ordinal;
     // A sender has read what they sent.
     const sender = this.member(input.sender);
     if (sender && sender.readSeq < seq) {
-      this.sql.exec(`UPDATE members SET read_seq = ?, version = ? WHERE user_id = ?`, seq, version, input.sender);
+      this.sql.exec(`UPDATE members SET read_seq = ?, read_ordinal = ?, version = ? WHERE user_id = ?`, seq, ordinal, version, input.sender);
       sender.readSeq = seq;
+      sender.readOrdinal = ordinal;
     }
-    return {
-      status: "created",
-      message: {
-        conversationId: room.conversationId,
-        seq,
-        clientId: input.clientId,
-        sender: input.sender,
-        kind: input.kind,
-        body: input.body,
-        ts: input.now,
-      },
+    const message: Message = {
+      conversationId: room.conversationId,
+      seq,
+      clientId: input.clientId,
+      sender: input.sender,
+      kind: input.kind,
+      body: input.body,
+      ts: input.now,
     };
+    if (input.replyTo !== undefined) message.replyTo = input.replyTo;
+    return { status: "created", message };
+  }
+
+  /** One stored message, as stored (no per-reader decoration). */
+  message(seq: number): Message | undefined {
+    const row = this.sql.exec<MessageRow>(`SELECT * FROM messages WHERE seq = ?`, seq).toArray()[0];
+    return row ? messageFromRow(this.requireRoom().conversationId, row) : undefined;
+  }
+
+  /** The last message people read (not a `system` event), for previews. */
+  lastCountable(): Message | undefined {
+    const row = this.sql.exec<MessageRow>(`SELECT * FROM messages WHERE kind != 'system' ORDER BY seq DESC LIMIT 1`).toArray()[0];
+    return row ? messageFromRow(this.requireRoom().conversationId, row) : undefined;
+  }
+
+  /** Unread messages of a member: countable messages after their read cursor. */
+  unreadOf(member: MemberState): number {
+    return Math.max(0, this.requireRoom().countableTotal - member.readOrdinal);
+  }
+
+  /** Add or remove one reaction; true when something changed. */
+  setReaction(seq: number, userId: string, emoji: string, add: boolean, now: number): boolean {
+    const changed = add
+      ? this.sql.exec(`INSERT INTO reactions (seq, user_id, emoji, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`, seq, userId, emoji, now).rowsWritten
+      : this.sql.exec(`DELETE FROM reactions WHERE seq = ? AND user_id = ? AND emoji = ?`, seq, userId, emoji).rowsWritten;
+    return changed > 0;
+  }
+
+  /** Distinct emoji a user has put on a message. */
+  reactionCount(seq: number, userId: string): number {
+    return this.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM reactions WHERE seq = ? AND user_id = ?`, seq, userId).one().n;
+  }
+
+  /** Reactions of messages in [from, to]: seq -> emoji -> user ids (in the order they reacted). */
+  reactionsBetween(from: number, to: number): Map<number, Record<string, string[]>> {
+    const out = new Map<number, Record<string, string[]>>();
+    for (const r of this.sql.exec<{ seq: number; emoji: string; user_id: string }>(
+      `SELECT seq, emoji, user_id FROM reactions WHERE seq BETWEEN ? AND ? ORDER BY seq, emoji, created_at, user_id`,
+      from,
+      to,
+    )) {
+      const byEmoji = out.get(r.seq) ?? {};
+      (byEmoji[r.emoji] ??= []).push(r.user_id);
+      out.set(r.seq, byEmoji);
+    }
+    return out;
+  }
+
+  /** Keep the body a message had before an edit. */
+  recordEdit(seq: number, version: number, body: JsonObject, editedAt: number): void {
+    this.sql.exec(`INSERT OR IGNORE INTO message_edits (seq, version, body, edited_at) VALUES (?, ?, ?, ?)`, seq, version, JSON.stringify(body), editedAt);
+  }
+
+  /** Earlier bodies of a message, oldest first, with the time each was replaced. */
+  edits(seq: number): { version: number; body: JsonObject; replacedAt: number }[] {
+    return this.sql
+      .exec<{ version: number; body: string; edited_at: number }>(`SELECT version, body, edited_at FROM message_edits WHERE seq = ? ORDER BY version`, seq)
+      .toArray()
+      .map((r) => ({ version: r.version, body: JSON.parse(r.body) as JsonObject, replacedAt: r.edited_at }));
+  }
+
+  /** The stored version of a message (bumped by every revision). */
+  versionOf(seq: number): number | undefined {
+    return this.sql.exec<{ version: number }>(`SELECT version FROM messages WHERE seq = ?`, seq).toArray()[0]?.version;
+  }
+
+  /** Record an event for the tenant's outbound CRM webhooks (drained by the outbox). */
+  enqueueOutbound(type: string, payload: JsonObject): void {
+    this.sql.exec(`INSERT INTO outbound (type, payload, created_at) VALUES (?, ?, ?)`, type, JSON.stringify(payload), Date.now());
+  }
+
+  /** Pending outbound events, oldest first. */
+  pendingOutbound(limit: number): { id: number; type: string; payload: JsonObject; createdAt: number }[] {
+    return this.sql
+      .exec<{ id: number; type: string; payload: string; created_at: number }>(`SELECT * FROM outbound ORDER BY id LIMIT ?`, limit)
+      .toArray()
+      .map((r) => ({ id: r.id, type: r.type, payload: JSON.parse(r.payload) as JsonObject, createdAt: r.created_at }));
+  }
+
+  deleteOutbound(upToId: number): void {
+    this.sql.exec(`DELETE FROM outbound WHERE id <= ?`, upToId);
+  }
+
+  /** Drop a message's edit history (a recall removes every trace of the body). */
+  forgetEdits(seq: number): void {
+    this.sql.exec(`DELETE FROM message_edits WHERE seq = ?`, seq);
+  }
+
+  hide(userId: string, seq: number): boolean {
+    return this.sql.exec(`INSERT INTO hidden (user_id, seq) VALUES (?, ?) ON CONFLICT DO NOTHING`, userId, seq).rowsWritten > 0;
+  }
+
+  hiddenBetween(userId: string, from: number, to: number): Set<number> {
+    return new Set(
+      this.sql.exec<{ seq: number }>(`SELECT seq FROM hidden WHERE user_id = ? AND seq BETWEEN ? AND ?`, userId, from, to).toArray().map((r) => r.seq),
+    );
   }
 
   /** Messages in ascending seq: after < seq < before, the first `limit` after `after`, or the last `limit` before `before`. */
@@ -297,8 +432,10 @@ export class RoomStore {
     const next = Math.max(member.readSeq, Math.min(seq, room.lastSeq));
     if (next === member.readSeq) return undefined;
     const version = this.bump();
-    this.sql.exec(`UPDATE members SET read_seq = ?, version = ? WHERE user_id = ?`, next, version, userId);
+    const ordinal = this.sql.exec<{ o: number | null }>(`SELECT max(ordinal) AS o FROM messages WHERE seq <= ?`, next).one().o ?? member.readOrdinal;
+    this.sql.exec(`UPDATE members SET read_seq = ?, read_ordinal = ?, version = ? WHERE user_id = ?`, next, ordinal, version, userId);
     member.readSeq = next;
+    member.readOrdinal = Math.max(member.readOrdinal, ordinal);
     return next;
   }
 
@@ -317,11 +454,14 @@ export class RoomStore {
     const version = this.bump();
     for (const id of added) {
       this.sql.exec(
-        `INSERT INTO members (user_id, role, active, joined_at, version) VALUES (?, 'member', 1, ?, ?)
-         ON CONFLICT (user_id) DO UPDATE SET role = 'member', active = 1, joined_at = excluded.joined_at, muted = 0, version = excluded.version`,
+        `INSERT INTO members (user_id, role, active, joined_at, version, read_seq, read_ordinal) VALUES (?, 'member', 1, ?, ?, ?, ?)
+         ON CONFLICT (user_id) DO UPDATE SET role = 'member', active = 1, joined_at = excluded.joined_at, muted = 0,
+           version = excluded.version, read_seq = max(members.read_seq, excluded.read_seq), read_ordinal = max(members.read_ordinal, excluded.read_ordinal)`,
         id,
         now,
         version,
+        this.requireRoom().lastSeq,
+        this.requireRoom().countableTotal,
       );
     }
     this.members = undefined;
@@ -416,7 +556,7 @@ export class RoomStore {
     const changed = this.sql
       .exec<MemberRow>(`SELECT * FROM members WHERE version > mirrored_version`)
       .toArray();
-    const last = room.lastSeq > 0 ? this.page({ after: room.lastSeq - 1, limit: 1 })[0] : undefined;
+    const last = this.lastCountable();
     return {
       tenantId: room.tenantId,
       conversationId: room.conversationId,
@@ -427,12 +567,14 @@ export class RoomStore {
       activityAt: room.lastTs ?? room.createdAt,
       lastMessage: last ? JSON.stringify({ ...last, preview: previewOf(last.kind, last.body) }) : null,
       version: room.version,
+      messageCount: room.countableTotal,
       upserts: changed
         .filter((r) => r.active === 1)
         .map((r) => ({
           userId: r.user_id,
           role: r.role,
           readSeq: r.read_seq,
+          readCount: r.read_ordinal,
           muted: r.muted === 1,
           joinedAt: r.joined_at,
           version: r.version,
@@ -491,11 +633,12 @@ function roomFromRow(r: RoomRow): Room {
     mirrorAttempts: r.mirror_attempts,
     notifiedSeq: r.notified_seq,
     mirroredSeq: r.mirrored_seq,
+    countableTotal: r.countable_total,
   };
 }
 
 function memberFromRow(r: MemberRow): MemberState {
-  return { userId: r.user_id, role: r.role, joinedAt: r.joined_at, readSeq: r.read_seq, muted: r.muted === 1 };
+  return { userId: r.user_id, role: r.role, joinedAt: r.joined_at, readSeq: r.read_seq, readOrdinal: r.read_ordinal, muted: r.muted === 1 };
 }
 
 function messageFromRow(conversationId: string, r: MessageRow): Message {
@@ -508,6 +651,7 @@ function messageFromRow(conversationId: string, r: MessageRow): Message {
     body: JSON.parse(r.body) as JsonObject,
     ts: r.ts,
   };
+  if (r.reply_to !== null) message.replyTo = r.reply_to;
   if (r.edited_at !== null) message.editedAt = r.edited_at;
   if (r.recalled === 1) message.recalled = true;
   return message;

@@ -11,6 +11,10 @@ export const tenants = sqliteTable("tenants", {
   createdAt: integer("created_at").notNull(),
   /** Messages older than this many days are deleted by the retention job; null keeps them forever. */
   retentionDays: integer("retention_days"),
+  /** How long after sending an author may edit a message (seconds). */
+  editWindowSeconds: integer("edit_window_seconds").notNull().default(86_400),
+  /** How long after sending an author may recall a message (seconds); group admins may at any time. */
+  recallWindowSeconds: integer("recall_window_seconds").notNull().default(600),
 });
 
 /** Tenant api keys, stored only as the SHA-256 of the key. */
@@ -58,6 +62,8 @@ export const conversations = sqliteTable(
     lastMessage: text("last_message"),
     /** The object's change counter at the time of this copy; older copies never overwrite newer ones. */
     version: integer("version").notNull(),
+    /** Messages people read (all but `system` events) so far: unread = messageCount - member's readCount. */
+    messageCount: integer("message_count").notNull().default(0),
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.id] })],
 );
@@ -70,6 +76,8 @@ export const memberships = sqliteTable(
     userId: text("user_id").notNull(),
     role: text("role", { enum: ["owner", "admin", "member"] }).notNull(),
     readSeq: integer("read_seq").notNull().default(0),
+    /** How many countable messages are at or before readSeq. */
+    readCount: integer("read_count").notNull().default(0),
     muted: integer("muted", { mode: "boolean" }).notNull().default(false),
     joinedAt: integer("joined_at").notNull(),
     version: integer("version").notNull(),
