@@ -293,6 +293,11 @@ export class Conversation {
       return fail("forbidden", `messages can be recalled for ${Math.round(policy.recallWindowMs / 1000)} s after sending`);
     }
     this.store.forgetEdits(seq);
+    // Edit events carried the body too: they keep their place in the sequence, without it.
+    for (const event of this.store.editEventsOf(seq)) {
+      const { body: _body, ...rest } = event.body;
+      this.store.reviseMessage(event.seq, { body: { ...rest, redacted: true } });
+    }
     const revised = this.store.reviseMessage(seq, { body: {}, recalled: true });
     if (!revised) return fail("not_found", `no message ${seq}`);
     this.system(actor.userId, { event: "message_recalled", target: seq, userIds: [target.sender] }, now);

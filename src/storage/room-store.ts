@@ -384,6 +384,18 @@ export class RoomStore {
     this.sql.exec(`DELETE FROM outbound WHERE id <= ?`, upToId);
   }
 
+  /** The `message_edited` events about a message (they carry its body). */
+  editEventsOf(seq: number): Message[] {
+    const room = this.requireRoom();
+    return this.sql
+      .exec<MessageRow>(
+        `SELECT * FROM messages WHERE kind = 'system' AND body ->> '$.event' = 'message_edited' AND body ->> '$.target' = ?`,
+        seq,
+      )
+      .toArray()
+      .map((r) => messageFromRow(room.conversationId, r));
+  }
+
   /** Drop a message's edit history (a recall removes every trace of the body). */
   forgetEdits(seq: number): void {
     this.sql.exec(`DELETE FROM message_edits WHERE seq = ?`, seq);

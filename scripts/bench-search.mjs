@@ -1,0 +1,449 @@
+#!/usr/bin/env node
+// Search benchmark: one tenant, N messages (mixed English and Chinese) mirrored into local D1, then search
+// latency (3+ character terms on the trigram index, 2-character CJK terms on the grams index) and the
+// mirror's throughput into D1. Runs its own `wrangler dev` (default port 8793) on a private snapshot of
+// the project and a private persist directory; nothing of another local stack is touched.
+//
+//   npm run bench:search                      # 1,000,000 messages (about 10-15 minutes on 2 cores)
+//   npm run bench:search -- --messages 100000 # quick run
+//   npm run bench:search -- --help
+//
+// What is measured:
+//   mirror (bulk)     the corpus goes into D1 through the server's own mirror code (bench entry, see
+//                     scripts/bench-search/entry.ts): per conversation backlog, flush after flush of up to
+//                     2,000 messages / 512 KiB, each flush one DB.batch(mirrorStatements(...)) exactly as a
+//                     conversation object's outbox writes it (json_each INSERT, FTS triggers). Two backlogs
+//                     in flight (two conversation objects). messages/s = rows / wall time.
+//   mirror (probes)   the same with small flushes (100, 10, 1 messages), four conversations in flight: the
+//                     per-flush cost that dominates when traffic is spread thin.
+//   mirror (e2e)      messages sent over real WebSockets to conversation objects until D1 holds them all.
+//   search            GET /v1/search/messages with a user token (what users feel), and searchMessages()
+//                     timed inside the Worker with D1's own SQL duration, plus EXPLAIN QUERY PLAN.
+import { parseArgs } from "node:util";
+import { cpus, loadavg, totalmem } from "node:os";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { performance } from "node:perf_hooks";
+import { randomBytes } from "node:crypto";
+import { COMBOS, Corpus, TERMS, tenantPlan } from "./bench-search/corpus.mjs";
+import { d1Bytes, migrate, openLog, snapshot, startStack } from "./bench-search/stack.mjs";
+import { Http, fmt, mdTable, pool, round, summarize, table } from "./bench-search/util.mjs";
+import { e2eMirror } from "./bench-search/e2e.mjs";
+
+const { values: opt } = parseArgs({
+  options: {
+    messages: { type: "string", default: "1000000" },
+    port: { type: "string", default: "8793" },
+    "inspector-port": { type: "string" },
+    dir: { type: "string" },
+    seed: { type: "string", default: "1" },
+    queries: { type: "string", default: "200" },
+    concurrency: { type: "string", default: "1,4" },
+    "seed-concurrency": { type: "string", default: "2" },
+    e2e: { type: "string", default: "20000" },
+    keep: { type: "boolean", default: false },
+    reuse: { type: "boolean", default: false },
+    out: { type: "string" },
+    help: { type: "boolean", default: false },
+  },
+});
+
+if (opt.help) {
+  console.log(`npm run bench:search -- [options]
+  --messages N          messages to seed into one tenant (default 1000000)
+  --queries N           measured queries per query kind and concurrency level (default 200)
+  --concurrency 1,4     concurrency levels for the HTTP search runs (default 1,4)
+  --seed-concurrency N  conversation backlogs mirrored side by side while seeding (default 2)
+  --e2e N               messages for the end-to-end WebSocket mirror run, 0 to skip (default 20000)
+  --port P              wrangler dev port (default 8793; never 8787); inspector port defaults to P+1000
+  --dir D               working directory: project snapshot + D1 state (default /tmp/switchboard-bench-search-<port>)
+  --keep                keep the seeded database afterwards (for --reuse)
+  --reuse               reuse a kept database with the same --messages and --seed (skips seeding)
+  --seed N              corpus seed (default 1)
+  --out F               results JSON (default bench-results/search-<time>.json)`);
+  process.exit(0);
+}
+
+const N = Number(opt.messages);
+const PORT = Number(opt.port);
+if (PORT === 8787) throw new Error("port 8787 is reserved for the developer's own stack; pick another");
+const INSPECTOR = Number(opt["inspector-port"] ?? PORT + 1000);
+const SEED = Number(opt.seed);
+const QUERIES = Number(opt.queries);
+const LEVELS = opt.concurrency.split(",").map(Number);
+const SEED_CONCURRENCY = Number(opt["seed-concurrency"]);
+const E2E = Number(opt.e2e);
+const DIR = resolve(opt.dir ?? `/tmp/switchboard-bench-search-${PORT}`);
+const STATE = join(DIR, "state");
+const META = join(STATE, "bench-meta.json");
+const TENANT = "bench";
+const ANALYST = "analyst";
+const started = new Date();
+const OUT = opt.out ?? `bench-results/search-${started.toISOString().replace(/[:.]/g, "-")}.json`;
+
+const t0 = performance.now();
+const elapsed = () => `${((performance.now() - t0) / 1000).toFixed(0).padStart(4)}s`;
+const say = (msg) => console.log(`[${elapsed()}] ${msg}`);
+
+/** Processes of other local stacks or benchmarks (for the notes: the machine is shared). */
+function otherLoad(ownPid) {
+  const own = new Set([process.pid, ownPid]);
+  const others = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name) || own.has(Number(name))) continue;
+    let cmd = "";
+    try {
+      cmd = readFileSync(`/proc/${name}/cmdline`, "utf8").replace(/\0/g, " ").trim();
+    } catch {
+      continue;
+    }
+    if (/workerd serve|wrangler.* dev|bench\.mjs|vitest|tsc /.test(cmd) && !cmd.includes(DIR)) others.push(cmd.slice(0, 140));
+  }
+  return others;
+}
+
+function machine() {
+  const c = cpus();
+  return { cpu: c[0]?.model ?? "unknown", cores: c.length, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+const results = {
+  startedAt: started.toISOString(),
+  machine: machine(),
+  command: `node scripts/bench-search.mjs ${process.argv.slice(2).join(" ")}`.trim(),
+  options: { messages: N, seed: SEED, queries: QUERIES, concurrency: LEVELS, seedConcurrency: SEED_CONCURRENCY, e2e: E2E, port: PORT },
+  load: {},
+};
+
+mkdirSync(DIR, { recursive: true });
+const log = openLog(join(DIR, "wrangler.log"));
+say(`snapshot of the project -> ${DIR}/app`);
+const snap = snapshot(DIR);
+results.source = `working tree at ${snap.rev}${snap.dirty ? " + uncommitted changes in src/workers/migrations" : ""}`;
+const ADMIN = snap.vars.ADMIN_TOKEN;
+if (!ADMIN) throw new Error("no ADMIN_TOKEN in .dev.vars");
+
+let meta = existsSync(META) ? JSON.parse(readFileSync(META, "utf8")) : null;
+const reusing = opt.reuse && meta && meta.messages === N && meta.seed === SEED && meta.complete;
+if (opt.reuse && !reusing) say("--reuse: no complete database with these --messages/--seed; seeding afresh");
+if (!reusing) {
+  rmSync(STATE, { recursive: true, force: true });
+  mkdirSync(STATE, { recursive: true });
+  say("applying D1 migrations to the private persist directory");
+  migrate(snap.app, STATE, log);
+  meta = null;
+}
+
+say(`starting wrangler dev on :${PORT} (log: ${DIR}/wrangler.log)`);
+const stack = await startStack({ app: snap.app, port: PORT, inspectorPort: INSPECTOR, persistTo: STATE, log });
+const http = new Http(stack.base);
+results.load.atStart = { loadavg: loadavg().map((x) => round(x)), otherProcesses: otherLoad(stack.pid) };
+if (results.load.atStart.otherProcesses.length) say(`note: ${results.load.atStart.otherProcesses.length} other stack/benchmark processes are running on this machine`);
+
+const sql = async (text, binds = []) => (await http.call("POST", "/__bench/sql", { token: ADMIN, body: { sql: text, binds }, paced: false })).data.results;
+
+try {
+  const plan = tenantPlan({ seed: SEED });
+
+  // ---- Tenant, users, conversations (through the real API) ----
+  let apiKey;
+  if (!reusing) {
+    say("creating the tenant, users and conversations through the HTTP API");
+    apiKey = (await http.call("POST", "/v1/tenants", { token: ADMIN, body: { id: TENANT, name: "Search bench" } })).data.apiKey;
+    const e2eConvCount = E2E > 0 ? 20 : 0;
+    const e2eUsers = Array.from({ length: e2eConvCount * 5 }, (_, i) => `w${String(i).padStart(3, "0")}`);
+    await pool([ANALYST, ...plan.userIds, ...e2eUsers], 8, (id) => http.call("PUT", `/v1/users/${id}`, { token: apiKey, body: { name: `Bench ${id}` } }));
+    const convIds = await pool(plan.conversations, 4, async (c) => {
+      const members = c.analystMember ? [ANALYST, ...c.members] : c.members;
+      return (await http.call("POST", "/v1/conversations", { token: apiKey, body: { type: "group", name: c.name, members } })).data.id;
+    });
+    const e2eConvs = await pool(
+      Array.from({ length: e2eConvCount }, (_, i) => i),
+      4,
+      async (i) => {
+        const users = e2eUsers.slice(i * 5, i * 5 + 5);
+        const id = (await http.call("POST", "/v1/conversations", { token: apiKey, body: { type: "group", name: `Live room ${i + 1}`, members: [ANALYST, ...users] } })).data.id;
+        return { id, users };
+      },
+    );
+    meta = { messages: N, seed: SEED, tenantId: TENANT, apiKey, conversations: plan.conversations.map((c, i) => ({ index: i, id: convIds[i], analystMember: c.analystMember })), e2eConvs, complete: false };
+    writeFileSync(META, JSON.stringify(meta, null, 2));
+  } else {
+    apiKey = meta.apiKey;
+    say(`reusing the seeded database in ${STATE}`);
+  }
+  const token = async (id) => (await http.call("POST", `/v1/users/${id}/tokens`, { token: apiKey, body: { ttlSeconds: 6 * 3600 } })).data.token;
+  const analystToken = await token(ANALYST);
+
+  // ---- Seed: the corpus through the server's mirror code ----
+  const rows = await sql(`SELECT id, type, name, created_at, last_seq, activity_at, last_message, version FROM conversations WHERE tenant_id = ?1`, [TENANT]);
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  const base = (index) => {
+    const r = byId.get(meta.conversations[index].id);
+    return { tenantId: TENANT, conversationId: r.id, type: r.type, name: r.name, createdAt: r.created_at, lastSeq: r.last_seq, activityAt: r.activity_at, lastMessage: r.last_message, version: r.version };
+  };
+  const group = (messages) => {
+    const by = new Map();
+    for (const m of messages) {
+      if (!by.has(m.conv)) by.set(m.conv, []);
+      by.get(m.conv).push(m.row);
+    }
+    return [...by].map(([conv, rows]) => ({ conversation: base(conv), rows }));
+  };
+  const mirror = async (backlogs, flushMax, concurrency) => {
+    const t = performance.now();
+    const res = await http.call("POST", "/__bench/mirror", { token: ADMIN, body: { backlogs, flushMax, concurrency }, paced: false });
+    return { clientMs: performance.now() - t, ...res.data };
+  };
+  const flushStats = (flushes, wallMs, rowsTotal) => {
+    const batchMs = flushes.reduce((s, f) => s + f.ms, 0);
+    const ms = summarize(flushes.map((f) => f.ms));
+    return {
+      messages: rowsTotal,
+      wallSeconds: round(wallMs / 1000, 1),
+      messagesPerSecond: Math.round((rowsTotal * 1000) / wallMs),
+      flushes: flushes.length,
+      rowsPerFlush: round(rowsTotal / flushes.length, 1),
+      batchMsP50: round(ms.p50),
+      batchMsP99: round(ms.p99),
+      batchMsMax: round(ms.max),
+      /** rows / time spent inside DB.batch (the D1 write itself), summed over flushes. */
+      messagesPerBatchSecond: Math.round((rowsTotal * 1000) / batchMs),
+    };
+  };
+
+  if (!reusing) {
+    const corpus = new Corpus({ plan, total: N, seed: SEED, analyst: ANALYST });
+    const probeScale = Math.min(1, (N * 0.05) / 26_000);
+    const probes = [
+      { flushMax: 100, messages: Math.round(20_000 * probeScale) },
+      { flushMax: 10, messages: Math.round(5_000 * probeScale) },
+      { flushMax: 1, messages: Math.round(1_000 * probeScale) },
+    ];
+    const bulkN = N - probes.reduce((s, p) => s + p.messages, 0);
+    const WINDOW = Math.max(5_000, Math.min(50_000, Math.round(N / 20)));
+    say(`seeding ${bulkN.toLocaleString()} messages as conversation backlogs (windows of ${WINDOW.toLocaleString()}, ${SEED_CONCURRENCY} in flight)`);
+    const queue = [];
+    let produced = 0;
+    let written = 0;
+    const flushes = [];
+    let nextReport = 0.05;
+    const tBulk = performance.now();
+    const fill = () => {
+      const take = Math.min(WINDOW, bulkN - produced);
+      const batch = [];
+      for (let i = 0; i < take; i++) batch.push(corpus.next());
+      produced += take;
+      queue.push(...group(batch));
+    };
+    await Promise.all(
+      Array.from({ length: SEED_CONCURRENCY }, async () => {
+        for (;;) {
+          if (queue.length === 0) {
+            if (produced >= bulkN) return;
+            fill();
+          }
+          const b = queue.shift();
+          const res = await mirror([b], 2_000, 1);
+          flushes.push(...res.flushes);
+          written += b.rows.length;
+          if (written / bulkN >= nextReport) {
+            const s = (performance.now() - tBulk) / 1000;
+            say(`  ${written.toLocaleString()} messages in D1 (${Math.round((written / bulkN) * 100)}%), ${Math.round(written / s).toLocaleString()} messages/s so far`);
+            nextReport += 0.05;
+          }
+        }
+      }),
+    );
+    const bulk = flushStats(flushes, performance.now() - tBulk, written);
+    say(`bulk mirror: ${bulk.messagesPerSecond.toLocaleString()} messages/s (${bulk.flushes} flushes, ${bulk.rowsPerFlush} rows/flush, batch p50 ${bulk.batchMsP50} ms)`);
+    const probeResults = [];
+    for (const p of probes) {
+      if (p.messages <= 0) continue;
+      const batch = [];
+      for (let i = 0; i < p.messages; i++) batch.push(corpus.next());
+      const res = await mirror(group(batch), p.flushMax, 4);
+      const stats = { flushMax: p.flushMax, concurrency: 4, ...flushStats(res.flushes, res.ms, p.messages), clientWallSeconds: round(res.clientMs / 1000, 2) };
+      probeResults.push(stats);
+      say(`probe: flushes of <= ${p.flushMax}: ${stats.messagesPerSecond.toLocaleString()} messages/s (${stats.flushes} flushes, batch p50 ${stats.batchMsP50} ms, p99 ${stats.batchMsP99} ms)`);
+    }
+    if (corpus.k !== N) throw new Error(`seeded ${corpus.k} messages, expected ${N}`);
+    const dataset = {
+      messages: N,
+      conversations: plan.conversations.length,
+      analystMemberOf: plan.conversations.filter((c) => c.analystMember).length,
+      messagesInAnalystConversations: plan.conversations.filter((c) => c.analystMember).reduce((s, c) => s + (corpus.seqs.get(c.index) ?? 0), 0),
+      largestConversation: Math.max(...corpus.seqs.values()),
+      users: plan.userIds.length + 1,
+      kinds: corpus.kinds,
+      languages: corpus.languages,
+      avgSearchableChars: round(corpus.textChars / N, 1),
+      avgBodyBytes: round(corpus.bodyBytes / N, 1),
+      counts: corpus.counts,
+    };
+    // The index agrees with the generator: the server computed text and grams as we counted them.
+    say("checking the index against the generator's term counts");
+    const verify = {};
+    for (const t of TERMS) {
+      const table = [...t.term].length >= 3 ? "messages_fts" : "messages_grams";
+      const [r] = await sql(`SELECT count(*) AS n FROM ${table} WHERE ${table} MATCH ?1`, [`"${t.term}"`]);
+      verify[t.term] = { index: r.n, generator: corpus.counts[t.term].all, ok: r.n === corpus.counts[t.term].all };
+    }
+    const [{ n: inD1 }] = await sql(`SELECT count(*) AS n FROM messages WHERE tenant_id = ?1`, [TENANT]);
+    dataset.rowsInD1 = inD1;
+    dataset.indexCheck = verify;
+    const bad = Object.entries(verify).filter(([, v]) => !v.ok);
+    if (bad.length || inD1 !== N) say(`WARNING: index check mismatch: rows ${inD1} vs ${N}; ${JSON.stringify(bad)}`);
+    meta = { ...meta, complete: true, dataset, seeding: { bulk, probes: probeResults } };
+    writeFileSync(META, JSON.stringify(meta, null, 2));
+  }
+  results.dataset = { ...meta.dataset, d1Bytes: d1Bytes(STATE) };
+  results.mirror = meta.seeding;
+  results.mirror.reused = Boolean(reusing);
+  say(`D1 database: ${(results.dataset.d1Bytes / 2 ** 20).toFixed(0)} MiB for ${N.toLocaleString()} messages`);
+
+  // ---- Search ----
+  const kinds = [
+    { kind: "3+ chars", target: true, queries: TERMS.filter((t) => t.kind === "3+ chars").map((t) => t.term) },
+    { kind: "2-char CJK", target: true, queries: TERMS.filter((t) => t.kind === "2-char CJK").map((t) => t.term) },
+    { kind: "3+ chars AND 2-char", target: false, queries: COMBOS.map((c) => c.q) },
+    { kind: "not a member", target: false, queries: TERMS.filter((t) => t.kind === "not a member").map((t) => t.term) },
+  ];
+  const counts = meta.dataset.counts;
+  const search = (q) => http.call("GET", `/v1/search/messages?q=${encodeURIComponent(q)}`, { token: analystToken });
+  const inWorker = (q, explain = false) =>
+    http.call("GET", `/__bench/search?tenant=${TENANT}&user=${ANALYST}&q=${encodeURIComponent(q)}${explain ? "&explain=1" : ""}`, { token: ADMIN, paced: false });
+
+  say("EXPLAIN QUERY PLAN of the search statement");
+  results.plans = {};
+  for (const q of ["forecast", "客户", "pipeline 报价"]) {
+    const r = (await inWorker(q, true)).data;
+    results.plans[q] = { sql: r.sql.replace(/\s+/g, " ").trim(), plan: r.plan.map((p) => `${"  ".repeat(depth(r.plan, p))}${p.detail}`) };
+  }
+  function depth(planRows, row) {
+    let d = 0;
+    for (let p = row.parent; p; p = planRows.find((x) => x.id === p)?.parent) d++;
+    return d;
+  }
+
+  say("warm-up: every query 3 times");
+  for (const k of kinds) for (const q of k.queries) for (let i = 0; i < 3; i++) await search(q);
+
+  results.search = [];
+  results.perTerm = {};
+  for (const c of LEVELS) {
+    for (const k of kinds) {
+      const list = Array.from({ length: QUERIES }, (_, i) => k.queries[i % k.queries.length]);
+      const tStart = performance.now();
+      const out = await pool(list, c, async (q) => {
+        const r = await search(q);
+        return { q, ms: r.ms, hits: r.data.hits.length };
+      });
+      const wall = performance.now() - tStart;
+      const s = summarize(out.map((o) => o.ms));
+      const hits = out.map((o) => o.hits);
+      const row = {
+        kind: k.kind,
+        concurrency: c,
+        target: k.target,
+        queries: out.length,
+        p50: round(s.p50),
+        p90: round(s.p90),
+        p99: round(s.p99),
+        max: round(s.max),
+        mean: round(s.mean),
+        qps: round((out.length * 1000) / wall, 1),
+        hitsMin: Math.min(...hits),
+        hitsMax: Math.max(...hits),
+      };
+      results.search.push(row);
+      say(`search ${k.kind.padEnd(20)} c=${c}: p50 ${fmt(row.p50)} ms  p90 ${fmt(row.p90)}  p99 ${fmt(row.p99)}  max ${fmt(row.max)}  (${row.qps} q/s, hits ${row.hitsMin}-${row.hitsMax})`);
+      if (c === LEVELS[0]) {
+        for (const q of k.queries) {
+          const mine = out.filter((o) => o.q === q);
+          const st = summarize(mine.map((o) => o.ms));
+          results.perTerm[q] = { kind: k.kind, queries: mine.length, p50: round(st.p50), p99: round(st.p99), max: round(st.max), hits: mine[0]?.hits ?? 0, matchesInTenant: counts[q]?.all ?? null, matchesVisible: counts[q]?.visible ?? null };
+        }
+      }
+    }
+  }
+
+  say("inside the Worker: searchMessages() and D1's own SQL time");
+  results.inWorker = [];
+  for (const k of kinds) {
+    const list = Array.from({ length: Math.max(20, Math.round(QUERIES / 2)) }, (_, i) => k.queries[i % k.queries.length]);
+    const out = [];
+    for (const q of list) {
+      const r = await inWorker(q);
+      out.push({ client: r.ms, worker: r.data.ms, sql: r.data.meta?.duration ?? null });
+    }
+    const w = summarize(out.map((o) => o.worker));
+    const d = summarize(out.filter((o) => o.sql !== null).map((o) => o.sql));
+    const cl = summarize(out.map((o) => o.client));
+    const row = { kind: k.kind, queries: out.length, workerP50: round(w.p50), workerP99: round(w.p99), sqlP50: round(d.p50), sqlP99: round(d.p99), benchRouteP50: round(cl.p50), benchRouteP99: round(cl.p99) };
+    results.inWorker.push(row);
+    say(`in Worker ${k.kind.padEnd(20)}: searchMessages p50 ${fmt(row.workerP50)} ms p99 ${fmt(row.workerP99)}; D1 SQL p50 ${fmt(row.sqlP50)} p99 ${fmt(row.sqlP99)}`);
+  }
+  results.load.afterSearch = { loadavg: loadavg().map((x) => round(x)), otherProcesses: otherLoad(stack.pid).length };
+
+  // ---- End to end over WebSockets ----
+  if (E2E > 0 && meta.e2eConvs?.length) {
+    const perDevice = Math.max(1, Math.min(300, Math.round(E2E / (meta.e2eConvs.length * 5))));
+    say("end-to-end mirror: WebSocket sends until D1 holds them");
+    const convs = [];
+    for (const c of meta.e2eConvs) convs.push({ id: c.id, users: await Promise.all(c.users.map(async (u) => ({ id: u, token: await token(u) }))) });
+    const texts = new Corpus({ plan, total: E2E, seed: SEED + 1000, textOnly: true });
+    const marker = `e2emark${randomBytes(4).toString("hex")}`;
+    const ids = JSON.stringify(convs.map((c) => c.id));
+    const e2e = await e2eMirror({
+      base: stack.base,
+      convs,
+      perDevice,
+      marker,
+      text: () => texts.next().text,
+      count: async () => (await sql(`SELECT count(*) AS n FROM messages WHERE tenant_id = ?1 AND conversation_id IN (SELECT value FROM json_each(?2))`, [TENANT, ids]))[0].n,
+      log: say,
+    });
+    const found = (await http.call("GET", `/v1/search/messages?q=${marker}&limit=50`, { token: analystToken })).data.hits.length;
+    e2e.markerHitsViaSearch = found;
+    e2e.markerExpected = convs.length;
+    results.e2e = e2e;
+    say(
+      `e2e: ${e2e.messages} messages, acked in ${fmt(e2e.lastAckMs / 1000, 2)} s (${fmt(e2e.ackRate, 0)}/s), all in D1 after ${fmt(e2e.allInD1Ms / 1000, 2)} s ` +
+        `= ${fmt(e2e.endToEndRate, 0)} messages/s; lag after last ack ${fmt(e2e.lagAfterLastAckMs, 0)} ms; peak D1 ${fmt(e2e.peakD1RatePerSecond, 0)}/s; search finds ${found}/${convs.length} markers`,
+    );
+  }
+  results.load.atEnd = { loadavg: loadavg().map((x) => round(x)), otherProcesses: otherLoad(stack.pid).length };
+} finally {
+  await stack.stop();
+  log.end();
+}
+
+results.durationSeconds = round((performance.now() - t0) / 1000, 0);
+mkdirSync(join(OUT, ".."), { recursive: true });
+writeFileSync(OUT, JSON.stringify(results, null, 2));
+if (!opt.keep) rmSync(STATE, { recursive: true, force: true });
+rmSync(join(DIR, "app"), { recursive: true, force: true });
+
+// ---- Report ----
+const m = results.mirror;
+const target = (v, limit, below = true) => (v === null || v === undefined ? "-" : (below ? v < limit : v >= limit) ? "yes" : "**no**");
+console.log(`\nSearch benchmark: ${N.toLocaleString()} messages, ${results.source}, ${results.durationSeconds} s; results in ${OUT}\n`);
+const searchRows = [["query kind", "conc.", "queries", "p50 ms", "p90 ms", "p99 ms", "max ms", "q/s", "hits", "p99 < 100 ms"]];
+for (const r of results.search) searchRows.push([r.kind, r.concurrency, r.queries, fmt(r.p50), fmt(r.p90), fmt(r.p99), fmt(r.max), fmt(r.qps), `${r.hitsMin}-${r.hitsMax}`, r.target ? target(r.p99, 100) : "(no target)"]);
+console.log(table(searchRows));
+const termRows = [["term", "kind", "matches (visible)", "hits", "p50 ms", "p99 ms"]];
+for (const [q, r] of Object.entries(results.perTerm)) termRows.push([q, r.kind, `${r.matchesInTenant} (${r.matchesVisible})`, r.hits, fmt(r.p50), fmt(r.p99)]);
+console.log(`\n${table(termRows)}`);
+const w = [["query kind", "searchMessages p50", "p99", "D1 SQL p50", "p99"]];
+for (const r of results.inWorker) w.push([r.kind, fmt(r.workerP50), fmt(r.workerP99), fmt(r.sqlP50), fmt(r.sqlP99)]);
+console.log(`\n${table(w)}`);
+const mr = [["mirror run", "messages", "flushes", "rows/flush", "batch p50 ms", "batch p99 ms", "messages/s", ">= 5,000/s"]];
+mr.push(["bulk (<= 2,000 / 512 KiB per flush, 2 in flight)", m.bulk.messages, m.bulk.flushes, m.bulk.rowsPerFlush, fmt(m.bulk.batchMsP50), fmt(m.bulk.batchMsP99), m.bulk.messagesPerSecond, target(m.bulk.messagesPerSecond, 5000, false)]);
+for (const p of m.probes) mr.push([`flushes of <= ${p.flushMax}, 4 in flight`, p.messages, p.flushes, p.rowsPerFlush, fmt(p.batchMsP50), fmt(p.batchMsP99), p.messagesPerSecond, target(p.messagesPerSecond, 5000, false)]);
+if (results.e2e) mr.push([`e2e: WebSocket sends -> D1 (${results.e2e.sockets} sockets)`, results.e2e.messages, "-", "-", "-", "-", fmt(results.e2e.endToEndRate, 0), target(results.e2e.endToEndRate, 5000, false)]);
+console.log(`\n${table(mr)}`);
+console.log(`\nMarkdown:\n\n${mdTable(searchRows)}\n\n${mdTable(termRows)}\n\n${mdTable(w)}\n\n${mdTable(mr)}\n`);
+for (const [q, p] of Object.entries(results.plans ?? {})) console.log(`EXPLAIN QUERY PLAN (${q}):\n${p.plan.join("\n")}\n`);
