@@ -44,6 +44,7 @@ const { values: opt } = parseArgs({
     keep: { type: "boolean", default: false },
     reuse: { type: "boolean", default: false },
     out: { type: "string" },
+    ref: { type: "string" },
     help: { type: "boolean", default: false },
   },
 });
@@ -60,6 +61,7 @@ if (opt.help) {
   --keep                keep the seeded database afterwards (for --reuse)
   --reuse               reuse a kept database with the same --messages and --seed (skips seeding)
   --seed N              corpus seed (default 1)
+  --ref R               benchmark git ref R (e.g. HEAD) instead of the working tree
   --out F               results JSON (default bench-results/search-<time>.json)`);
   process.exit(0);
 }
@@ -120,8 +122,8 @@ const results = {
 mkdirSync(DIR, { recursive: true });
 const log = openLog(join(DIR, "wrangler.log"));
 say(`snapshot of the project -> ${DIR}/app`);
-const snap = snapshot(DIR);
-results.source = `working tree at ${snap.rev}${snap.dirty ? " + uncommitted changes in src/workers/migrations" : ""}`;
+const snap = snapshot(DIR, opt.ref);
+results.source = opt.ref ? `git ${opt.ref} (${snap.rev})` : `working tree at ${snap.rev}${snap.dirty ? " + uncommitted changes in src/workers/migrations" : ""}`;
 const ADMIN = snap.vars.ADMIN_TOKEN;
 if (!ADMIN) throw new Error("no ADMIN_TOKEN in .dev.vars");
 
@@ -178,12 +180,12 @@ try {
   const analystToken = await token(ANALYST);
 
   // ---- Seed: the corpus through the server's mirror code ----
-  const rows = await sql(`SELECT id, type, name, created_at, last_seq, activity_at, last_message, version FROM conversations WHERE tenant_id = ?1`, [TENANT]);
-  const byId = new Map(rows.map((r) => [r.id, r]));
-  const base = (index) => {
-    const r = byId.get(meta.conversations[index].id);
-    return { tenantId: TENANT, conversationId: r.id, type: r.type, name: r.name, createdAt: r.created_at, lastSeq: r.last_seq, activityAt: r.activity_at, lastMessage: r.last_message, version: r.version };
-  };
+  // The conversation part of each flush: the row as D1 holds it (every column, camelCased as MirrorSnapshot
+  // names them), so the conversation upsert of every flush writes what is already there.
+  const rows = await sql(`SELECT * FROM conversations WHERE tenant_id = ?1`, [TENANT]);
+  const camel = (k) => (k === "id" ? "conversationId" : k.replace(/_([a-z])/g, (_, ch) => ch.toUpperCase()));
+  const byId = new Map(rows.map((r) => [r.id, Object.fromEntries(Object.entries(r).map(([k, v]) => [camel(k), v]))]));
+  const base = (index) => byId.get(meta.conversations[index].id);
   const group = (messages) => {
     const by = new Map();
     for (const m of messages) {

@@ -31,6 +31,9 @@ export type RoomRpc = Pick<
   | "hideMessage"
   | "receipts"
   | "decide"
+  | "registerAttachment"
+  | "attachmentFor"
+  | "attachmentForLink"
 >;
 
 export function roomStub(env: Env, tenantId: string, conversationId: string): RoomRpc {

@@ -228,7 +228,13 @@ describe("retention", () => {
     expectError(await api("PUT", "/v1/tenant/settings", { token: t.apiKey, body: { retentionDays: 0 } }), 400, "invalid_request");
     expectError(await api("PUT", "/v1/tenant/settings", { token: t.tokens.alice!, body: { retentionDays: 30 } }), 403, "forbidden");
     expect((await api("PUT", "/v1/tenant/settings", { token: t.apiKey, body: { retentionDays: 30 } })).body).toMatchObject({ retentionDays: 30 });
-    expect((await api("GET", "/v1/tenant/settings", { token: t.apiKey })).body).toEqual({ retentionDays: 30, editWindowSeconds: 86_400, recallWindowSeconds: 600 });
+    expect((await api("GET", "/v1/tenant/settings", { token: t.apiKey })).body).toEqual({
+      retentionDays: 30,
+      editWindowSeconds: 86_400,
+      recallWindowSeconds: 600,
+      attachmentMaxBytes: 26_214_400,
+      attachmentTypes: null,
+    });
 
     const ctx = createExecutionContext();
     await worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: "17 * * * *" }), env, ctx);

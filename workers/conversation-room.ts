@@ -5,7 +5,8 @@ import { mirrorStatements } from "../src/storage/conversations";
 import { Conversation, type ConversationView, type Fanout, type LifecyclePolicy, type SendInput } from "../src/domain/conversation";
 import type { Role } from "../src/domain/membership";
 import type { Actor, Result } from "../src/domain/result";
-import type { SendResult } from "../src/storage/room-store";
+import type { AttachmentRecord, SendResult } from "../src/storage/room-store";
+import { attachmentKey } from "../src/storage/files";
 import type { Message, ServerFrame } from "../src/protocol/frames";
 import { parseClientFrame, PING_TEXT, PONG_TEXT } from "../src/protocol/frames";
 import { LIMITS } from "../src/protocol/limits";
@@ -20,6 +21,8 @@ import { ACTOR_HEADER } from "../src/protocol/internal";
 /** Delay between a change and its D1 mirror flush: long enough to coalesce a burst, short enough to feel live. */
 export const MIRROR_DELAY_MS = 200;
 const MIRROR_RETRY_MAX_MS = 5 * 60_000;
+/** An upload never sent in a message is deleted after this long. */
+export const ORPHAN_AFTER_MS = 24 * 3600_000;
 /** Messages read from SQLite per step of a replay. */
 const REPLAY_PAGE = 500;
 /** Messages per notify call to presence. */
@@ -173,6 +176,13 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
     }
   }
 
+  discardFile(attachmentId: string): void {
+    const room = this.store.requireRoom();
+    void this.env.FILES.delete(attachmentKey(room.tenantId, room.conversationId, attachmentId)).catch((err: unknown) =>
+      console.error("could not delete a recalled attachment", err),
+    );
+  }
+
   toUser(userId: string, frame: ServerFrame): void {
     const data = JSON.stringify(frame);
     for (const ws of this.ctx.getWebSockets(`u:${userId}`)) trySend(ws, data);
@@ -259,6 +269,42 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
     const result = this.conversation.decide(actor, seq, input, Date.now());
     if (result.ok && result.value.decision.status === "created" && result.value.final) this.emitApprovalDecided(result.value.request);
     return result.ok && result.value.decision.status === "created" ? this.mirrored(result) : result;
+  }
+
+  async registerAttachment(actor: Actor, upload: Omit<AttachmentRecord, "uploader" | "sentSeq">): Promise<Result<AttachmentRecord>> {
+    const result = this.conversation.registerAttachment(actor, upload);
+    if (result.ok) await this.armOrphanSweep();
+    return result;
+  }
+
+  async attachmentFor(actor: Actor, id: string): Promise<Result<AttachmentRecord>> {
+    return this.conversation.attachmentFor(actor, id);
+  }
+
+  /** An attachment by id, for a signed download link (whose signature already proves access). */
+  async attachmentForLink(tenantId: string, id: string): Promise<Result<AttachmentRecord>> {
+    const room = this.store.getRoom();
+    const record = room && room.tenantId === tenantId ? this.store.attachment(id) : undefined;
+    return record ? { ok: true, value: record } : { ok: false, code: "not_found", message: "attachment not found" };
+  }
+
+  /** Make sure the alarm runs when the oldest unsent upload becomes an orphan. */
+  private async armOrphanSweep(): Promise<void> {
+    const oldest = this.store.oldestUnsentAttachment();
+    if (oldest === undefined) return;
+    const due = oldest + ORPHAN_AFTER_MS + 1_000;
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > due) await this.ctx.storage.setAlarm(due);
+  }
+
+  /** Delete uploads that were never sent within ORPHAN_AFTER_MS, bytes first. */
+  private async sweepOrphans(now: number): Promise<void> {
+    const room = this.store.getRoom();
+    if (!room) return;
+    const orphans = this.store.orphanAttachments(now - ORPHAN_AFTER_MS);
+    if (orphans.length === 0) return;
+    await this.env.FILES.delete(orphans.map((id) => attachmentKey(room.tenantId, room.conversationId, id)));
+    for (const id of orphans) this.store.deleteAttachment(id);
   }
 
   /** Hook point for outbound CRM events: an approval reached its final state. */
@@ -402,6 +448,12 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
   override async alarm(): Promise<void> {
     this.alarmArmed = false;
     this.kickNotify();
+    try {
+      await this.sweepOrphans(Date.now());
+      await this.armOrphanSweep();
+    } catch (err) {
+      console.error("orphan sweep failed; the next alarm retries it", err);
+    }
     try {
       await this.flushMirror();
     } catch (err) {

@@ -40,15 +40,22 @@ function devVars(root) {
 }
 
 /**
- * Copy the project into `<dir>/app` with the bench entry as `main`. Returns { app, rev, dirty, vars }.
+ * Copy the project (the working tree, or git `ref`) into `<dir>/app` with the bench entry as `main`. Returns { app, rev, dirty, vars }.
  * The persist directory `<dir>/state` is left alone (so a seeded database can be reused).
  */
-export function snapshot(dir) {
+export function snapshot(dir, ref) {
   const root = process.cwd();
   const app = join(dir, "app");
   rmSync(app, { recursive: true, force: true });
   mkdirSync(app, { recursive: true });
-  for (const name of COPY) if (existsSync(join(root, name))) cpSync(join(root, name), join(app, name), { recursive: true });
+  if (ref) {
+    const tar = spawnSync("git", ["archive", "--format=tar", ref, ...COPY.filter((name) => existsSync(join(root, name)))], { cwd: root, maxBuffer: 1 << 30 });
+    if (tar.status !== 0) throw new Error(`git archive ${ref} failed: ${tar.stderr}`);
+    const untar = spawnSync("tar", ["-x", "-C", app], { input: tar.stdout });
+    if (untar.status !== 0) throw new Error(`tar failed: ${untar.stderr}`);
+  } else {
+    for (const name of COPY) if (existsSync(join(root, name))) cpSync(join(root, name), join(app, name), { recursive: true });
+  }
   symlinkSync(resolve(root, "node_modules"), join(app, "node_modules"));
   const varsText = devVars(root);
   writeFileSync(join(app, ".dev.vars"), varsText, { mode: 0o600 });
@@ -57,8 +64,8 @@ export function snapshot(dir) {
   if (!/^main\s*=.*$/m.test(toml)) throw new Error("wrangler.toml has no main = line");
   writeFileSync(join(app, "wrangler.toml"), toml.replace(/^main\s*=.*$/m, 'main = "bench-entry.ts"'));
   const git = (...args) => spawnSync("git", args, { cwd: root, encoding: "utf8" }).stdout.trim();
-  const rev = git("rev-parse", "--short", "HEAD");
-  const dirty = git("status", "--porcelain", "--", "src", "workers", "migrations", "wrangler.toml") !== "";
+  const rev = git("rev-parse", "--short", ref ?? "HEAD");
+  const dirty = ref ? false : git("status", "--porcelain", "--", "src", "workers", "migrations", "wrangler.toml") !== "";
   return { app, rev, dirty, vars: parseVars(varsText) };
 }
 

@@ -193,11 +193,14 @@ export function parseHubSpotWebhook(request: IngressRequest): ParseResult {
 
     const events: CardEvent[] = [];
     for (const [index, raw] of json.entries()) {
+      if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+        return { ok: false, reason: `body.${index}: must be an event object` };
+      }
       const envelope = Envelope.safeParse(raw);
-      if (!envelope.success || typeof raw !== "object" || raw === null) return { ok: false, reason: `body.${index}: must be an event object` };
+      if (!envelope.success) return { ok: false, reason: describeIssue(envelope.error, `body.${index}`) };
       const subscriptionType = envelope.data.subscriptionType ?? envelope.data.eventType;
       if (!subscriptionType) return { ok: false, reason: `body.${index}.subscriptionType: is required` };
-      const mapped = kindOf(subscriptionType, (raw as { objectTypeId?: unknown }).objectTypeId);
+      const mapped = kindOf(subscriptionType, "objectTypeId" in raw ? raw.objectTypeId : undefined);
       if (!mapped) continue;
 
       const parsed = HubSpotEvent.safeParse(raw);

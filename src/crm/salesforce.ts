@@ -37,12 +37,14 @@ export const SALESFORCE_ACK = `<?xml version="1.0" encoding="UTF-8"?>
 
 const OWNER_FIELDS = ["Switchboard_Owner__c", "Switchboard_Owner_Id__c"] as const;
 
+/** One `<Notification>`: its id (the dedupe key), the sObject's type and its selected fields as text. */
 export interface OutboundNotification {
   id: string;
   sObjectType: string;
   fields: Record<string, string>;
 }
 
+/** The parts of an Outbound Message the adapter uses. */
 export interface OutboundMessage {
   organizationId: string;
   /** Origin of EnterpriseUrl / PartnerUrl (e.g. https://acme.my.salesforce.com), when sent. */
@@ -85,7 +87,9 @@ export function decodeXmlText(text: string): string {
   return text.replace(/&(amp|lt|gt|quot|apos|#[0-9]{1,7}|#x[0-9a-fA-F]{1,6});/g, (match, name: string) => {
     if (name[0] !== "#") return PREDEFINED[name] ?? match;
     const code = name[1] === "x" ? parseInt(name.slice(2), 16) : parseInt(name.slice(1), 10);
-    const valid = code === 0x9 || code === 0xa || code === 0xd || (code >= 0x20 && code <= 0x10ffff && !(code >= 0xd800 && code <= 0xdfff));
+    // XML 1.0 §2.2 Char: references to anything else are not well-formed, so they stay literal.
+    const valid =
+      code === 0x9 || code === 0xa || code === 0xd || (code >= 0x20 && code <= 0x10ffff && !(code >= 0xd800 && code <= 0xdfff));
     return valid ? String.fromCodePoint(code) : match;
   });
 }

@@ -136,7 +136,8 @@ function payloadOf(request: IngressRequest): { ok: true; payload: unknown } | { 
   const contentType = request.headers.get("content-type")?.toLowerCase() ?? "";
   let json = body;
   // Senders sometimes omit the form Content-Type; a body starting with `payload=` is unambiguous.
-  if (contentType.startsWith("application/x-www-form-urlencoded") || (!body.trimStart().startsWith("{") && body.startsWith("payload="))) {
+  const form = contentType.startsWith("application/x-www-form-urlencoded") || body.startsWith("payload=");
+  if (form) {
     const payload = new URLSearchParams(body).get("payload");
     if (payload === null) return { ok: false, reason: "invalid_payload: no payload form field" };
     json = payload;
@@ -158,7 +159,9 @@ export function parseSlackMessage(request: IngressRequest): ParseResult {
     if (payload.text !== undefined && payload.text !== null && typeof payload.text !== "string") {
       return { ok: false, reason: "invalid_payload: text must be a string" };
     }
-    if (payload.blocks !== undefined && !Array.isArray(payload.blocks)) return { ok: false, reason: "invalid_blocks: must be an array" };
+    if (payload.blocks !== undefined && !Array.isArray(payload.blocks)) {
+      return { ok: false, reason: "invalid_blocks: must be an array" };
+    }
     if (payload.attachments !== undefined && !Array.isArray(payload.attachments)) {
       return { ok: false, reason: "invalid_attachments: must be an array" };
     }

@@ -28,6 +28,7 @@ import type { CardEvent, CrmAdapter, CrmCard, IngressRequest, ParseResult, Verif
 export const STANDARD_TOLERANCE_SECONDS = 300;
 const SECRET_PREFIX = "whsec_";
 
+/** The event types of the `standard` body (API.md "Webhook ingress"). */
 export const STANDARD_EVENT_TYPES = [
   "lead.created",
   "lead.updated",
@@ -117,7 +118,9 @@ const StandardPayload = z.object({
       .optional(),
   }),
   // ms since the epoch, or an ISO 8601 date-time.
-  timestamp: z.union([z.number().int().nonnegative(), z.string().refine((s) => !Number.isNaN(Date.parse(s)), "is not a date")]).optional(),
+  timestamp: z
+    .union([z.number().int().nonnegative(), z.string().refine((s) => !Number.isNaN(Date.parse(s)), "is not a date")])
+    .optional(),
 });
 
 const OBJECT_TYPE: Record<StandardEventType, string> = {

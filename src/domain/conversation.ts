@@ -1,7 +1,7 @@
 import type { JsonObject, Message, ServerFrame } from "../protocol/frames";
 import { LIMITS } from "../protocol/limits";
 import { BOT_USER_ID } from "../protocol/ids";
-import type { RoomStore, Room, MemberState, SendResult } from "../storage/room-store";
+import type { AttachmentRecord, RoomStore, Room, MemberState, SendResult } from "../storage/room-store";
 import { checkMessageBody, previewOf } from "./kinds";
 import { canAddMembers, canChangeRole, canRemoveMember, nextOwner, type ConversationType, type Role } from "./membership";
 import { fail, ok, type Actor, type Failure, type Result } from "./result";
@@ -15,6 +15,8 @@ export interface Fanout {
   disconnectUser(userId: string, code: number, message: string): void;
   /** Send one frame to every socket of one user. */
   toUser(userId: string, frame: ServerFrame): void;
+  /** Delete an attachment's stored bytes (after a recall). */
+  discardFile?(attachmentId: string): void;
 }
 
 /** Kinds whose body an author may edit. */
@@ -172,6 +174,18 @@ export class Conversation {
       const target = this.store.message(input.replyTo);
       if (!target || target.kind === "system") return fail("invalid_request", `replyTo: no message ${input.replyTo} to reply to`);
     }
+    if (checked.kind === "image" || checked.kind === "file") {
+      // The attachment must be an upload of this sender to this conversation; its facts come from the upload.
+      const ref = checked.body.attachment as JsonObject;
+      const upload = this.store.attachment(String(ref.id));
+      if (!upload || upload.uploader !== actor.userId) return fail("invalid_request", "body.attachment.id: no such upload of yours in this conversation");
+      if (checked.kind === "image" && !upload.contentType.startsWith("image/")) return fail("invalid_request", "kind: image needs an image attachment");
+      checked.body.attachment = { id: upload.id, name: upload.name, size: upload.size, contentType: upload.contentType };
+      if (upload.width !== undefined && upload.height !== undefined) {
+        checked.body.width = upload.width;
+        checked.body.height = upload.height;
+      }
+    }
     if (checked.kind === "approval") {
       const approvers = checked.body.approvers as string[];
       const outsider = approvers.find((a) => !this.store.member(a));
@@ -187,6 +201,7 @@ export class Conversation {
       now,
       replyTo: input.replyTo,
     });
+    if (checked.kind === "image" || checked.kind === "file") this.store.markAttachmentSent(String((checked.body.attachment as JsonObject).id), result.message.seq);
     onStored?.(result);
     if (result.status === "created") this.fanout.broadcast({ type: "message", message: result.message });
     return ok(result);
@@ -293,6 +308,13 @@ export class Conversation {
       return fail("forbidden", `messages can be recalled for ${Math.round(policy.recallWindowMs / 1000)} s after sending`);
     }
     this.store.forgetEdits(seq);
+    if (target.kind === "image" || target.kind === "file") {
+      const id = String((target.body.attachment as JsonObject | undefined)?.id ?? "");
+      if (id) {
+        this.store.deleteAttachment(id);
+        this.fanout.discardFile?.(id);
+      }
+    }
     // Edit events carried the body too: they keep their place in the sequence, without it.
     for (const event of this.store.editEventsOf(seq)) {
       const { body: _body, ...rest } = event.body;
@@ -302,6 +324,27 @@ export class Conversation {
     if (!revised) return fail("not_found", `no message ${seq}`);
     this.system(actor.userId, { event: "message_recalled", target: seq, userIds: [target.sender] }, now);
     return ok(revised);
+  }
+
+  /** Record an upload to this conversation by a member (the bytes are already in R2). */
+  registerAttachment(actor: Actor, upload: Omit<AttachmentRecord, "uploader" | "sentSeq">): Result<AttachmentRecord> {
+    const access = this.access(actor);
+    if (!access.ok) return access;
+    const record: AttachmentRecord = { ...upload, uploader: actor.userId };
+    this.store.registerAttachment(record);
+    return ok(record);
+  }
+
+  /**
+   * An attachment a member may download: one that was sent in this conversation (and not recalled),
+   * or their own upload.
+   */
+  attachmentFor(actor: Actor, id: string): Result<AttachmentRecord> {
+    const access = this.access(actor);
+    if (!access.ok) return access;
+    const a = this.store.attachment(id);
+    if (!a || (a.sentSeq == null && a.uploader !== actor.userId)) return fail("not_found", "attachment not found");
+    return ok(a);
   }
 
   /** Delete a message for oneself only: it disappears from one's own history and replay. */

@@ -8,6 +8,7 @@ import { conversationRoutes } from "./conversations";
 import { presenceRoutes } from "./presence";
 import { searchRoutes } from "./search";
 import { tenantSettingsRoutes } from "./tenant-settings";
+import { fileRoutes } from "./attachments";
 
 /** The HTTP surface: thin routes that authenticate, validate, pick the Durable Object and forward. */
 export function createApp() {
@@ -19,6 +20,7 @@ export function createApp() {
   app.route("/v1/conversations", conversationRoutes);
   app.route("/v1/search", searchRoutes);
   app.route("/v1/tenant", tenantSettingsRoutes);
+  app.route("/v1/files", fileRoutes);
   app.route("/v1", presenceRoutes);
 
   app.notFound((c) => c.json(errorBody("not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`, c.get("requestId")), 404));

@@ -24,11 +24,12 @@ export async function readJson<S extends z.ZodType>(c: AppContext, schema: S): P
   return parsed.data;
 }
 
-function tooLarge(): ApiError {
-  return new ApiError("too_large", `body: must be at most ${LIMITS.httpBodyBytes} bytes`);
+function tooLarge(limit: number = LIMITS.httpBodyBytes): ApiError {
+  return new ApiError("too_large", `body: must be at most ${limit} bytes`);
 }
 
-async function readLimited(stream: ReadableStream<Uint8Array> | null, limit: number): Promise<Uint8Array> {
+/** Read a body stream up to `limit` bytes; 413 as soon as it goes over. */
+export async function readLimited(stream: ReadableStream<Uint8Array> | null, limit: number): Promise<Uint8Array> {
   if (!stream) return new Uint8Array();
   const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
@@ -39,7 +40,7 @@ async function readLimited(stream: ReadableStream<Uint8Array> | null, limit: num
     total += value.byteLength;
     if (total > limit) {
       await reader.cancel();
-      throw tooLarge();
+      throw tooLarge(limit);
     }
     chunks.push(value);
   }

@@ -7,6 +7,7 @@ import { ApiError, unwrap } from "./errors";
 import { ClientId } from "../protocol/frames";
 import { EXTERNAL_ID, isConversationId, UserId } from "../protocol/ids";
 import { roomStub } from "../objects";
+import { downloadAttachment, signedAttachmentUrl, uploadAttachment } from "./attachments";
 import { LIMITS } from "../protocol/limits";
 import { ROLES } from "../domain/membership";
 import { describeIssue, Emoji } from "../domain/kinds";
@@ -145,6 +146,9 @@ export const conversationRoutes = new Hono<AppEnv>()
     const result = unwrap(await room(c).decide(actorOf(c), seqParam(c), input));
     return c.json({ decision: result.decision.message, request: result.request }, result.decision.status === "created" ? 201 : 200);
   })
+  .post("/:id/attachments", async (c) => uploadAttachment(c, room(c), c.req.param("id")))
+  .get("/:id/attachments/:attachmentId", async (c) => downloadAttachment(c, room(c), c.req.param("id")))
+  .get("/:id/attachments/:attachmentId/url", async (c) => signedAttachmentUrl(c, room(c), c.req.param("id")))
   .post("/:id/read", async (c) => {
     const input = await readJson(c, MarkRead);
     unwrap(await room(c).markRead(actorOf(c), input.seq));

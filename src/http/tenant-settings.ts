@@ -5,6 +5,8 @@ import { requirePrincipal, tenantOf } from "./auth";
 import { readJson } from "./body";
 import { ApiError } from "./errors";
 import { getTenantSettings, updateTenantSettings } from "../storage/retention";
+import { ATTACHMENT_HARD_MAX_BYTES } from "./attachments";
+import { SUPPORTED_TYPES } from "../domain/files";
 
 /** Longest retention period a tenant may set (days); null keeps history forever. */
 export const RETENTION_MAX_DAYS = 36_500;
@@ -15,6 +17,8 @@ const Settings = z.object({
   retentionDays: z.number().int().min(1).max(RETENTION_MAX_DAYS).nullable().optional(),
   editWindowSeconds: z.number().int().min(0).max(WINDOW_MAX_SECONDS).optional(),
   recallWindowSeconds: z.number().int().min(0).max(WINDOW_MAX_SECONDS).optional(),
+  attachmentMaxBytes: z.number().int().min(1).max(ATTACHMENT_HARD_MAX_BYTES).optional(),
+  attachmentTypes: z.array(z.enum(SUPPORTED_TYPES)).min(1).max(SUPPORTED_TYPES.length).nullable().optional(),
 });
 
 /** The calling tenant's own settings (tenant api key). */

@@ -16,17 +16,22 @@ export interface TenantSettings {
   retentionDays: number | null;
   editWindowSeconds: number;
   recallWindowSeconds: number;
+  attachmentMaxBytes: number;
+  /** Accepted attachment types; null accepts every supported type. */
+  attachmentTypes: string[] | null;
 }
 
 export async function getTenantSettings(db: D1Database, tenantId: string): Promise<TenantSettings | undefined> {
   const row = await db
     .prepare(
-      `SELECT retention_days AS retentionDays, edit_window_seconds AS editWindowSeconds, recall_window_seconds AS recallWindowSeconds
+      `SELECT retention_days AS retentionDays, edit_window_seconds AS editWindowSeconds, recall_window_seconds AS recallWindowSeconds,
+              attachment_max_bytes AS attachmentMaxBytes, attachment_types AS attachmentTypes
        FROM tenants WHERE id = ?1`,
     )
     .bind(tenantId)
-    .first<TenantSettings>();
-  return row ?? undefined;
+    .first<Omit<TenantSettings, "attachmentTypes"> & { attachmentTypes: string | null }>();
+  if (!row) return undefined;
+  return { ...row, attachmentTypes: row.attachmentTypes ? (JSON.parse(row.attachmentTypes) as string[]) : null };
 }
 
 /** Change the given settings; the others keep their value. */
@@ -36,10 +41,21 @@ export async function updateTenantSettings(db: D1Database, tenantId: string, cha
       `UPDATE tenants SET
          retention_days = CASE WHEN ?2 THEN ?3 ELSE retention_days END,
          edit_window_seconds = coalesce(?4, edit_window_seconds),
-         recall_window_seconds = coalesce(?5, recall_window_seconds)
+         recall_window_seconds = coalesce(?5, recall_window_seconds),
+         attachment_max_bytes = coalesce(?6, attachment_max_bytes),
+         attachment_types = CASE WHEN ?7 THEN ?8 ELSE attachment_types END
        WHERE id = ?1`,
     )
-    .bind(tenantId, "retentionDays" in change ? 1 : 0, change.retentionDays ?? null, change.editWindowSeconds ?? null, change.recallWindowSeconds ?? null)
+    .bind(
+      tenantId,
+      "retentionDays" in change ? 1 : 0,
+      change.retentionDays ?? null,
+      change.editWindowSeconds ?? null,
+      change.recallWindowSeconds ?? null,
+      change.attachmentMaxBytes ?? null,
+      "attachmentTypes" in change ? 1 : 0,
+      change.attachmentTypes ? JSON.stringify(change.attachmentTypes) : null,
+    )
     .run();
 }
 

@@ -74,6 +74,14 @@ const MIGRATIONS: SqlMigration[] = [
     sql: `CREATE TABLE outbound (id INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, payload TEXT NOT NULL, created_at INTEGER NOT NULL);`,
   },
   {
+    version: 6,
+    name: "attachments",
+    sql: `CREATE TABLE attachments (
+            id TEXT PRIMARY KEY, uploader TEXT NOT NULL, name TEXT NOT NULL, size INTEGER NOT NULL,
+            content_type TEXT NOT NULL, width INTEGER, height INTEGER, created_at INTEGER NOT NULL, sent_seq INTEGER);
+          CREATE INDEX attachments_unsent ON attachments (created_at) WHERE sent_seq IS NULL;`,
+  },
+  {
     version: 4,
     name: "message lifecycle: replies, unread ordinals, reactions, edits, hidden",
     // `ordinal` counts the messages people read (everything but `system` events), so unread counts
@@ -168,6 +176,18 @@ interface MessageRow {
   reply_to: number | null;
   ordinal: number;
   [key: string]: SqlStorageValue;
+}
+
+export interface AttachmentRecord {
+  id: string;
+  uploader: string;
+  name: string;
+  size: number;
+  contentType: string;
+  width?: number;
+  height?: number;
+  createdAt: number;
+  sentSeq?: number | null;
 }
 
 export type SendResult = { status: "created"; message: Message } | { status: "duplicate"; message: Message };
@@ -365,6 +385,55 @@ export class RoomStore {
   /** The stored version of a message (bumped by every revision). */
   versionOf(seq: number): number | undefined {
     return this.sql.exec<{ version: number }>(`SELECT version FROM messages WHERE seq = ?`, seq).toArray()[0]?.version;
+  }
+
+  registerAttachment(a: AttachmentRecord): void {
+    this.sql.exec(
+      `INSERT INTO attachments (id, uploader, name, size, content_type, width, height, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      a.id,
+      a.uploader,
+      a.name,
+      a.size,
+      a.contentType,
+      a.width ?? null,
+      a.height ?? null,
+      a.createdAt,
+    );
+  }
+
+  attachment(id: string): AttachmentRecord | undefined {
+    const r = this.sql
+      .exec<{ id: string; uploader: string; name: string; size: number; content_type: string; width: number | null; height: number | null; created_at: number; sent_seq: number | null }>(
+        `SELECT * FROM attachments WHERE id = ?`,
+        id,
+      )
+      .toArray()[0];
+    if (!r) return undefined;
+    const record: AttachmentRecord = { id: r.id, uploader: r.uploader, name: r.name, size: r.size, contentType: r.content_type, createdAt: r.created_at, sentSeq: r.sent_seq };
+    if (r.width !== null) record.width = r.width;
+    if (r.height !== null) record.height = r.height;
+    return record;
+  }
+
+  markAttachmentSent(id: string, seq: number): void {
+    this.sql.exec(`UPDATE attachments SET sent_seq = coalesce(sent_seq, ?) WHERE id = ?`, seq, id);
+  }
+
+  deleteAttachment(id: string): void {
+    this.sql.exec(`DELETE FROM attachments WHERE id = ?`, id);
+  }
+
+  /** Uploads never sent, created before `cutoff`. */
+  orphanAttachments(cutoff: number, limit = 100): string[] {
+    return this.sql
+      .exec<{ id: string }>(`SELECT id FROM attachments WHERE sent_seq IS NULL AND created_at < ? ORDER BY created_at LIMIT ?`, cutoff, limit)
+      .toArray()
+      .map((r) => r.id);
+  }
+
+  /** When the oldest unsent upload was made, if any. */
+  oldestUnsentAttachment(): number | undefined {
+    return this.sql.exec<{ t: number | null }>(`SELECT min(created_at) AS t FROM attachments WHERE sent_seq IS NULL`).one().t ?? undefined;
   }
 
   /** Record an event for the tenant's outbound CRM webhooks (drained by the outbox). */

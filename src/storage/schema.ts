@@ -15,6 +15,10 @@ export const tenants = sqliteTable("tenants", {
   editWindowSeconds: integer("edit_window_seconds").notNull().default(86_400),
   /** How long after sending an author may recall a message (seconds); group admins may at any time. */
   recallWindowSeconds: integer("recall_window_seconds").notNull().default(600),
+  /** Largest attachment a member may upload (bytes). */
+  attachmentMaxBytes: integer("attachment_max_bytes").notNull().default(26_214_400),
+  /** Accepted attachment content types as a JSON array; null accepts every supported type. */
+  attachmentTypes: text("attachment_types"),
 });
 
 /** Tenant api keys, stored only as the SHA-256 of the key. */

@@ -1,0 +1,139 @@
+import { Hono } from "hono";
+import type { AppContext, AppEnv } from "./context";
+import { actorOf } from "./auth";
+import { readLimited } from "./body";
+import { ApiError, unwrap } from "./errors";
+import { imageSize, resolveContentType } from "../domain/files";
+import { attachmentKey, attachmentPolicy, ATTACHMENT_ID, newAttachmentId } from "../storage/files";
+import type { RoomRpc } from "../objects";
+import { roomStub } from "../objects";
+import { isConversationId } from "../protocol/ids";
+import type { AttachmentRecord } from "../storage/room-store";
+
+/** The hard ceiling on any upload, whatever a tenant configures. */
+export const ATTACHMENT_HARD_MAX_BYTES = 100 * 1024 * 1024;
+/** Lifetime of a signed download URL. */
+export const SIGNED_URL_TTL_SECONDS = 300;
+
+/** Upload the request body as an attachment of the conversation (a member only; limits per tenant; type from the bytes). */
+export async function uploadAttachment(c: AppContext, room: RoomRpc, conversationId: string) {
+  const actor = actorOf(c);
+  const name = (c.req.query("name") ?? "").trim();
+  // eslint-disable-next-line no-control-regex
+  if (!name || name.length > 255 || /[\u0000-\u001f\u007f/\\]/.test(name)) {
+    throw new ApiError("invalid_request", "name: give the file name (1-255 characters, no slashes or control characters) as ?name=");
+  }
+  // Membership first: a non-member learns nothing, and nothing is stored.
+  unwrap(await room.getConversation(actor));
+  const policy = await attachmentPolicy(c.env.DB, actor.tenantId);
+  const max = Math.min(policy.maxBytes, ATTACHMENT_HARD_MAX_BYTES);
+  if (Number(c.req.header("content-length") ?? "0") > max) throw new ApiError("too_large", `body: attachments are at most ${max} bytes`);
+  const bytes = await readLimited(c.req.raw.body, max);
+  if (bytes.byteLength === 0) throw new ApiError("invalid_request", "body: the file is empty");
+  const type = resolveContentType(c.req.header("content-type") ?? "", bytes);
+  if (!type.ok) throw new ApiError("invalid_request", type.reason);
+  if (policy.types && !policy.types.includes(type.contentType)) {
+    throw new ApiError("invalid_request", `Content-Type: ${type.contentType} is not accepted by this tenant`);
+  }
+  const id = newAttachmentId();
+  const size = type.contentType.startsWith("image/") ? imageSize(bytes, type.contentType) : undefined;
+  await c.env.FILES.put(attachmentKey(actor.tenantId, conversationId, id), bytes, {
+    httpMetadata: { contentType: type.contentType },
+    customMetadata: { name, uploader: actor.userId },
+  });
+  const upload = { id, name, size: bytes.byteLength, contentType: type.contentType, createdAt: Date.now(), ...(size ?? {}) };
+  const registered = await room.registerAttachment(actor, upload);
+  if (!registered.ok) {
+    await c.env.FILES.delete(attachmentKey(actor.tenantId, conversationId, id));
+    throw ApiError.from(registered);
+  }
+  return c.json(publicView(registered.value), 201);
+}
+
+/** Stream an attachment to a member of its conversation. */
+export async function downloadAttachment(c: AppContext, room: RoomRpc, conversationId: string) {
+  const actor = actorOf(c);
+  const id = c.req.param("attachmentId") ?? "";
+  if (!ATTACHMENT_ID.test(id)) throw new ApiError("not_found", "attachment not found");
+  const record = unwrap(await room.attachmentFor(actor, id));
+  return serveFile(c.env, actor.tenantId, conversationId, record);
+}
+
+/** A short-lived URL that downloads the attachment without a bearer token (for <img src>). */
+export async function signedAttachmentUrl(c: AppContext, room: RoomRpc, conversationId: string) {
+  const actor = actorOf(c);
+  const id = c.req.param("attachmentId") ?? "";
+  if (!ATTACHMENT_ID.test(id)) throw new ApiError("not_found", "attachment not found");
+  unwrap(await room.attachmentFor(actor, id));
+  const expiresAt = Date.now() + SIGNED_URL_TTL_SECONDS * 1000;
+  const claims = b64url(new TextEncoder().encode(JSON.stringify({ t: actor.tenantId, c: conversationId, a: id, e: expiresAt })));
+  const token = `${claims}.${await hmac(c.env.TOKEN_SIGNING_KEY, `file:${claims}`)}`;
+  return c.json({ url: new URL(`/v1/files/${token}`, c.req.url).toString(), expiresAt });
+}
+
+/** GET /v1/files/:token — the signed-URL download. */
+export const fileRoutes = new Hono<AppEnv>().get("/:token", async (c) => {
+  const [claims, signature] = (c.req.param("token") ?? "").split(".");
+  if (!claims || !signature || !(await verifyHmac(c.env.TOKEN_SIGNING_KEY, `file:${claims}`, signature))) {
+    throw new ApiError("unauthorized", "invalid file link");
+  }
+  let parsed: { t: string; c: string; a: string; e: number };
+  try {
+    parsed = JSON.parse(new TextDecoder().decode(fromB64url(claims))) as typeof parsed;
+  } catch {
+    throw new ApiError("unauthorized", "invalid file link");
+  }
+  if (typeof parsed.e !== "number" || parsed.e < Date.now()) throw new ApiError("unauthorized", "this file link has expired");
+  if (!isConversationId(parsed.c) || !ATTACHMENT_ID.test(parsed.a)) throw new ApiError("not_found", "attachment not found");
+  const record = unwrap(await roomStub(c.env, parsed.t, parsed.c).attachmentForLink(parsed.t, parsed.a));
+  return serveFile(c.env, parsed.t, parsed.c, record);
+});
+
+async function serveFile(env: Env, tenantId: string, conversationId: string, record: AttachmentRecord): Promise<Response> {
+  const object = await env.FILES.get(attachmentKey(tenantId, conversationId, record.id));
+  if (!object) throw new ApiError("not_found", "attachment not found");
+  const inline = record.contentType.startsWith("image/");
+  return new Response(object.body, {
+    headers: {
+      "Content-Type": record.contentType,
+      "Content-Length": String(object.size),
+      "Content-Disposition": `${inline ? "inline" : "attachment"}; filename*=UTF-8''${encodeURIComponent(record.name)}`,
+      "X-Content-Type-Options": "nosniff",
+      "Cache-Control": "private, max-age=300",
+    },
+  });
+}
+
+function publicView(a: AttachmentRecord) {
+  const view: Record<string, unknown> = { id: a.id, name: a.name, size: a.size, contentType: a.contentType };
+  if (a.width !== undefined) view.width = a.width;
+  if (a.height !== undefined) view.height = a.height;
+  return view;
+}
+
+async function hmac(key: string, data: string): Promise<string> {
+  const k = await crypto.subtle.importKey("raw", new TextEncoder().encode(key), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  return b64url(new Uint8Array(await crypto.subtle.sign("HMAC", k, new TextEncoder().encode(data))));
+}
+
+async function verifyHmac(key: string, data: string, signature: string): Promise<boolean> {
+  const k = await crypto.subtle.importKey("raw", new TextEncoder().encode(key), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
+  try {
+    return await crypto.subtle.verify("HMAC", k, fromB64url(signature), new TextEncoder().encode(data));
+  } catch {
+    return false;
+  }
+}
+
+function b64url(bytes: Uint8Array): string {
+  let s = "";
+  for (const b of bytes) s += String.fromCharCode(b);
+  return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function fromB64url(text: string): Uint8Array<ArrayBuffer> {
+  const bin = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
