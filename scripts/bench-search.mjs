@@ -201,6 +201,7 @@ try {
   };
   const flushStats = (flushes, wallMs, rowsTotal) => {
     const batchMs = flushes.reduce((s, f) => s + f.ms, 0);
+    const prepMs = flushes.reduce((s, f) => s + f.prepMs, 0);
     const ms = summarize(flushes.map((f) => f.ms));
     return {
       messages: rowsTotal,
@@ -213,6 +214,9 @@ try {
       batchMsMax: round(ms.max),
       /** rows / time spent inside DB.batch (the D1 write itself), summed over flushes. */
       messagesPerBatchSecond: Math.round((rowsTotal * 1000) / batchMs),
+      /** Time inside DB.batch and building the flush (JSON.parse, searchableText, cjkGrams), summed. */
+      batchSeconds: round(batchMs / 1000, 1),
+      prepSeconds: round(prepMs / 1000, 1),
     };
   };
 

@@ -22,7 +22,7 @@ async function upload(token: string, id: string, bytes: Uint8Array, contentType:
     body: bytes,
   });
   const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
+  return { status: res.status, body: text ? JSON.parse(text) : null, headers: res.headers };
 }
 
 describe("attachments", () => {

@@ -1,6 +1,6 @@
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { api, createGroup, expectError, join, sendHttp, setupTenant } from "./helpers";
+import { api, BASE, createGroup, expectError, join, sendHttp, setupTenant } from "./helpers";
 
 const post = (token: string, id: string, clientId: string, kind: string, body: unknown, extra: Record<string, unknown> = {}) =>
   api("POST", `/v1/conversations/${id}/messages`, { token, body: { clientId, kind, body, ...extra } });
@@ -9,11 +9,22 @@ describe("message kinds", () => {
   it("accepts a valid body of every sendable kind and rejects bad ones", async () => {
     const t = await setupTenant();
     const id = await createGroup(t.tokens.alice!, ["bob"]);
-    const attachment = { id: "a1", name: "q.pdf", size: 1200, contentType: "application/pdf" };
+    const uploadOf = async (bytes: Uint8Array, contentType: string, name: string) => {
+      const res = await exports.default.fetch(`${BASE}/v1/conversations/${id}/attachments?name=${name}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${t.tokens.alice}`, "content-type": contentType },
+        body: bytes,
+      });
+      return { ...((await res.json()) as { id: string }), name, size: bytes.byteLength, contentType };
+    };
+    const pngBytes = new Uint8Array(32);
+    pngBytes.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    const attachment = await uploadOf(new TextEncoder().encode("%PDF-1.7 quote"), "application/pdf", "q.pdf");
+    const picture = await uploadOf(pngBytes, "image/png", "p.png");
     const good: [string, unknown][] = [
       ["text", { text: "hi", mentions: ["bob", "all"] }],
       ["file", { attachment }],
-      ["image", { attachment: { ...attachment, contentType: "image/png" }, width: 10, height: 20 }],
+      ["image", { attachment: picture }],
       ["log", { date: "2026-11-26", done: ["called ACME"], planned: ["send quote"], blockers: [], text: "ok" }],
       ["approval", { title: "Discount 15%", approvers: ["bob"], amount: 1200, currency: "EUR" }],
     ];
@@ -24,6 +35,8 @@ describe("message kinds", () => {
       ["text", { text: "x", mentions: ["nobody"] }],
       ["file", { attachment: { id: "a", name: "x", size: -1, contentType: "application/pdf" } }],
       ["image", { attachment: { ...attachment, contentType: "not a type" } }],
+      ["image", { attachment }],
+      ["file", { attachment: { ...attachment, id: "f_00000000000000000000000000000000" } }],
       ["log", { date: "yesterday" }],
       ["log", { date: "2026-11-26", done: "not a list" }],
       ["approval", { title: "x", approvers: [] }],

@@ -5,7 +5,7 @@ import WebSocket from "ws";
 import { performance } from "node:perf_hooks";
 import { sleep } from "./util.mjs";
 
-const NO_REPLAY = Number.MAX_SAFE_INTEGER;
+const NO_REPLAY = 999_999_999_999_999; // the largest `after` the API accepts (15 digits): no replay on connect
 
 function connect(url) {
   return new Promise((resolve, reject) => {
