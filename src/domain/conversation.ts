@@ -186,6 +186,18 @@ export class Conversation {
         checked.body.height = upload.height;
       }
     }
+    let replyTo = input.replyTo;
+    if (checked.kind === "crm") {
+      // A later event about the same CRM object is a new card that references the first one.
+      const b = checked.body;
+      const first = this.store.firstCard(String(b.source), String(b.objectType), String(b.objectId));
+      if (first !== undefined) {
+        b.updates = first;
+        replyTo ??= first;
+      } else {
+        delete b.updates;
+      }
+    }
     if (checked.kind === "approval") {
       const approvers = checked.body.approvers as string[];
       const outsider = approvers.find((a) => !this.store.member(a));
@@ -199,7 +211,7 @@ export class Conversation {
       kind: checked.kind,
       body: checked.body,
       now,
-      replyTo: input.replyTo,
+      replyTo,
     });
     if (checked.kind === "image" || checked.kind === "file") this.store.markAttachmentSent(String((checked.body.attachment as JsonObject).id), result.message.seq);
     onStored?.(result);

@@ -436,6 +436,21 @@ export class RoomStore {
     return this.sql.exec<{ t: number | null }>(`SELECT min(created_at) AS t FROM attachments WHERE sent_seq IS NULL`).one().t ?? undefined;
   }
 
+  /** The seq of the first card about a CRM object in this conversation, if any. */
+  firstCard(source: string, objectType: string, objectId: string): number | undefined {
+    return (
+      this.sql
+        .exec<{ seq: number }>(
+          `SELECT seq FROM messages WHERE kind = 'crm' AND body ->> '$.source' = ? AND body ->> '$.objectType' = ? AND body ->> '$.objectId' = ?
+           ORDER BY seq LIMIT 1`,
+          source,
+          objectType,
+          objectId,
+        )
+        .toArray()[0]?.seq ?? undefined
+    );
+  }
+
   /** Record an event for the tenant's outbound CRM webhooks (drained by the outbox). */
   enqueueOutbound(type: string, payload: JsonObject): void {
     this.sql.exec(`INSERT INTO outbound (type, payload, created_at) VALUES (?, ?, ?)`, type, JSON.stringify(payload), Date.now());

@@ -138,3 +138,72 @@ export const messages = sqliteTable(
     index("messages_tenant_ts").on(t.tenantId, t.ts),
   ],
 );
+
+/**
+ * CRM ingress integrations. HMAC secrets (standard, hubspot) are stored encrypted with a key derived
+ * from a Worker secret, so a leaked row alone cannot sign deliveries; URL tokens (salesforce, slack)
+ * are stored only as their SHA-256.
+ */
+export const integrations = sqliteTable(
+  "integrations",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id").notNull(),
+    kind: text("kind", { enum: ["standard", "hubspot", "salesforce", "slack"] }).notNull(),
+    name: text("name").notNull(),
+    conversationId: text("conversation_id"),
+    /** Where cards go when their owner is unknown (created on first need when not configured). */
+    fallbackConversationId: text("fallback_conversation_id"),
+    secretCiphertext: text("secret_ciphertext"),
+    tokenHash: text("token_hash"),
+    organizationId: text("organization_id"),
+    hubspotVersions: text("hubspot_versions"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("integrations_tenant").on(t.tenantId)],
+);
+
+/** Delivery ids seen per integration: a replay within the retention window is answered and ignored. */
+export const webhookDeliveries = sqliteTable(
+  "webhook_deliveries",
+  {
+    integrationId: text("integration_id").notNull(),
+    deliveryId: text("delivery_id").notNull(),
+    receivedAt: integer("received_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.integrationId, t.deliveryId] }), index("webhook_deliveries_age").on(t.receivedAt)],
+);
+
+/** Outbound event subscriptions of a tenant's CRM (signed with Standard Webhooks). */
+export const webhookEndpoints = sqliteTable(
+  "webhook_endpoints",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id").notNull(),
+    url: text("url").notNull(),
+    secretCiphertext: text("secret_ciphertext").notNull(),
+    /** JSON array of event types. */
+    events: text("events").notNull(),
+    /** JSON array of conversation ids for message.created, or null for all. */
+    conversationIds: text("conversation_ids"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("webhook_endpoints_tenant").on(t.tenantId)],
+);
+
+/** The last attempts of each outbound delivery, readable by the tenant. */
+export const endpointDeliveries = sqliteTable(
+  "endpoint_deliveries",
+  {
+    eventId: text("event_id").notNull(),
+    endpointId: text("endpoint_id").notNull(),
+    tenantId: text("tenant_id").notNull(),
+    type: text("type").notNull(),
+    status: text("status", { enum: ["delivered", "retrying", "failed", "dead"] }).notNull(),
+    attempts: integer("attempts").notNull(),
+    responseStatus: integer("response_status"),
+    detail: text("detail"),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.endpointId, t.eventId] }), index("endpoint_deliveries_recent").on(t.endpointId, t.updatedAt)],
+);
