@@ -36,7 +36,8 @@ const HELP = `npm run bench -- [options]
                         machine is shared, so single runs can be skewed by other work (see "other%")
   --quiet PCT           before each run wait (up to --quiet-wait S, default 60) until processes other than
                         the bench's own use less than PCT% of a core (default 25; 0 = do not wait)
-  --drain S             seconds allowed after the load for acks, deliveries and the mirror (default 5)
+  --drain S             seconds allowed after the load for acks and deliveries to arrive on time (default 5)
+  --late S              seconds more to wait for late ones (counted "late") before counting them lost (default 30)
   --warmup S            closed-loop warm-up of each server before the scenarios (default 2, 0 = none)
   --cpu-profile         profile the Worker isolate (DevTools protocol) during each load on the stack's port;
                         writes bench-results/<scenario>.cpuprofile and prints the top functions. The
@@ -72,6 +73,7 @@ if (port === 8787) throw new Error("port 8787 belongs to someone else's stack; p
 const baselinePort = num(args["baseline-port"], 8792);
 const quick = Boolean(args.quick);
 const drain = num(args.drain, 5);
+const late = num(args.late, 30);
 const warmup = num(args.warmup, 2);
 const connectConcurrency = num(args["connect-concurrency"], 500);
 const rotate = !args["no-rotate"];
@@ -209,7 +211,7 @@ function switchboardTarget(stack, adminToken, { name = "switchboard", base = sta
           let polls = 0;
           let behind = want.length;
           let ahead = 0;
-          while (performance.now() - start < drain * 1000 + 5_000) {
+          while (performance.now() - start < (drain + late) * 1000) {
             const { conversations } = await seeded.api.call("GET", "/v1/conversations?limit=500");
             const now = performance.now();
             polls++;
@@ -280,6 +282,7 @@ async function runOne(target, sc, tag) {
     payload: sc.payload,
     duration: sc.duration,
     drain,
+    late,
     connectConcurrency,
     tag,
     probe: target.probe,
@@ -339,7 +342,7 @@ function verdicts(sc, ours, theirs) {
 }
 
 function scenarioTable(sc, rows) {
-  const header = ["target", "sockets", "setup s", "sock/s", "sent/s", "deliv/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "ack p50", "ack p99", "lost", "dup", "ooo", "err", "srv cpu%", "proxy%", "gen cpu%", "other%", "srv MiB", "mirror ms"];
+  const header = ["target", "sockets", "setup s", "sock/s", "sent/s", "deliv/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "ack p50", "ack p99", "late", "lost", "dup", "ooo", "err", "srv cpu%", "proxy%", "gen cpu%", "other%", "srv MiB", "mirror ms"];
   const lines = [header];
   for (const [name, r] of rows) {
     if (!r) continue;
@@ -357,6 +360,7 @@ function scenarioTable(sc, rows) {
       l ? fmt(l.latencyMs.max, 1) : fmt(r.connect.readyLatencyMs.max, 1),
       l ? fmt(l.ackLatencyMs.p50, 2) : "-",
       l ? fmt(l.ackLatencyMs.p99, 2) : "-",
+      l ? l.lateDeliveries : "-",
       l ? l.lost : "-",
       l ? l.duplicated : "-",
       l ? l.outOfOrder : "-",
@@ -480,7 +484,7 @@ async function main() {
   const out = args.out ?? `bench-results/bench-${started.toISOString().replace(/[:.]/g, "-")}.json`;
   writeFileSync(
     out,
-    JSON.stringify({ startedAt: started.toISOString(), machine, options: { ...args, port, baselinePort, drain, warmup, rotate, connectConcurrency, repeat }, probes, results }, null, 2),
+    JSON.stringify({ startedAt: started.toISOString(), machine, options: { ...args, port, baselinePort, drain, late, warmup, rotate, connectConcurrency, repeat }, probes, results }, null, 2),
   );
   console.log(`\nresults: ${out}`);
 }

@@ -75,7 +75,12 @@ function render(message) {
   else if (message.kind === "log") text = `[log ${b.date ?? ""}] ${[...(b.done ?? []), ...(b.planned ?? [])].join("; ")}`;
   else if (message.kind === "approval") text = `[approval] ${b.title ?? ""}`;
   else if (message.kind === "crm") text = `[${b.objectType ?? "crm"} ${b.event ?? ""}] ${b.title ?? ""}${b.stage ? ` (${b.stage})` : ""}`;
-  else if (message.kind === "system") text = `[${b.event ?? "system"}] ${(b.userIds ?? []).join(", ")}`;
+  else if (message.kind === "system") {
+    const target = b.target ? ` [${b.target}]` : "";
+    if (b.event === "message_edited") text = `(edited${target}) ${b.body?.text ?? ""}`;
+    else if (b.event === "reaction_added" || b.event === "reaction_removed") text = `${b.emoji ?? ""} ${b.event === "reaction_added" ? "on" : "off"}${target}`;
+    else text = `[${b.event ?? "system"}]${target} ${(b.userIds ?? []).join(", ")}`;
+  }
   else text = `[${message.kind}]`;
   return `[${message.seq}] ${message.sender}: ${text}${message.editedAt ? " (edited)" : ""}`;
 }
@@ -106,6 +111,7 @@ client.on("typing", ({ userId }) => {
     prompt(true);
   }, 3_000));
 });
+client.on("hidden", ({ seq }) => print(`* [${seq}] deleted for you`));
 client.on("ready", ({ lastSeq }) => {
   if (!everConnected) {
     const name = conversation.name ?? conversation.members?.filter((m) => m !== user).join(", ");
@@ -119,6 +125,8 @@ client.on("state", (state) => {
   if (state === "connecting" && everConnected) print("* connection lost; reconnecting…");
 });
 client.on("error", (err) => {
+  // A removed member first gets a forbidden frame, then the close that ends the client: say it once.
+  if (!err.fatal && err.code === "forbidden" && err.clientId === undefined) return;
   print(`* ${err.fatal ? "disconnected" : "error"}: ${err.code}: ${err.message}`);
   if (err.fatal) {
     process.exitCode = 1;

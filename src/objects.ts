@@ -34,6 +34,7 @@ export type RoomRpc = Pick<
   | "registerAttachment"
   | "attachmentFor"
   | "attachmentForLink"
+  | "cardAction"
 >;
 
 export function roomStub(env: Env, tenantId: string, conversationId: string): RoomRpc {

@@ -7,6 +7,9 @@ import type { Role } from "../src/domain/membership";
 import type { Actor, Result } from "../src/domain/result";
 import type { AttachmentRecord, SendResult } from "../src/storage/room-store";
 import { attachmentKey } from "../src/storage/files";
+import { endpointsOf, type EndpointRow, type OutboundEventType } from "../src/storage/endpoints";
+import { tenantDb } from "../src/storage/shards";
+import type { OutboundJob } from "../src/crm/outbound";
 import type { Message, ServerFrame } from "../src/protocol/frames";
 import { parseClientFrame, PING_TEXT, PONG_TEXT } from "../src/protocol/frames";
 import { LIMITS } from "../src/protocol/limits";
@@ -23,6 +26,9 @@ export const MIRROR_DELAY_MS = 200;
 const MIRROR_RETRY_MAX_MS = 5 * 60_000;
 /** An upload never sent in a message is deleted after this long. */
 export const ORPHAN_AFTER_MS = 24 * 3600_000;
+/** How long a conversation trusts its cached list of the tenant's outbound endpoints. */
+export const ENDPOINT_CACHE_MS = 30_000;
+const OUTBOUND_BATCH = 100;
 /** Messages read from SQLite per step of a replay. */
 const REPLAY_PAGE = 500;
 /** Messages per notify call to presence. */
@@ -267,7 +273,10 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
 
   async decide(actor: Actor, seq: number, input: { clientId: string; decision: "approve" | "reject"; comment?: string | undefined }) {
     const result = this.conversation.decide(actor, seq, input, Date.now());
-    if (result.ok && result.value.decision.status === "created" && result.value.final) this.emitApprovalDecided(result.value.request);
+    if (result.ok && result.value.decision.status === "created" && result.value.final) {
+      this.emitApprovalDecided(result.value.request);
+      this.scheduleMirror();
+    }
     return result.ok && result.value.decision.status === "created" ? this.mirrored(result) : result;
   }
 
@@ -305,6 +314,72 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
     if (orphans.length === 0) return;
     await this.env.FILES.delete(orphans.map((id) => attachmentKey(room.tenantId, room.conversationId, id)));
     for (const id of orphans) this.store.deleteAttachment(id);
+  }
+
+  /** Someone acted on a CRM card (e.g. "claim", "call", "won"): an event in the stream and for the CRM. */
+  async cardAction(actor: Actor, seq: number, action: string) {
+    const result = this.conversation.cardAction(actor, seq, action, Date.now());
+    if (!result.ok) return result;
+    const card = result.value.card;
+    this.store.enqueueOutbound("card.action", {
+      conversationId: card.conversationId,
+      seq: card.seq,
+      action,
+      userId: actor.userId,
+      card: card.body,
+    });
+    this.scheduleMirror();
+    return this.mirrored(result);
+  }
+
+  private endpointCache: { at: number; endpoints: EndpointRow[] } | undefined;
+
+  /** The tenant's outbound endpoints, cached for ENDPOINT_CACHE_MS (new endpoints apply within that). */
+  private async outboundEndpoints(tenantId: string): Promise<EndpointRow[]> {
+    const now = Date.now();
+    if (!this.endpointCache || now - this.endpointCache.at > ENDPOINT_CACHE_MS) {
+      this.endpointCache = { at: now, endpoints: await endpointsOf(tenantDb(this.env, tenantId), tenantId) };
+    }
+    return this.endpointCache.endpoints;
+  }
+
+  /**
+   * Outbound CRM events: new messages (message.created, above the outbound watermark) and queued
+   * events (card.action, approval.decided) become one queue job per subscribed endpoint. The
+   * watermark moves only after the queue accepted the jobs; event ids make redelivery harmless.
+   */
+  private async drainOutbound(): Promise<void> {
+    const room = this.store.getRoom();
+    if (!room) return;
+    const pending = this.store.pendingOutbound(OUTBOUND_BATCH);
+    if (room.outboundSeq >= room.lastSeq && pending.length === 0) return;
+    const endpoints = await this.outboundEndpoints(room.tenantId);
+    const messages = room.outboundSeq < room.lastSeq ? this.store.page({ after: room.outboundSeq, limit: OUTBOUND_BATCH }) : [];
+    const now = Date.now();
+    const conversation = { id: room.conversationId, type: room.type, name: room.name };
+    const jobs: OutboundJob[] = [];
+    const wants = (e: EndpointRow, type: OutboundEventType) =>
+      e.events.includes(type) && (e.conversationIds === null || e.conversationIds.includes(room.conversationId));
+    for (const m of messages) {
+      if (m.kind === "system") continue;
+      for (const e of endpoints) {
+        if (wants(e, "message.created")) {
+          jobs.push({ eventId: `${room.conversationId}:${m.seq}:message.created`, endpointId: e.id, tenantId: room.tenantId, type: "message.created", data: { conversation, message: m }, createdAt: now });
+        }
+      }
+    }
+    for (const p of pending) {
+      const type = p.type as OutboundEventType;
+      for (const e of endpoints) {
+        if (wants(e, type)) jobs.push({ eventId: `${room.conversationId}:e${p.id}:${type}`, endpointId: e.id, tenantId: room.tenantId, type, data: { conversation, ...p.payload }, createdAt: p.createdAt });
+      }
+    }
+    for (let i = 0; i < jobs.length; i += 100) await this.env.EVENTS_QUEUE.sendBatch(jobs.slice(i, i + 100).map((body) => ({ body })));
+    const lastMessage = messages.at(-1);
+    if (lastMessage) this.store.markOutboundSeq(lastMessage.seq);
+    const lastPending = pending.at(-1);
+    if (lastPending) this.store.deleteOutbound(lastPending.id);
+    if (messages.length === OUTBOUND_BATCH || pending.length === OUTBOUND_BATCH) this.scheduleMirror();
   }
 
   /** Hook point for outbound CRM events: an approval reached its final state. */
@@ -353,6 +428,9 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
     if (result.ok) {
       this.kickNotify();
       await this.mirrorNow();
+      // Outbound CRM events are not on the response path: the alarm hands them to the queue.
+      const room = this.store.getRoom();
+      if (room && room.outboundSeq < room.lastSeq) this.scheduleMirror();
     }
     return result;
   }
@@ -453,6 +531,12 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
       await this.armOrphanSweep();
     } catch (err) {
       console.error("orphan sweep failed; the next alarm retries it", err);
+    }
+    try {
+      await this.drainOutbound();
+    } catch (err) {
+      console.error("outbound events failed; retrying", err);
+      this.scheduleMirror();
     }
     try {
       await this.flushMirror();

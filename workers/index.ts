@@ -2,6 +2,8 @@ import { createApp } from "../src/http/app";
 import { consumeDeadLetters, consumePushBatch } from "../src/push/dispatch";
 import { createProviders } from "../src/push/providers";
 import { runRetention } from "../src/jobs/retention";
+import { consumeOutboundBatch, consumeOutboundDeadLetters } from "../src/crm/outbound";
+import { forgetDeliveries } from "../src/storage/integrations";
 
 export { ConversationRoom } from "./conversation-room";
 export { TenantPresence } from "./tenant-presence";
@@ -11,6 +13,8 @@ const app = createApp();
 /** Queue names, as configured in wrangler.toml. */
 export const PUSH_QUEUE_NAME = "switchboard-push";
 export const PUSH_DLQ_NAME = "switchboard-push-dlq";
+export const EVENTS_QUEUE_NAME = "switchboard-events";
+export const EVENTS_DLQ_NAME = "switchboard-events-dlq";
 
 export default {
   fetch: app.fetch,
@@ -18,6 +22,8 @@ export default {
     const deps = { fetch: (input: RequestInfo | URL, init?: RequestInit) => fetch(input, init), now: () => Date.now() };
     if (batch.queue === PUSH_DLQ_NAME) return consumeDeadLetters(batch, env, deps);
     if (batch.queue === PUSH_QUEUE_NAME) return consumePushBatch(batch, env, createProviders(env, deps), deps);
+    if (batch.queue === EVENTS_QUEUE_NAME) return consumeOutboundBatch(batch, env, deps.fetch, deps.now);
+    if (batch.queue === EVENTS_DLQ_NAME) return consumeOutboundDeadLetters(batch, env, deps.now);
     console.error(`no consumer for queue ${batch.queue}; retrying its messages`);
     batch.retryAll();
   },
@@ -27,5 +33,7 @@ export default {
         for (const r of reports) console.log("retention", JSON.stringify(r));
       }),
     );
+    // Webhook delivery ids are remembered for 48 h: longer than any sender's retry window (24 h).
+    ctx.waitUntil(forgetDeliveries(env.DB, controller.scheduledTime - 48 * 3600_000));
   },
 } satisfies ExportedHandler<Env>;

@@ -19,7 +19,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * @param {boolean} o.rotate     closed-loop: each stream sends from the room's sockets in turn (one in flight)
  * @param {number} o.payload     bytes of text per message
  * @param {number} o.duration    seconds of load
- * @param {number} o.drain       seconds allowed, after the load, for acks and deliveries to arrive
+ * @param {number} o.drain       seconds allowed, after the load, for acks and deliveries to arrive on time
+ * @param {number} [o.late]      seconds more to wait for late ones before counting them lost
  * @param {number} o.connectConcurrency  handshakes in flight at once
  * @param {string} o.tag         prefix of clientIds
  * @param {() => object} o.probe returns { [part]: { rssBytes, cpuSeconds } } of the server's processes now
@@ -247,13 +248,30 @@ export async function runLoad(o) {
   const loadEnd = performance.now();
 
   // ---- drain: acks, then deliveries (and the mirror check beside them) ----
+  // What arrives within `drain` s after the load stopped is on time; what arrives in the `late` s after that is
+  // counted late (an overloaded server catching up); what never arrives is lost (or unacked).
   const drainDeadline = loadEnd + o.drain * 1000;
-  while (pending.size > 0 && performance.now() < drainDeadline) await sleep(5);
+  const lateDeadline = drainDeadline + (o.late ?? 0) * 1000;
+  let ackedAtDrain = null;
+  let deliveriesAtDrain = null;
+  const mark = () => {
+    if (ackedAtDrain === null && performance.now() >= drainDeadline) {
+      ackedAtDrain = acked;
+      deliveriesAtDrain = deliveries;
+    }
+  };
+  while (pending.size > 0 && performance.now() < lateDeadline) {
+    mark();
+    await sleep(5);
+  }
   const unacked = pending.size;
-  if (unacked) countError("no_ack_within_drain");
+  if (unacked) errors.no_ack = unacked;
   const after = o.afterLoad && o.mode !== "none" ? o.afterLoad({ rooms, lastAckAt, loadEnd }) : Promise.resolve(undefined);
   const caughtUp = () => rooms.every((room) => room.sockets.every((s) => s.prev >= room.maxAcked && s.unique >= room.acked.length));
-  while (!caughtUp() && performance.now() < drainDeadline) await sleep(5);
+  while (!caughtUp() && performance.now() < lateDeadline) {
+    mark();
+    await sleep(5);
+  }
   const drainedAt = performance.now();
   loop.disable();
   const genCpu = process.cpuUsage(gen0);
@@ -320,6 +338,8 @@ export async function runLoad(o) {
             duplicated: dups,
             outOfOrder: ooo,
             unknownDeliveries,
+            lateAcks: ackedAtDrain === null ? 0 : acked - ackedAtDrain,
+            lateDeliveries: deliveriesAtDrain === null ? 0 : deliveries - deliveriesAtDrain,
             unexpectedCloses,
             drainSeconds: (drainedAt - loadEnd) / 1000,
             lastAckAfterLoadMs: lastAckAt ? lastAckAt - loadEnd : null,

@@ -7,7 +7,7 @@
  * erasable TypeScript syntax (no enums, namespaces or constructor parameter properties).
  */
 import type { z } from "zod";
-import type { ErrorCode, JsonObject, Message, ServerFrame } from "../protocol/frames";
+import type { ErrorCode, Message, ServerFrame } from "../protocol/frames";
 import type { ApprovalBody, AttachmentBody, CrmCardBody, LogBody, SendableKind, TextBody } from "../domain/kinds";
 
 export type { ErrorCode, JsonObject, JsonValue, Message, ServerFrame, ClientFrame } from "../protocol/frames";
@@ -46,7 +46,7 @@ export type ClientErrorCode =
   | ErrorCode
   /** `close()` was called (pending sends are rejected with it). */
   | "closed"
-  /** The server sent frames the client could not use (bad JSON, or a gap in `seq`). */
+  /** The server sent a frame the client could not read. */
   | "protocol_error";
 
 export interface ClientOptions {
@@ -131,6 +131,8 @@ export interface ClientEvents {
   read: { userId: string; seq: number };
   /** A member is typing. */
   typing: { userId: string };
+  /** A message was deleted for this user (on another of their devices): stop showing it. */
+  hidden: { seq: number };
   /** An error not tied to a pending send; `fatal` ones end the client. */
   error: SwitchboardError;
   /** The connection state changed. */
@@ -199,8 +201,6 @@ export class ConversationClient {
   private readWanted = 0;
   private readSent = 0;
   private lastTypingAt = -Infinity;
-  /** lastSeq at which a gap already forced one reconnect (a second gap there is accepted). */
-  private resyncedAt = -1;
   /**
    * Rate limiting: after a `rate_limited` answer the client stops pipelining. Held frames go out one at a
    * time, in original order, each after the previous one is answered; another `rate_limited` waits a backoff first.
@@ -279,12 +279,13 @@ export class ConversationClient {
    * Send a message. Resolves with the server's ack once the message is durably stored. Until then the
    * frame is kept and re-sent with the same clientId after every reconnect, so it is stored exactly once.
    * Rejects on an `error` frame for it (after retrying `rate_limited` with backoff), or when the client ends.
+   * `options.clientId` reuses an id (e.g. from a persisted outbox); `options.replyTo` is the seq answered.
    */
-  send<K extends SendableKind>(kind: K, body: SendBodies[K], options: { clientId?: string } = {}): Promise<Ack> {
+  send<K extends SendableKind>(kind: K, body: SendBodies[K], options: { clientId?: string; replyTo?: number } = {}): Promise<Ack> {
     if (this.stopped) return Promise.reject(this.endError());
     const clientId = options.clientId ?? (this.options.clientId ? this.options.clientId() : crypto.randomUUID());
     if (this.pending.has(clientId)) return Promise.reject(new SwitchboardError("conflict", `clientId ${clientId} is already pending`, { clientId }));
-    const frame = JSON.stringify({ type: "send", clientId, kind, body });
+    const frame = JSON.stringify({ type: "send", clientId, kind, body, ...(options.replyTo !== undefined ? { replyTo: options.replyTo } : {}) });
     if (new TextEncoder().encode(frame).byteLength > FRAME_BYTES) {
       return Promise.reject(new SwitchboardError("too_large", `frame: must be at most ${FRAME_BYTES} bytes`, { clientId }));
     }
@@ -446,13 +447,15 @@ export class ConversationClient {
       case "ready":
         return this.onReady(conn, frame);
       case "message":
-        return this.onMessage(conn, frame.message);
+        return this.onMessage(frame.message);
       case "ack":
         return this.onAck(frame);
       case "read":
         return this.emit("read", { userId: frame.userId, seq: frame.seq });
       case "typing":
         return this.emit("typing", { userId: frame.userId });
+      case "hidden":
+        return this.emit("hidden", { seq: frame.seq });
       case "error":
         return this.onError(frame);
       default:
@@ -480,15 +483,9 @@ export class ConversationClient {
     this.startPing(conn);
   }
 
-  private onMessage(conn: Connection, message: Message): void {
+  private onMessage(message: Message): void {
+    // Seqs may skip (history removed by retention, messages this user deleted for themselves), never go back.
     if (message.seq <= this.seq) return; // already delivered
-    if (message.seq !== this.seq + 1 && this.resyncedAt !== this.seq) {
-      // A gap: reconnect once to have the server replay from our cursor.
-      this.resyncedAt = this.seq;
-      this.emit("error", new SwitchboardError("protocol_error", `expected seq ${this.seq + 1}, got ${message.seq}; resyncing`));
-      this.lost(conn);
-      return;
-    }
     this.seq = message.seq;
     // The message itself proves a pending send was stored, should its ack have been lost.
     const mine = this.pending.get(message.clientId);

@@ -359,6 +359,16 @@ export class Conversation {
     return ok(a);
   }
 
+  /** Act on a CRM card: recorded as a `card_action` event in the sequence. */
+  cardAction(actor: Actor, seq: number, action: string, now: number): Result<{ card: Message }> {
+    const access = this.access(actor);
+    if (!access.ok) return access;
+    const card = this.store.message(seq);
+    if (!card || card.kind !== "crm" || card.recalled) return fail("not_found", `no card ${seq}`);
+    this.system(actor.userId, { event: "card_action", target: seq, action, userIds: [actor.userId] }, now);
+    return ok({ card });
+  }
+
   /** Delete a message for oneself only: it disappears from one's own history and replay. */
   hide(actor: Actor, seq: number): Result<{ hidden: boolean }> {
     const access = this.access(actor);

@@ -80,6 +80,7 @@ export const SYSTEM_EVENTS = [
   "reaction_removed",
   "message_edited",
   "message_recalled",
+  "card_action",
 ] as const;
 
 export const SystemBody = z.object({
@@ -92,6 +93,7 @@ export const SystemBody = z.object({
   emoji: z.string().optional(),
   body: z.record(z.string(), z.unknown()).optional(),
   editedAt: z.number().optional(),
+  action: z.string().optional(),
 });
 
 /** A reaction: one emoji (or a `:shortcode:`), no whitespace. */

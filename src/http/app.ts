@@ -11,6 +11,7 @@ import { tenantSettingsRoutes } from "./tenant-settings";
 import { fileRoutes } from "./attachments";
 import { integrationRoutes } from "./integrations";
 import { hookRoutes } from "./hooks";
+import { webhookRoutes } from "./webhooks";
 
 /** The HTTP surface: thin routes that authenticate, validate, pick the Durable Object and forward. */
 export function createApp() {
@@ -25,6 +26,7 @@ export function createApp() {
   app.route("/v1/files", fileRoutes);
   app.route("/v1/integrations", integrationRoutes);
   app.route("/v1/hooks", hookRoutes);
+  app.route("/v1/webhooks", webhookRoutes);
   app.route("/v1", presenceRoutes);
 
   app.notFound((c) => c.json(errorBody("not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`, c.get("requestId")), 404));

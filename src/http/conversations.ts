@@ -28,6 +28,7 @@ const AddMembers = z.object({ userIds: z.array(UserId).min(1).max(LIMITS.userIds
 const SetRole = z.object({ role: z.enum(ROLES) });
 const SendMessage = z.object({ clientId: ClientId, kind: z.string(), body: z.unknown(), replyTo: z.number().int().min(1).optional() });
 const EditMessage = z.object({ body: z.unknown() });
+const CardAction = z.object({ action: z.string().regex(/^[a-z][a-z0-9_.-]{0,63}$/, "must be a short lowercase action name") });
 const Decision = z.object({
   clientId: ClientId,
   decision: z.enum(["approve", "reject"]),
@@ -149,6 +150,11 @@ export const conversationRoutes = new Hono<AppEnv>()
   .post("/:id/attachments", async (c) => uploadAttachment(c, room(c), c.req.param("id")))
   .get("/:id/attachments/:attachmentId", async (c) => downloadAttachment(c, room(c), c.req.param("id")))
   .get("/:id/attachments/:attachmentId/url", async (c) => signedAttachmentUrl(c, room(c), c.req.param("id")))
+  .post("/:id/messages/:seq/actions", async (c) => {
+    const input = await readJson(c, CardAction);
+    unwrap(await room(c).cardAction(actorOf(c), seqParam(c), input.action));
+    return c.json({ seq: seqParam(c), action: input.action }, 202);
+  })
   .post("/:id/read", async (c) => {
     const input = await readJson(c, MarkRead);
     unwrap(await room(c).markRead(actorOf(c), input.seq));

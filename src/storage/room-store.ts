@@ -74,6 +74,12 @@ const MIGRATIONS: SqlMigration[] = [
     sql: `CREATE TABLE outbound (id INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, payload TEXT NOT NULL, created_at INTEGER NOT NULL);`,
   },
   {
+    version: 7,
+    name: "outbound events watermark",
+    sql: `ALTER TABLE room ADD COLUMN outbound_seq INTEGER NOT NULL DEFAULT 0;
+          UPDATE room SET outbound_seq = last_seq;`,
+  },
+  {
     version: 6,
     name: "attachments",
     sql: `CREATE TABLE attachments (
@@ -124,6 +130,8 @@ export interface Room {
   mirroredSeq: number;
   /** How many messages people read (all but `system` events) the log has had. */
   countableTotal: number;
+  /** Highest seq handed to the outbound CRM events (the message.created watermark). */
+  outboundSeq: number;
 }
 
 export interface MemberState extends Member {
@@ -148,6 +156,7 @@ interface RoomRow {
   notified_seq: number;
   mirrored_seq: number;
   countable_total: number;
+  outbound_seq: number;
   [key: string]: SqlStorageValue;
 }
 
@@ -456,6 +465,13 @@ export class RoomStore {
     this.sql.exec(`INSERT INTO outbound (type, payload, created_at) VALUES (?, ?, ?)`, type, JSON.stringify(payload), Date.now());
   }
 
+  markOutboundSeq(seq: number): void {
+    const room = this.requireRoom();
+    if (seq <= room.outboundSeq) return;
+    this.sql.exec(`UPDATE room SET outbound_seq = ? WHERE id = 1`, seq);
+    room.outboundSeq = seq;
+  }
+
   /** Pending outbound events, oldest first. */
   pendingOutbound(limit: number): { id: number; type: string; payload: JsonObject; createdAt: number }[] {
     return this.sql
@@ -730,6 +746,7 @@ function roomFromRow(r: RoomRow): Room {
     notifiedSeq: r.notified_seq,
     mirroredSeq: r.mirrored_seq,
     countableTotal: r.countable_total,
+    outboundSeq: r.outbound_seq,
   };
 }
 

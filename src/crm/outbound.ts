@@ -1,0 +1,124 @@
+import { z } from "zod";
+import { signStandardWebhook } from "./standard";
+import { unseal } from "../auth/sealing";
+import { checkWebhookEndpoint } from "../push/webhook";
+import { parseRetryAfter } from "../push/jose";
+import { deliveredEvents, endpointById, recordEndpointDeliveries, type EndpointDelivery, type OutboundEventType } from "../storage/endpoints";
+
+/**
+ * Outbound events to a tenant's CRM: one queue message per (endpoint, event), delivered as a
+ * Standard Webhooks request (`webhook-id` = event id, `webhook-timestamp`, `webhook-signature`),
+ * body `{type, timestamp, data}`. 2xx delivers; 408/429/5xx/network errors retry with backoff
+ * (Retry-After honoured) until the queue's max_retries sends the job to the dead-letter queue; other
+ * 4xx fail for good. Every attempt is logged for the tenant.
+ */
+export interface OutboundJob {
+  eventId: string;
+  endpointId: string;
+  tenantId: string;
+  type: OutboundEventType;
+  data: Record<string, unknown>;
+  createdAt: number;
+}
+
+const Job = z.object({
+  eventId: z.string().min(1).max(300),
+  endpointId: z.string(),
+  tenantId: z.string(),
+  type: z.enum(["message.created", "card.action", "approval.decided"]),
+  data: z.record(z.string(), z.unknown()),
+  createdAt: z.number(),
+});
+
+export const OUTBOUND_RETRY = { baseSeconds: 5, maxSeconds: 3600 } as const;
+const TIMEOUT_MS = 10_000;
+
+export function parseOutboundJob(body: unknown): OutboundJob | undefined {
+  const parsed = Job.safeParse(body);
+  return parsed.success ? parsed.data : undefined;
+}
+
+/** Deliver one batch of the events queue, acking or retrying each message on its own. */
+export async function consumeOutboundBatch(batch: MessageBatch<unknown>, env: Env, fetcher: typeof fetch, now: () => number): Promise<void> {
+  const records: EndpointDelivery[] = [];
+  for (const message of batch.messages) {
+    const job = parseOutboundJob(message.body);
+    if (!job) {
+      message.ack();
+      continue;
+    }
+    const record = (status: EndpointDelivery["status"], responseStatus: number | null, detail: string | null) =>
+      records.push({ eventId: job.eventId, endpointId: job.endpointId, tenantId: job.tenantId, type: job.type, status, attempts: message.attempts, responseStatus, detail, updatedAt: now() });
+    const endpoint = await endpointById(env.DB, job.endpointId);
+    if (!endpoint || endpoint.tenantId !== job.tenantId) {
+      message.ack(); // the endpoint was deleted
+      continue;
+    }
+    if ((await deliveredEvents(env.DB, endpoint.id, [job.eventId])).size > 0) {
+      message.ack();
+      continue;
+    }
+    const allowed = checkWebhookEndpoint(endpoint.url, env.ENVIRONMENT);
+    if (!allowed.ok) {
+      record("failed", null, allowed.reason);
+      message.ack();
+      continue;
+    }
+    const secret = await unseal(env.TOKEN_SIGNING_KEY, endpoint.secretCiphertext);
+    if (!secret) {
+      record("failed", null, "the endpoint secret cannot be read; rotate it");
+      message.ack();
+      continue;
+    }
+    const body = new TextEncoder().encode(JSON.stringify({ type: job.type, timestamp: new Date(job.createdAt).toISOString(), data: job.data }));
+    const timestamp = String(Math.floor(now() / 1000));
+    try {
+      const res = await fetcher(endpoint.url, {
+        method: "POST",
+        redirect: "manual",
+        signal: AbortSignal.timeout(TIMEOUT_MS),
+        headers: {
+          "content-type": "application/json",
+          "user-agent": "Switchboard-Webhooks/1",
+          "webhook-id": job.eventId,
+          "webhook-timestamp": timestamp,
+          "webhook-signature": await signStandardWebhook(secret, job.eventId, timestamp, body),
+        },
+        body,
+      });
+      await res.body?.cancel();
+      if (res.status >= 200 && res.status < 300) {
+        record("delivered", res.status, null);
+        message.ack();
+      } else if (res.status === 408 || res.status === 429 || res.status >= 500) {
+        record("retrying", res.status, `endpoint answered ${res.status}`);
+        message.retry({ delaySeconds: outboundRetryDelay(message.attempts, parseRetryAfter(res.headers, now())) });
+      } else {
+        record("failed", res.status, `endpoint answered ${res.status}`);
+        message.ack();
+      }
+    } catch (err) {
+      record("retrying", null, err instanceof Error ? err.message : String(err));
+      message.retry({ delaySeconds: outboundRetryDelay(message.attempts) });
+    }
+  }
+  await recordEndpointDeliveries(env.DB, records);
+}
+
+/** Jobs that exhausted their retries: logged as dead. */
+export async function consumeOutboundDeadLetters(batch: MessageBatch<unknown>, env: Env, now: () => number): Promise<void> {
+  const records: EndpointDelivery[] = [];
+  for (const message of batch.messages) {
+    const job = parseOutboundJob(message.body);
+    if (job) {
+      records.push({ eventId: job.eventId, endpointId: job.endpointId, tenantId: job.tenantId, type: job.type, status: "dead", attempts: message.attempts, responseStatus: null, detail: "retries exhausted", updatedAt: now() });
+    }
+    message.ack();
+  }
+  await recordEndpointDeliveries(env.DB, records);
+}
+
+export function outboundRetryDelay(attempt: number, retryAfterSeconds?: number): number {
+  const backoff = Math.min(OUTBOUND_RETRY.baseSeconds * 2 ** Math.max(0, attempt - 1), OUTBOUND_RETRY.maxSeconds);
+  return Math.min(Math.max(backoff, Math.ceil(retryAfterSeconds ?? 0)), 12 * 3600);
+}
