@@ -1,7 +1,8 @@
 import { env } from "cloudflare:workers";
 import { createExecutionContext, createMessageBatch, getQueueResult, runDurableObjectAlarm } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import worker, { EVENTS_DLQ_NAME, EVENTS_QUEUE_NAME } from "../workers/index";
+import worker from "../workers/index";
+import { EVENTS_DLQ_NAME, EVENTS_QUEUE_NAME } from "../src/queues";
 import { api, createGroup, eventually, expectError, sendHttp, setupTenant } from "./helpers";
 import { verifyStandardWebhook } from "../src/crm/standard";
 import { roomName } from "../src/protocol/ids";

@@ -1,7 +1,8 @@
 import { env } from "cloudflare:workers";
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import worker, { PUSH_DLQ_NAME, PUSH_QUEUE_NAME } from "../workers/index";
+import worker from "../workers/index";
+import { PUSH_DLQ_NAME, PUSH_QUEUE_NAME } from "../src/queues";
 import { api, eventually, expectError, setupTenant } from "./helpers";
 import { pushJobId, type PushJob } from "../src/push/job";
 import { retryDelaySeconds } from "../src/push/dispatch";

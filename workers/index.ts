@@ -1,4 +1,5 @@
 import { createApp } from "../src/http/app";
+import { EVENTS_DLQ_NAME, EVENTS_QUEUE_NAME, PUSH_DLQ_NAME, PUSH_QUEUE_NAME } from "../src/queues";
 import { consumeDeadLetters, consumePushBatch } from "../src/push/dispatch";
 import { createProviders } from "../src/push/providers";
 import { runRetention } from "../src/jobs/retention";
@@ -10,11 +11,6 @@ export { TenantPresence } from "./tenant-presence";
 
 const app = createApp();
 
-/** Queue names, as configured in wrangler.toml. */
-export const PUSH_QUEUE_NAME = "switchboard-push";
-export const PUSH_DLQ_NAME = "switchboard-push-dlq";
-export const EVENTS_QUEUE_NAME = "switchboard-events";
-export const EVENTS_DLQ_NAME = "switchboard-events-dlq";
 
 export default {
   fetch: app.fetch,
