@@ -26,3 +26,13 @@ describe("the service", () => {
     bob.socket.close();
   });
 });
+
+describe("the Worker's main module", () => {
+  it("exports only handlers and Durable Object classes, which is all the runtime accepts from it", async () => {
+    const mod = (await import("../workers/index")) as Record<string, unknown>;
+    for (const [name, value] of Object.entries(mod)) {
+      if (name === "default") expect(typeof (value as { fetch?: unknown }).fetch).toBe("function");
+      else expect(typeof value, name).toBe("function");
+    }
+  });
+});
