@@ -390,18 +390,20 @@ async function main() {
     await waitForHealth(stack.base, null, 10_000);
     log(`using the running stack at ${stack.base} (server memory/CPU not measured)`);
   } else {
-    const dir = join(tmpdir(), `switchboard-bench-${port}`);
+    // Our own port and copy: check the port before touching anything, and name the copy after this run.
+    await assertPortFree(port, "stack");
+    const dir = join(tmpdir(), `switchboard-bench-${port}-${runId}`);
     served = snapshot({ dir, ref: args.ref, patch: args.apply });
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     log(`serving a snapshot of the ${served.source} from ${dir}`);
-    log(`starting wrangler dev on 127.0.0.1:${port} (log in bench-results/wrangler-${port}.log)`);
+    log(`starting wrangler dev on 127.0.0.1:${port} (log in bench-results/wrangler-${port}-${runId}.log)`);
     const t = performance.now();
     stack = await startStack({
       cwd: dir,
       port,
       inspectorPort: num(args["inspector-port"], port + 1_000),
       persistTo: ".wrangler/state",
-      logFile: `bench-results/wrangler-${port}.log`,
+      logFile: `bench-results/wrangler-${port}-${runId}.log`,
     });
     cleanups.push(() => stack.stop());
     ownPids.push(() => stack.all());
@@ -439,6 +441,21 @@ async function main() {
   }
 
   const results = [];
+  const machine = {
+    ...machineInfo(),
+    node: process.version,
+    wrangler: versionOf("wrangler"),
+    workerd: versionOf("workerd"),
+    ws: versionOf("ws"),
+    served: served?.source ?? args.url,
+  };
+  const out = args.out ?? `bench-results/bench-${started.toISOString().replace(/[:.]/g, "-")}.json`;
+  // Written after every scenario, so a run that stops half-way still leaves what it measured.
+  const writeResults = () =>
+    writeFileSync(
+      out,
+      JSON.stringify({ startedAt: started.toISOString(), machine, options: { ...args, port, baselinePort, drain, late, warmup, rotate, connectConcurrency, repeat }, probes, results }, null, 2),
+    );
   for (const sc of scenarios) {
     const runs = { switchboard: [], direct: [], baseline: [] };
     for (let k = 0; k < repeat; k++) {
@@ -453,6 +470,7 @@ async function main() {
     const v = verdicts(sc, mine, theirs);
     results.push({ scenario: sc, switchboard: mine, switchboardDirect: mineDirect, baseline: theirs, verdicts: v, runs: repeat > 1 ? runs : undefined });
     console.log(scenarioTable(sc, [["switchboard", mine], ["sb direct", mineDirect], ["bare ws", theirs]]));
+    writeResults();
     if (repeat > 1) {
       const spread = (list) => list.map((r) => fmt(keyOf(sc, r).value, keyOf(sc, r).digits)).join(", ");
       console.log(`median of ${repeat} runs by ${keyOf(sc, mine).name}; all runs: switchboard ${spread(runs.switchboard)}` +
@@ -469,23 +487,11 @@ async function main() {
     }
   }
 
+  writeResults();
   const summary = [["scenario", "check", "target", "measured", "met"]];
   for (const r of results) for (const v of r.verdicts) summary.push([r.scenario.name, v.what, v.target, v.measured, v.met === null ? "n/a" : v.met ? "yes" : "NO"]);
   console.log(`\n=== Targets\n${table(summary)}`);
 
-  const machine = {
-    ...machineInfo(),
-    node: process.version,
-    wrangler: versionOf("wrangler"),
-    workerd: versionOf("workerd"),
-    ws: versionOf("ws"),
-    served: served?.source ?? args.url,
-  };
-  const out = args.out ?? `bench-results/bench-${started.toISOString().replace(/[:.]/g, "-")}.json`;
-  writeFileSync(
-    out,
-    JSON.stringify({ startedAt: started.toISOString(), machine, options: { ...args, port, baselinePort, drain, late, warmup, rotate, connectConcurrency, repeat }, probes, results }, null, 2),
-  );
   console.log(`\nresults: ${out}`);
 }
 

@@ -19,6 +19,7 @@ import { presenceShard, shardCount, type NotifyMember } from "../src/domain/noti
 import { describeIssue, Emoji, previewOf } from "../src/domain/kinds";
 import { presenceStub } from "../src/objects";
 import { ACTOR_HEADER } from "../src/protocol/internal";
+import { answerClose, parseHeaderJson, trySend } from "../src/protocol/sockets";
 
 
 /** Delay between a change and its D1 mirror flush: long enough to coalesce a burst, short enough to feel live. */
@@ -66,7 +67,7 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
   // ---- WebSocket upgrade (the only use of fetch) ----
 
   override async fetch(request: Request): Promise<Response> {
-    const actor = SocketActor.safeParse(safeJson(request.headers.get(ACTOR_HEADER)));
+    const actor = SocketActor.safeParse(parseHeaderJson(request.headers.get(ACTOR_HEADER)));
     if (!actor.success) return jsonError(400, "invalid_request", "missing identity");
     if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
       return jsonError(400, "invalid_request", "expected a WebSocket upgrade");
@@ -157,12 +158,7 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    // 1005/1006 are reserved and cannot be sent; answer the peer's Close either way.
-    try {
-      ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
-    } catch {
-      // already closed
-    }
+    answerClose(ws, code, reason);
   }
 
   override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
@@ -575,22 +571,7 @@ function send(ws: WebSocket, frame: ServerFrame): void {
   trySend(ws, JSON.stringify(frame));
 }
 
-function trySend(ws: WebSocket, data: string): void {
-  try {
-    ws.send(data);
-  } catch {
-    // The socket is closing; its close handler cleans up.
-  }
-}
 
-function safeJson(text: string | null): unknown {
-  if (text === null) return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
 
 function jsonError(status: number, code: Parameters<typeof errorBody>[0], message: string, headers: Record<string, string> = {}): Response {
   return Response.json(errorBody(code, message), { status, headers });

@@ -9,6 +9,7 @@ import { pushJobId, type PushJob } from "../src/push/job";
 import type { PushPlatform, PushTarget } from "../src/push/types";
 import { PING_TEXT, PONG_TEXT } from "../src/protocol/frames";
 import { ACTOR_HEADER } from "../src/protocol/internal";
+import { answerClose, parseHeaderJson, trySend } from "../src/protocol/sockets";
 import { errorBody } from "../src/http/errors";
 
 /** How long a change of online state waits before it is announced: a flapping connection announces nothing. */
@@ -41,7 +42,7 @@ export class TenantPresence extends DurableObject<Env> {
   // ---- device channels ----
 
   override async fetch(request: Request): Promise<Response> {
-    const parsed = ChannelActor.safeParse(safeJson(request.headers.get(ACTOR_HEADER)));
+    const parsed = ChannelActor.safeParse(parseHeaderJson(request.headers.get(ACTOR_HEADER)));
     if (!parsed.success) return Response.json(errorBody("invalid_request", "missing identity"), { status: 400 });
     if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
       return Response.json(errorBody("invalid_request", "expected a WebSocket upgrade"), { status: 400 });
@@ -78,11 +79,7 @@ export class TenantPresence extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    try {
-      ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
-    } catch {
-      // already closed
-    }
+    answerClose(ws, code, reason);
     await this.channelGone(ws);
   }
 
@@ -292,20 +289,4 @@ export class TenantPresence extends DurableObject<Env> {
   }
 }
 
-function trySend(ws: WebSocket, data: string): boolean {
-  try {
-    ws.send(data);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
-function safeJson(text: string | null): unknown {
-  if (text === null) return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
