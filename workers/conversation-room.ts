@@ -32,6 +32,8 @@ export const ENDPOINT_CACHE_MS = 30_000;
 const OUTBOUND_BATCH = 100;
 /** Messages read from SQLite per step of a replay. */
 const REPLAY_PAGE = 500;
+/** How long new messages wait to be handed to presence together. */
+export const NOTIFY_COALESCE_MS = 10;
 /** Messages per notify call to presence. */
 const NOTIFY_BATCH = 100;
 
@@ -450,7 +452,10 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
       return;
     }
     this.notifying = true;
-    void this.drainNotify()
+    // A few milliseconds of coalescing: under load one hand-over carries many messages, which is
+    // what keeps presence's work (and both watermarks' writes) off the per-message cost.
+    void new Promise((resolve) => setTimeout(resolve, NOTIFY_COALESCE_MS))
+      .then(() => this.drainNotify())
       .catch((err) => {
         console.error("notify failed; the alarm retries it", err);
         this.scheduleMirror();

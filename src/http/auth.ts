@@ -23,7 +23,10 @@ export function requirePrincipal(...allowed: PrincipalKind[]) {
       throw new ApiError("forbidden", `this endpoint needs ${allowed.map(describeKind).join(" or ")}`);
     }
     c.set("principal", principal);
-    if (principal.kind !== "operator") {
+    // WebSocket upgrades are bounded per conversation and per device instead: a whole tenant's devices
+    // reconnecting after a deploy must not be refused by the HTTP ceiling.
+    const upgrade = c.req.header("upgrade")?.toLowerCase() === "websocket";
+    if (principal.kind !== "operator" && !upgrade) {
       const { success } = await c.env.TENANT_LIMITER.limit({ key: principal.tenantId });
       if (!success) throw new ApiError("rate_limited", "too many requests for this tenant", TENANT_HTTP_LIMIT.periodSeconds);
     }

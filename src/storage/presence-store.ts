@@ -63,27 +63,38 @@ export class PresenceStore {
     applySqlMigrations(this.storage, MIGRATIONS);
   }
 
+  private boundTenant: string | undefined;
+  private boundShard: number | undefined;
+
   /** The tenant this shard serves, recorded on first use (alarms need it; names are not visible to objects). */
   tenantId(): string | undefined {
-    return this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'tenant'`).toArray()[0]?.value;
+    this.boundTenant ??= this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'tenant'`).toArray()[0]?.value;
+    return this.boundTenant;
   }
 
   bindTenant(tenantId: string): void {
     const current = this.tenantId();
-    if (current === undefined) this.sql.exec(`INSERT INTO meta (key, value) VALUES ('tenant', ?)`, tenantId);
-    else if (current !== tenantId) throw new Error(`presence shard of tenant ${current} addressed for tenant ${tenantId}`);
+    if (current === undefined) {
+      this.sql.exec(`INSERT INTO meta (key, value) VALUES ('tenant', ?)`, tenantId);
+      this.boundTenant = tenantId;
+    } else if (current !== tenantId) throw new Error(`presence shard of tenant ${current} addressed for tenant ${tenantId}`);
   }
 
   /** The shard index this object serves, recorded on first use. */
   shard(): number | undefined {
-    const v = this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'shard'`).toArray()[0]?.value;
-    return v === undefined ? undefined : Number(v);
+    if (this.boundShard === undefined) {
+      const v = this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'shard'`).toArray()[0]?.value;
+      if (v !== undefined) this.boundShard = Number(v);
+    }
+    return this.boundShard;
   }
 
   bindShard(shard: number): void {
     const current = this.shard();
-    if (current === undefined) this.sql.exec(`INSERT INTO meta (key, value) VALUES ('shard', ?)`, String(shard));
-    else if (current !== shard) throw new Error(`presence shard ${current} addressed as shard ${shard}`);
+    if (current === undefined) {
+      this.sql.exec(`INSERT INTO meta (key, value) VALUES ('shard', ?)`, String(shard));
+      this.boundShard = shard;
+    } else if (current !== shard) throw new Error(`presence shard ${current} addressed as shard ${shard}`);
   }
 
   upsertDevice(d: { userId: string; deviceId: string; platform: PushPlatform; target: PushTarget | null; now: number }): Device {

@@ -291,7 +291,8 @@ export class RoomStore {
     const room = this.requireRoom();
     if (existing) return { status: "duplicate", message: existing };
     const seq = room.lastSeq + 1;
-    const version = this.bump();
+    // One UPDATE of the room row per message (change counter, head, activity): this is the hot path.
+    const version = room.version + 1;
     const countable = input.kind !== "system";
     const ordinal = room.countableTotal + (countable ? 1 : 0);
     this.sql.exec(
@@ -306,11 +307,12 @@ export class RoomStore {
       ordinal,
     );
     if (countable) {
-      this.sql.exec(`UPDATE room SET last_seq = ?, last_ts = ?, countable_total = ? WHERE id = 1`, seq, input.now, ordinal);
+      this.sql.exec(`UPDATE room SET version = ?, last_seq = ?, last_ts = ?, countable_total = ? WHERE id = 1`, version, seq, input.now, ordinal);
       room.lastTs = input.now;
     } else {
-      this.sql.exec(`UPDATE room SET last_seq = ? WHERE id = 1`, seq);
+      this.sql.exec(`UPDATE room SET version = ?, last_seq = ? WHERE id = 1`, version, seq);
     }
+    room.version = version;
     room.lastSeq = seq;
     room.countableTotal = ordinal;
     // A sender has read what they sent.
