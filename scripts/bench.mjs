@@ -393,8 +393,8 @@ async function main() {
     // Our own port and copy: check the port before touching anything, and name the copy after this run.
     await assertPortFree(port, "stack");
     const dir = join(tmpdir(), `switchboard-bench-${port}-${runId}`);
-    served = snapshot({ dir, ref: args.ref, patch: args.apply });
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    served = snapshot({ dir, ref: args.ref, patch: args.apply });
     log(`serving a snapshot of the ${served.source} from ${dir}`);
     log(`starting wrangler dev on 127.0.0.1:${port} (log in bench-results/wrangler-${port}-${runId}.log)`);
     const t = performance.now();
