@@ -336,7 +336,7 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
   private async outboundEndpoints(tenantId: string): Promise<EndpointRow[]> {
     const now = Date.now();
     if (!this.endpointCache || now - this.endpointCache.at > ENDPOINT_CACHE_MS) {
-      this.endpointCache = { at: now, endpoints: await endpointsOf(tenantDb(this.env, tenantId), tenantId) };
+      this.endpointCache = { at: now, endpoints: await endpointsOf(this.env.DB, tenantId) };
     }
     return this.endpointCache.endpoints;
   }
@@ -556,7 +556,8 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
       if (!this.store.getRoom()) return;
       const snapshot = this.store.mirrorSnapshot();
       if (!snapshot) return;
-      await this.env.DB.batch(mirrorStatements(this.env.DB, snapshot));
+      const db = tenantDb(this.env, snapshot.tenantId);
+      await db.batch(mirrorStatements(db, snapshot));
       this.store.markMirrored(snapshot.version, snapshot.historyThrough, snapshot.revised);
       // A long backlog (a backfill after deploy) goes out flush after flush.
       if (this.store.requireRoom().mirroredSeq < this.store.requireRoom().lastSeq) this.scheduleMirror();

@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
 import { PresenceStore, type Device } from "../src/storage/presence-store";
 import { contactsOf, unreadElsewhere } from "../src/storage/conversations";
+import { tenantDb } from "../src/storage/shards";
 import { planNotifications, presenceShard, shardCount, type NotifyBatch } from "../src/domain/notify";
 import { presenceStub, type ShardAddress } from "../src/objects";
 import { fail, ok, type Result } from "../src/domain/result";
@@ -159,7 +160,7 @@ export class TenantPresence extends DurableObject<Env> {
       else changed.push({ userId: p.userId, status });
     }
     if (changed.length === 0) return;
-    const contacts = await contactsOf(this.env.DB, tenantId, changed.map((c) => c.userId));
+    const contacts = await contactsOf(tenantDb(this.env, tenantId), tenantId, changed.map((c) => c.userId));
     const shards = shardCount(this.env.PRESENCE_SHARDS);
     const byShard = new Map<number, { userId: string; status: Status; recipients: string[] }[]>();
     for (const c of changed) {
@@ -260,7 +261,7 @@ export class TenantPresence extends DurableObject<Env> {
     if (pushes.length === 0) return [];
     const devices = this.store.pushDevicesOf(pushes.map((p) => p.userId));
     if (devices.length === 0) return [];
-    const elsewhere = await unreadElsewhere(this.env.DB, batch.tenantId, batch.conversationId, [...new Set(devices.map((d) => d.userId))]);
+    const elsewhere = await unreadElsewhere(tenantDb(this.env, batch.tenantId), batch.tenantId, batch.conversationId, [...new Set(devices.map((d) => d.userId))]);
     const now = Date.now();
     const jobs: PushJob[] = [];
     for (const p of pushes) {

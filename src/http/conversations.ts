@@ -13,6 +13,7 @@ import { ROLES } from "../domain/membership";
 import { describeIssue, Emoji } from "../domain/kinds";
 import { listConversations } from "../storage/conversations";
 import { unknownUserIds } from "../storage/users";
+import { tenantDb } from "../storage/shards";
 import { directConversationId, newGroupId } from "../domain/conversation-ids";
 import { ACTOR_HEADER } from "../protocol/internal";
 
@@ -52,7 +53,7 @@ function room(c: AppContext) {
 }
 
 async function requireKnownUsers(c: AppContext, ids: readonly string[]): Promise<void> {
-  const unknown = await unknownUserIds(c.env.DB, actorOf(c).tenantId, ids);
+  const unknown = await unknownUserIds(tenantDb(c.env, actorOf(c).tenantId), actorOf(c).tenantId, ids);
   if (unknown.length > 0) throw new ApiError("invalid_request", `userIds: unknown user ${unknown.slice(0, 5).join(", ")}`);
 }
 
@@ -71,7 +72,7 @@ export const conversationRoutes = new Hono<AppEnv>()
     const actor = actorOf(c);
     if (input.type === "direct") {
       if (input.with === actor.userId) throw new ApiError("invalid_request", "with: cannot open a direct conversation with yourself");
-      const unknown = await unknownUserIds(c.env.DB, actor.tenantId, [input.with]);
+      const unknown = await unknownUserIds(tenantDb(c.env, actor.tenantId), actor.tenantId, [input.with]);
       if (unknown.length > 0) throw new ApiError("not_found", `with: user ${input.with} not found`);
       const id = await directConversationId(actor.tenantId, actor.userId, input.with);
       const pair: [string, string] = [actor.userId, input.with];
@@ -98,7 +99,7 @@ export const conversationRoutes = new Hono<AppEnv>()
   .get("/", async (c) => {
     const actor = actorOf(c);
     const limit = intParam(c, "limit", { min: 1, max: LIMITS.conversationListMax }) ?? LIMITS.conversationListDefault;
-    return c.json({ conversations: await listConversations(c.env.DB, actor.tenantId, actor.userId, limit) });
+    return c.json({ conversations: await listConversations(tenantDb(c.env, actor.tenantId), actor.tenantId, actor.userId, limit) });
   })
   .get("/:id", async (c) => c.json(unwrap(await room(c).getConversation(actorOf(c)))))
   .post("/:id/members", async (c) => {

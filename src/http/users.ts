@@ -8,6 +8,7 @@ import { UserId } from "../protocol/ids";
 import { LIMITS } from "../protocol/limits";
 import { issueUserToken } from "../auth/credentials";
 import { getUser, upsertUser } from "../storage/users";
+import { tenantDb } from "../storage/shards";
 
 const Profile = z.object({
   name: z.string().trim().min(1).max(LIMITS.userNameChars),
@@ -34,10 +35,10 @@ export const userRoutes = new Hono<AppEnv>()
   .put("/:userId", requirePrincipal("tenant"), async (c) => {
     const id = userIdParam(c);
     const profile = await readJson(c, Profile);
-    return c.json(await upsertUser(c.env.DB, tenantOf(c), id, profile, Date.now()), 200);
+    return c.json(await upsertUser(tenantDb(c.env, tenantOf(c)), tenantOf(c), id, profile, Date.now()), 200);
   })
   .get("/:userId", requirePrincipal("tenant", "user"), async (c) => {
-    const user = await getUser(c.env.DB, tenantOf(c), userIdParam(c));
+    const user = await getUser(tenantDb(c.env, tenantOf(c)), tenantOf(c), userIdParam(c));
     if (!user) throw new ApiError("not_found", "user not found");
     return c.json(user);
   })
@@ -45,7 +46,7 @@ export const userRoutes = new Hono<AppEnv>()
     const id = userIdParam(c);
     const input = await readJson(c, TokenRequest);
     const tenantId = tenantOf(c);
-    if (!(await getUser(c.env.DB, tenantId, id))) throw new ApiError("not_found", "user not found");
+    if (!(await getUser(tenantDb(c.env, tenantId), tenantId, id))) throw new ApiError("not_found", "user not found");
     const ttlSeconds = input.ttlSeconds ?? (Number(c.env.USER_TOKEN_TTL_SECONDS) || 86_400);
     return c.json(await issueUserToken(c.env.TOKEN_SIGNING_KEY, { tenantId, userId: id, ttlSeconds }), 201);
   });
