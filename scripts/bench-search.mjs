@@ -4,9 +4,12 @@
 // mirror's throughput into D1. Runs its own `wrangler dev` (default port 8793) on a private snapshot of
 // the project and a private persist directory; nothing of another local stack is touched.
 //
-//   npm run bench:search                      # 1,000,000 messages (about 10-15 minutes on 2 cores)
-//   npm run bench:search -- --messages 100000 # quick run
+//   npm run bench:search                      # 1,000,000 messages (about 6 minutes on 2 cores)
+//   npm run bench:search -- --messages 100000 # quick run (about 1-2 minutes)
 //   npm run bench:search -- --help
+//
+// Results: tables on stdout (also as Markdown), everything in bench-results/search-<time>.json. Writeup and
+// findings: docs/benchmarks.md, section "Search".
 //
 // What is measured:
 //   mirror (bulk)     the corpus goes into D1 through the server's own mirror code (bench entry, see
@@ -16,7 +19,9 @@
 //                     in flight (two conversation objects). messages/s = rows / wall time.
 //   mirror (probes)   the same with small flushes (100, 10, 1 messages), four conversations in flight: the
 //                     per-flush cost that dominates when traffic is spread thin.
-//   mirror (e2e)      messages sent over real WebSockets to conversation objects until D1 holds them all.
+//   mirror (e2e)      text messages sent over real WebSockets (100 devices in 20 conversations) at fixed
+//                     offered rates, timed until D1 holds them all: the whole path, conversation objects
+//                     included, with the alarm-driven outbox (200 ms) doing the mirroring.
 //   search            GET /v1/search/messages with a user token (what users feel), and searchMessages()
 //                     timed inside the Worker with D1's own SQL duration, plus EXPLAIN QUERY PLAN.
 import { parseArgs } from "node:util";
@@ -25,8 +30,8 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { randomBytes } from "node:crypto";
-import { COMBOS, Corpus, TERMS, tenantPlan } from "./bench-search/corpus.mjs";
-import { d1Bytes, migrate, openLog, snapshot, startStack } from "./bench-search/stack.mjs";
+import { COMBOS, Corpus, EARLY_DAYS, LATE_DAYS, START_TS, TERMS, tenantPlan } from "./bench-search/corpus.mjs";
+import { d1Bytes, directBase, migrate, openLog, snapshot, startStack } from "./bench-search/stack.mjs";
 import { Http, fmt, mdTable, pool, round, summarize, table } from "./bench-search/util.mjs";
 import { e2eMirror } from "./bench-search/e2e.mjs";
 
@@ -40,7 +45,8 @@ const { values: opt } = parseArgs({
     queries: { type: "string", default: "200" },
     concurrency: { type: "string", default: "1,4" },
     "seed-concurrency": { type: "string", default: "2" },
-    e2e: { type: "string", default: "20000" },
+    "e2e-rates": { type: "string", default: "250,500,1000,2500" },
+    "e2e-seconds": { type: "string", default: "4" },
     keep: { type: "boolean", default: false },
     reuse: { type: "boolean", default: false },
     out: { type: "string" },
@@ -55,7 +61,8 @@ if (opt.help) {
   --queries N           measured queries per query kind and concurrency level (default 200)
   --concurrency 1,4     concurrency levels for the HTTP search runs (default 1,4)
   --seed-concurrency N  conversation backlogs mirrored side by side while seeding (default 2)
-  --e2e N               messages for the end-to-end WebSocket mirror run, 0 to skip (default 20000)
+  --e2e-rates R,R       offered send rates (messages/s) for the end-to-end WebSocket run, 0 to skip (default 250,500,1000,2500)
+  --e2e-seconds S       seconds of sending per rate (default 4)
   --port P              wrangler dev port (default 8793; never 8787); inspector port defaults to P+1000
   --dir D               working directory: project snapshot + D1 state (default /tmp/switchboard-bench-search-<port>)
   --keep                keep the seeded database afterwards (for --reuse)
@@ -67,6 +74,7 @@ if (opt.help) {
 }
 
 const N = Number(opt.messages);
+if (!Number.isInteger(N) || N < 1_000) throw new Error("--messages must be an integer >= 1000");
 const PORT = Number(opt.port);
 if (PORT === 8787) throw new Error("port 8787 is reserved for the developer's own stack; pick another");
 const INSPECTOR = Number(opt["inspector-port"] ?? PORT + 1000);
@@ -74,12 +82,16 @@ const SEED = Number(opt.seed);
 const QUERIES = Number(opt.queries);
 const LEVELS = opt.concurrency.split(",").map(Number);
 const SEED_CONCURRENCY = Number(opt["seed-concurrency"]);
-const E2E = Number(opt.e2e);
+const E2E_RATES = opt["e2e-rates"].split(",").map(Number).filter((r) => r > 0);
+const E2E_SECONDS = Number(opt["e2e-seconds"]);
+const LAYOUT = 3; // bump when the tenant layout or corpus changes: --reuse then seeds afresh
 const DIR = resolve(opt.dir ?? `/tmp/switchboard-bench-search-${PORT}`);
 const STATE = join(DIR, "state");
 const META = join(STATE, "bench-meta.json");
 const TENANT = "bench";
 const ANALYST = "analyst";
+const NEWBIE = "newbie";
+const OUTSIDER = "outsider"; // a member of no seeded conversation
 const started = new Date();
 const OUT = opt.out ?? `bench-results/search-${started.toISOString().replace(/[:.]/g, "-")}.json`;
 
@@ -115,7 +127,7 @@ const results = {
   startedAt: started.toISOString(),
   machine: machine(),
   command: `node scripts/bench-search.mjs ${process.argv.slice(2).join(" ")}`.trim(),
-  options: { messages: N, seed: SEED, queries: QUERIES, concurrency: LEVELS, seedConcurrency: SEED_CONCURRENCY, e2e: E2E, port: PORT },
+  options: { messages: N, seed: SEED, queries: QUERIES, concurrency: LEVELS, seedConcurrency: SEED_CONCURRENCY, e2eRates: E2E_RATES, e2eSeconds: E2E_SECONDS, port: PORT },
   load: {},
 };
 
@@ -128,7 +140,7 @@ const ADMIN = snap.vars.ADMIN_TOKEN;
 if (!ADMIN) throw new Error("no ADMIN_TOKEN in .dev.vars");
 
 let meta = existsSync(META) ? JSON.parse(readFileSync(META, "utf8")) : null;
-const reusing = opt.reuse && meta && meta.messages === N && meta.seed === SEED && meta.complete;
+const reusing = opt.reuse && meta && meta.messages === N && meta.seed === SEED && meta.layout === LAYOUT && meta.complete;
 if (opt.reuse && !reusing) say("--reuse: no complete database with these --messages/--seed; seeding afresh");
 if (!reusing) {
   rmSync(STATE, { recursive: true, force: true });
@@ -154,11 +166,11 @@ try {
   if (!reusing) {
     say("creating the tenant, users and conversations through the HTTP API");
     apiKey = (await http.call("POST", "/v1/tenants", { token: ADMIN, body: { id: TENANT, name: "Search bench" } })).data.apiKey;
-    const e2eConvCount = E2E > 0 ? 20 : 0;
+    const e2eConvCount = E2E_RATES.length > 0 ? 20 : 0;
     const e2eUsers = Array.from({ length: e2eConvCount * 5 }, (_, i) => `w${String(i).padStart(3, "0")}`);
-    await pool([ANALYST, ...plan.userIds, ...e2eUsers], 8, (id) => http.call("PUT", `/v1/users/${id}`, { token: apiKey, body: { name: `Bench ${id}` } }));
+    await pool([ANALYST, NEWBIE, OUTSIDER, ...plan.userIds, ...e2eUsers], 8, (id) => http.call("PUT", `/v1/users/${id}`, { token: apiKey, body: { name: `Bench ${id}` } }));
     const convIds = await pool(plan.conversations, 4, async (c) => {
-      const members = c.analystMember ? [ANALYST, ...c.members] : c.members;
+      const members = [...(c.analystMember ? [ANALYST] : []), ...(c.newbieMember ? [NEWBIE] : []), ...c.members];
       return (await http.call("POST", "/v1/conversations", { token: apiKey, body: { type: "group", name: c.name, members } })).data.id;
     });
     const e2eConvs = await pool(
@@ -170,14 +182,14 @@ try {
         return { id, users };
       },
     );
-    meta = { messages: N, seed: SEED, tenantId: TENANT, apiKey, conversations: plan.conversations.map((c, i) => ({ index: i, id: convIds[i], analystMember: c.analystMember })), e2eConvs, complete: false };
+    meta = { layout: LAYOUT, messages: N, seed: SEED, tenantId: TENANT, apiKey, conversations: plan.conversations.map((c, i) => ({ index: i, id: convIds[i], analystMember: c.analystMember })), e2eConvs, complete: false };
     writeFileSync(META, JSON.stringify(meta, null, 2));
   } else {
     apiKey = meta.apiKey;
     say(`reusing the seeded database in ${STATE}`);
   }
   const token = async (id) => (await http.call("POST", `/v1/users/${id}/tokens`, { token: apiKey, body: { ttlSeconds: 6 * 3600 } })).data.token;
-  const analystToken = await token(ANALYST);
+  const tokens = { [ANALYST]: await token(ANALYST), [NEWBIE]: await token(NEWBIE), [OUTSIDER]: await token(OUTSIDER) };
 
   // ---- Seed: the corpus through the server's mirror code ----
   // The conversation part of each flush: the row as D1 holds it (every column, camelCased as MirrorSnapshot
@@ -212,7 +224,7 @@ try {
       batchMsP50: round(ms.p50),
       batchMsP99: round(ms.p99),
       batchMsMax: round(ms.max),
-      /** rows / time spent inside DB.batch (the D1 write itself), summed over flushes. */
+      /** rows / time spent inside DB.batch (the D1 write itself), summed over flushes (overlapping ones too). */
       messagesPerBatchSecond: Math.round((rowsTotal * 1000) / batchMs),
       /** Time inside DB.batch and building the flush (JSON.parse, searchableText, cjkGrams), summed. */
       batchSeconds: round(batchMs / 1000, 1),
@@ -229,7 +241,9 @@ try {
       { flushMax: 1, messages: Math.round(1_000 * probeScale) },
     ];
     const bulkN = N - probes.reduce((s, p) => s + p.messages, 0);
-    const WINDOW = Math.max(5_000, Math.min(50_000, Math.round(N / 20)));
+    // Backlogs: the next 50,000 messages of the stream, per conversation (about 1,000 each on average), so
+    // flushes are as large as a draining outbox makes them whatever --messages is.
+    const WINDOW = Math.min(50_000, bulkN);
     say(`seeding ${bulkN.toLocaleString()} messages as conversation backlogs (windows of ${WINDOW.toLocaleString()}, ${SEED_CONCURRENCY} in flight)`);
     const queue = [];
     let produced = 0;
@@ -281,8 +295,10 @@ try {
       conversations: plan.conversations.length,
       analystMemberOf: plan.conversations.filter((c) => c.analystMember).length,
       messagesInAnalystConversations: plan.conversations.filter((c) => c.analystMember).reduce((s, c) => s + (corpus.seqs.get(c.index) ?? 0), 0),
+      newbieMemberOf: plan.conversations.filter((c) => c.newbieMember).length,
+      messagesInNewbieConversations: plan.conversations.filter((c) => c.newbieMember).reduce((s, c) => s + (corpus.seqs.get(c.index) ?? 0), 0),
       largestConversation: Math.max(...corpus.seqs.values()),
-      users: plan.userIds.length + 1,
+      users: plan.userIds.length + 3,
       kinds: corpus.kinds,
       languages: corpus.languages,
       avgSearchableChars: round(corpus.textChars / N, 1),
@@ -293,8 +309,8 @@ try {
     say("checking the index against the generator's term counts");
     const verify = {};
     for (const t of TERMS) {
-      const table = [...t.term].length >= 3 ? "messages_fts" : "messages_grams";
-      const [r] = await sql(`SELECT count(*) AS n FROM ${table} WHERE ${table} MATCH ?1`, [`"${t.term}"`]);
+      const index = [...t.term].length >= 3 ? "messages_fts" : "messages_grams";
+      const [r] = await sql(`SELECT count(*) AS n FROM ${index} WHERE ${index} MATCH ?1`, [`"${t.term}"`]);
       verify[t.term] = { index: r.n, generator: corpus.counts[t.term].all, ok: r.n === corpus.counts[t.term].all };
     }
     const [{ n: inD1 }] = await sql(`SELECT count(*) AS n FROM messages WHERE tenant_id = ?1`, [TENANT]);
@@ -306,45 +322,57 @@ try {
     writeFileSync(META, JSON.stringify(meta, null, 2));
   }
   results.dataset = { ...meta.dataset, d1Bytes: d1Bytes(STATE) };
+  if (reusing) results.dataset.note = "reused database: messages of earlier end-to-end runs are in it too; term counts are those of the seed";
   results.mirror = meta.seeding;
   results.mirror.reused = Boolean(reusing);
   say(`D1 database: ${(results.dataset.d1Bytes / 2 ** 20).toFixed(0)} MiB for ${N.toLocaleString()} messages`);
 
   // ---- Search ----
+  const early = `&after=${START_TS}&before=${START_TS + EARLY_DAYS * 86_400_000}`;
+  const END_TS = START_TS + 365 * 86_400_000;
+  const recent = `&after=${END_TS - LATE_DAYS * 86_400_000}&before=${END_TS}`;
   const kinds = [
-    { kind: "3+ chars", target: true, queries: TERMS.filter((t) => t.kind === "3+ chars").map((t) => t.term) },
-    { kind: "2-char CJK", target: true, queries: TERMS.filter((t) => t.kind === "2-char CJK").map((t) => t.term) },
-    { kind: "3+ chars AND 2-char", target: false, queries: COMBOS.map((c) => c.q) },
-    { kind: "not a member", target: false, queries: TERMS.filter((t) => t.kind === "not a member").map((t) => t.term) },
+    { kind: "3+ chars", target: true, user: ANALYST, count: "visible", queries: TERMS.filter((t) => t.kind === "3+ chars").map((t) => t.term) },
+    { kind: "2-char CJK", target: true, user: ANALYST, count: "visible", queries: TERMS.filter((t) => t.kind === "2-char CJK").map((t) => t.term) },
+    { kind: "3+ chars AND 2-char", user: ANALYST, count: "visible", queries: COMBOS.map((c) => c.q) },
+    { kind: "not a member", user: ANALYST, count: "visible", queries: TERMS.filter((t) => t.kind === "not a member").map((t) => t.term) },
+    { kind: "2 small convs only", user: NEWBIE, count: "newbie", queries: ["forecast", "跟进客户", "客户", "报价"] },
+    { kind: "nothing visible", user: OUTSIDER, count: "none", queries: ["forecast", "客户"] },
+    // A date filter flips the plan to one FTS probe per message in the date range (see docs/benchmarks.md):
+    // seconds per query at 1M messages, so only a few, one at a time, without warm-up or in-Worker repeats.
+    { kind: "after/before: oldest week", user: ANALYST, count: "earlyVisible", params: early, queries: ["客户", "forecast"], slow: 6 },
+    { kind: "after/before: last 30 days", user: ANALYST, count: "lateVisible", params: recent, queries: ["客户", "forecast"], slow: 2 },
   ];
+  const runs = (k) => (k.slow ? Math.min(QUERIES, k.slow) : QUERIES);
   const counts = meta.dataset.counts;
-  const search = (q) => http.call("GET", `/v1/search/messages?q=${encodeURIComponent(q)}`, { token: analystToken });
-  const inWorker = (q, explain = false) =>
-    http.call("GET", `/__bench/search?tenant=${TENANT}&user=${ANALYST}&q=${encodeURIComponent(q)}${explain ? "&explain=1" : ""}`, { token: ADMIN, paced: false });
+  const search = (k, q) => http.call("GET", `/v1/search/messages?q=${encodeURIComponent(q)}${k.params ?? ""}`, { token: tokens[k.user] });
+  const inWorker = (k, q, explain = false) =>
+    http.call("GET", `/__bench/search?tenant=${TENANT}&user=${k.user}&q=${encodeURIComponent(q)}${k.params ?? ""}${explain ? "&explain=1" : ""}`, { token: ADMIN, paced: false });
 
   say("EXPLAIN QUERY PLAN of the search statement");
   results.plans = {};
-  for (const q of ["forecast", "客户", "pipeline 报价"]) {
-    const r = (await inWorker(q, true)).data;
-    results.plans[q] = { sql: r.sql.replace(/\s+/g, " ").trim(), plan: r.plan.map((p) => `${"  ".repeat(depth(r.plan, p))}${p.detail}`) };
-  }
-  function depth(planRows, row) {
+  const depth = (planRows, row) => {
     let d = 0;
     for (let p = row.parent; p; p = planRows.find((x) => x.id === p)?.parent) d++;
     return d;
+  };
+  for (const [k, q] of [[kinds[0], "forecast"], [kinds[1], "客户"], [kinds[2], "forecast 客户"], [kinds.at(-2), "客户"]]) {
+    const r = (await inWorker(k, q, true)).data;
+    results.plans[k.params ? `${q} (${k.kind})` : q] = { sql: r.sql.replace(/\s+/g, " ").trim(), plan: r.plan.map((p) => `${"  ".repeat(depth(r.plan, p))}${p.detail}`) };
   }
 
   say("warm-up: every query 3 times");
-  for (const k of kinds) for (const q of k.queries) for (let i = 0; i < 3; i++) await search(q);
+  for (const k of kinds) for (const q of k.queries) for (let i = 0; i < (k.slow ? 0 : 3); i++) await search(k, q);
 
   results.search = [];
-  results.perTerm = {};
+  results.perTerm = [];
   for (const c of LEVELS) {
     for (const k of kinds) {
-      const list = Array.from({ length: QUERIES }, (_, i) => k.queries[i % k.queries.length]);
+      if (k.slow && c !== LEVELS[0]) continue;
+      const list = Array.from({ length: runs(k) }, (_, i) => k.queries[i % k.queries.length]);
       const tStart = performance.now();
       const out = await pool(list, c, async (q) => {
-        const r = await search(q);
+        const r = await search(k, q);
         return { q, ms: r.ms, hits: r.data.hits.length };
       });
       const wall = performance.now() - tStart;
@@ -352,8 +380,9 @@ try {
       const hits = out.map((o) => o.hits);
       const row = {
         kind: k.kind,
+        user: k.user,
         concurrency: c,
-        target: k.target,
+        target: Boolean(k.target),
         queries: out.length,
         p50: round(s.p50),
         p90: round(s.p90),
@@ -370,56 +399,56 @@ try {
         for (const q of k.queries) {
           const mine = out.filter((o) => o.q === q);
           const st = summarize(mine.map((o) => o.ms));
-          results.perTerm[q] = { kind: k.kind, queries: mine.length, p50: round(st.p50), p99: round(st.p99), max: round(st.max), hits: mine[0]?.hits ?? 0, matchesInTenant: counts[q]?.all ?? null, matchesVisible: counts[q]?.visible ?? null };
+          results.perTerm.push({ term: q, kind: k.kind, queries: mine.length, p50: round(st.p50), p99: round(st.p99), max: round(st.max), hits: mine[0]?.hits ?? 0, matchesInTenant: counts[q]?.all ?? null, matchesVisible: k.count === "none" ? 0 : counts[q]?.[k.count] ?? null });
         }
       }
     }
   }
 
-  say("inside the Worker: searchMessages() and D1's own SQL time");
+  say("inside the Worker: searchMessages() and D1's own SQL time and rows read");
   results.inWorker = [];
   for (const k of kinds) {
+    if (k.slow) continue;
     const list = Array.from({ length: Math.max(20, Math.round(QUERIES / 2)) }, (_, i) => k.queries[i % k.queries.length]);
     const out = [];
     for (const q of list) {
-      const r = await inWorker(q);
-      out.push({ client: r.ms, worker: r.data.ms, sql: r.data.meta?.duration ?? null });
+      const r = await inWorker(k, q);
+      out.push({ worker: r.data.ms, sql: r.data.meta?.duration ?? null, rowsRead: r.data.meta?.rows_read ?? null });
     }
     const w = summarize(out.map((o) => o.worker));
     const d = summarize(out.filter((o) => o.sql !== null).map((o) => o.sql));
-    const cl = summarize(out.map((o) => o.client));
-    const row = { kind: k.kind, queries: out.length, workerP50: round(w.p50), workerP99: round(w.p99), sqlP50: round(d.p50), sqlP99: round(d.p99), benchRouteP50: round(cl.p50), benchRouteP99: round(cl.p99) };
+    const rr = summarize(out.filter((o) => o.rowsRead !== null).map((o) => o.rowsRead));
+    const row = { kind: k.kind, queries: out.length, workerP50: round(w.p50), workerP99: round(w.p99), sqlP50: round(d.p50), sqlP99: round(d.p99), rowsReadP50: rr.p50, rowsReadMax: rr.max };
     results.inWorker.push(row);
-    say(`in Worker ${k.kind.padEnd(20)}: searchMessages p50 ${fmt(row.workerP50)} ms p99 ${fmt(row.workerP99)}; D1 SQL p50 ${fmt(row.sqlP50)} p99 ${fmt(row.sqlP99)}`);
+    say(`in Worker ${k.kind.padEnd(20)}: searchMessages p50 ${fmt(row.workerP50)} ms p99 ${fmt(row.workerP99)}; D1 SQL p50 ${fmt(row.sqlP50)} p99 ${fmt(row.sqlP99)}; rows read p50 ${row.rowsReadP50} max ${row.rowsReadMax}`);
   }
   results.load.afterSearch = { loadavg: loadavg().map((x) => round(x)), otherProcesses: otherLoad(stack.pid).length };
 
   // ---- End to end over WebSockets ----
-  if (E2E > 0 && meta.e2eConvs?.length) {
-    const perDevice = Math.max(1, Math.min(300, Math.round(E2E / (meta.e2eConvs.length * 5))));
-    say("end-to-end mirror: WebSocket sends until D1 holds them");
+  if (E2E_RATES.length && meta.e2eConvs?.length) {
+    say("end-to-end mirror: WebSocket sends at fixed offered rates until D1 holds them");
+    const direct = await directBase(stack, [PORT, INSPECTOR]);
+    say(direct ? `  sockets go straight to the runtime at ${direct} (past wrangler dev's proxy)` : "  runtime entry not found; sockets go through wrangler dev's proxy");
     const convs = [];
     for (const c of meta.e2eConvs) convs.push({ id: c.id, users: await Promise.all(c.users.map(async (u) => ({ id: u, token: await token(u) }))) });
-    const texts = new Corpus({ plan, total: E2E, seed: SEED + 1000, textOnly: true });
+    const texts = new Corpus({ plan, total: 1_000_000, seed: SEED + 1000, textOnly: true });
     const marker = `e2emark${randomBytes(4).toString("hex")}`;
     const ids = JSON.stringify(convs.map((c) => c.id));
     const e2e = await e2eMirror({
-      base: stack.base,
+      base: direct ?? stack.base,
       convs,
-      perDevice,
+      rates: E2E_RATES,
+      seconds: E2E_SECONDS,
       marker,
       text: () => texts.next().text,
       count: async () => (await sql(`SELECT count(*) AS n FROM messages WHERE tenant_id = ?1 AND conversation_id IN (SELECT value FROM json_each(?2))`, [TENANT, ids]))[0].n,
       log: say,
     });
-    const found = (await http.call("GET", `/v1/search/messages?q=${marker}&limit=50`, { token: analystToken })).data.hits.length;
-    e2e.markerHitsViaSearch = found;
+    e2e.via = direct ? "runtime entry (no dev proxy)" : "wrangler dev proxy";
+    e2e.markerHitsViaSearch = (await http.call("GET", `/v1/search/messages?q=${marker}&limit=50`, { token: tokens[ANALYST] })).data.hits.length;
     e2e.markerExpected = convs.length;
     results.e2e = e2e;
-    say(
-      `e2e: ${e2e.messages} messages, acked in ${fmt(e2e.lastAckMs / 1000, 2)} s (${fmt(e2e.ackRate, 0)}/s), all in D1 after ${fmt(e2e.allInD1Ms / 1000, 2)} s ` +
-        `= ${fmt(e2e.endToEndRate, 0)} messages/s; lag after last ack ${fmt(e2e.lagAfterLastAckMs, 0)} ms; peak D1 ${fmt(e2e.peakD1RatePerSecond, 0)}/s; search finds ${found}/${convs.length} markers`,
-    );
+    say(`e2e: search finds ${e2e.markerHitsViaSearch}/${e2e.markerExpected} of the last messages`);
   }
   results.load.atEnd = { loadavg: loadavg().map((x) => round(x)), otherProcesses: otherLoad(stack.pid).length };
 } finally {
@@ -440,16 +469,21 @@ console.log(`\nSearch benchmark: ${N.toLocaleString()} messages, ${results.sourc
 const searchRows = [["query kind", "conc.", "queries", "p50 ms", "p90 ms", "p99 ms", "max ms", "q/s", "hits", "p99 < 100 ms"]];
 for (const r of results.search) searchRows.push([r.kind, r.concurrency, r.queries, fmt(r.p50), fmt(r.p90), fmt(r.p99), fmt(r.max), fmt(r.qps), `${r.hitsMin}-${r.hitsMax}`, r.target ? target(r.p99, 100) : "(no target)"]);
 console.log(table(searchRows));
-const termRows = [["term", "kind", "matches (visible)", "hits", "p50 ms", "p99 ms"]];
-for (const [q, r] of Object.entries(results.perTerm)) termRows.push([q, r.kind, `${r.matchesInTenant} (${r.matchesVisible})`, r.hits, fmt(r.p50), fmt(r.p99)]);
+const termRows = [["term", "query kind", "matches in tenant", "visible to the user", "hits", "p50 ms", "p99 ms"]];
+for (const r of results.perTerm) termRows.push([r.term, r.kind, r.matchesInTenant, r.matchesVisible, r.hits, fmt(r.p50), fmt(r.p99)]);
 console.log(`\n${table(termRows)}`);
-const w = [["query kind", "searchMessages p50", "p99", "D1 SQL p50", "p99"]];
-for (const r of results.inWorker) w.push([r.kind, fmt(r.workerP50), fmt(r.workerP99), fmt(r.sqlP50), fmt(r.sqlP99)]);
+const w = [["query kind", "searchMessages p50 ms", "p99 ms", "D1 SQL p50 ms", "p99 ms", "rows read p50", "max"]];
+for (const r of results.inWorker) w.push([r.kind, fmt(r.workerP50), fmt(r.workerP99), fmt(r.sqlP50), fmt(r.sqlP99), r.rowsReadP50, r.rowsReadMax]);
 console.log(`\n${table(w)}`);
 const mr = [["mirror run", "messages", "flushes", "rows/flush", "batch p50 ms", "batch p99 ms", "messages/s", ">= 5,000/s"]];
 mr.push(["bulk (<= 2,000 / 512 KiB per flush, 2 in flight)", m.bulk.messages, m.bulk.flushes, m.bulk.rowsPerFlush, fmt(m.bulk.batchMsP50), fmt(m.bulk.batchMsP99), m.bulk.messagesPerSecond, target(m.bulk.messagesPerSecond, 5000, false)]);
 for (const p of m.probes) mr.push([`flushes of <= ${p.flushMax}, 4 in flight`, p.messages, p.flushes, p.rowsPerFlush, fmt(p.batchMsP50), fmt(p.batchMsP99), p.messagesPerSecond, target(p.messagesPerSecond, 5000, false)]);
-if (results.e2e) mr.push([`e2e: WebSocket sends -> D1 (${results.e2e.sockets} sockets)`, results.e2e.messages, "-", "-", "-", "-", fmt(results.e2e.endToEndRate, 0), target(results.e2e.endToEndRate, 5000, false)]);
 console.log(`\n${table(mr)}`);
-console.log(`\nMarkdown:\n\n${mdTable(searchRows)}\n\n${mdTable(termRows)}\n\n${mdTable(w)}\n\n${mdTable(mr)}\n`);
+let er = null;
+if (results.e2e) {
+  er = [["offered msgs/s", "messages", "acked msgs/s", "ack p50 ms", "ack p99 ms", "all in D1 after s", "into D1 msgs/s", "D1 lag p50 ms", "D1 lag max ms"]];
+  for (const x of results.e2e.steps) er.push([x.offeredPerSecond, x.messages, fmt(x.ackedPerSecond, 0), fmt(x.ackLatencyMsP50, 0), fmt(x.ackLatencyMsP99, 0), fmt(x.allInD1Seconds, 2), fmt(x.d1PerSecond, 0), fmt(x.d1LagMsP50, 0), fmt(x.d1LagMsMax, 0)]);
+  console.log(`\nEnd to end (${results.e2e.sockets} WebSockets in ${results.e2e.conversations} conversations, ${results.e2e.via}):\n${table(er)}`);
+}
+console.log(`\nMarkdown:\n\n${mdTable(searchRows)}\n\n${mdTable(termRows)}\n\n${mdTable(w)}\n\n${mdTable(mr)}\n${er ? `\n${mdTable(er)}\n` : ""}`);
 for (const [q, p] of Object.entries(results.plans ?? {})) console.log(`EXPLAIN QUERY PLAN (${q}):\n${p.plan.join("\n")}\n`);

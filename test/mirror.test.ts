@@ -119,3 +119,24 @@ describe("the D1 mirror of conversations", () => {
     expect((await listed(t.tokens.bob!))[0]!.members).toEqual(["alice", "bob"]);
   });
 });
+
+describe("history flush size", () => {
+  it("bounds each flush by the UTF-8 size of what it binds, and still copies a long CJK backlog", async () => {
+    const t = await setupTenant();
+    const id = await createGroup(t.tokens.alice!, ["bob"]);
+    const text = "跟进客户合同续签".repeat(625); // 5,000 CJK characters: 15 KB of UTF-8, about 85 KB as a history row
+    const stub = stubOf(t.tenantId, id);
+    for (let i = 0; i < 12; i++) await sendHttp(t.tokens.alice!, id, `c${i}`, text);
+    const sizes = await runInDurableObject(stub, (_i, ctx) => {
+      ctx.storage.sql.exec("UPDATE room SET mirrored_seq = 0, mirrored_version = 0");
+      const snapshot = new RoomStore(ctx.storage).mirrorSnapshot()!;
+      return { rows: snapshot.history.length, bytes: new TextEncoder().encode(JSON.stringify(snapshot.history)).byteLength };
+    });
+    expect(sizes.rows).toBeGreaterThan(0);
+    expect(sizes.rows).toBeLessThan(12);
+    expect(sizes.bytes).toBeLessThanOrEqual(900 * 1024);
+    for (let i = 0; i < 10; i++) await runDurableObjectAlarm(stub);
+    const n = await env.DB.prepare("SELECT count(*) AS n FROM messages WHERE conversation_id = ?").bind(id).first<{ n: number }>();
+    expect(n?.n).toBe(12);
+  });
+});

@@ -79,6 +79,13 @@ export const COMBOS = [
   { q: "forecast 客户", kind: "3+ chars AND 2-char", terms: ["forecast", "客户"] },
 ];
 
+/** The "first week only" queries search [startTs, startTs + EARLY_DAYS days): the oldest messages. */
+export const EARLY_DAYS = 7;
+/** The "last 30 days" queries search the newest LATE_DAYS days of the corpus. */
+export const LATE_DAYS = 30;
+/** The corpus spans one year from here (message ts grows with mirror order). */
+export const START_TS = Date.UTC(2025, 0, 1);
+
 const CJK_TERM = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/u;
 
 /** What search sees of a body (mirrors src/domain/search.ts searchableText for the kinds generated here). */
@@ -126,6 +133,8 @@ export function tenantPlan({ seed = 1, conversations = 50, nonMember = 10, users
       name: `Deal room ${String(i + 1).padStart(2, "0")}`,
       weight: 1 / Math.pow(i + 1, 0.8),
       analystMember: !nonMemberIdx.has(i),
+      // A second user, in two small conversations only: most matches are not theirs.
+      newbieMember: i === conversations - 1 || i === conversations - 3,
       members: [...members],
     });
   }
@@ -140,7 +149,7 @@ export function tenantPlan({ seed = 1, conversations = 50, nonMember = 10, users
  * in `counts`: { [term]: { all, visible } } (visible: in a conversation the benchmark user is in).
  */
 export class Corpus {
-  constructor({ plan, total, seed = 1, startTs = Date.UTC(2025, 0, 1), spanMs = 365 * 86_400_000, textOnly = false, analyst = "analyst" }) {
+  constructor({ plan, total, seed = 1, startTs = START_TS, spanMs = 365 * 86_400_000, textOnly = false, analyst = "analyst" }) {
     this.plan = plan;
     this.total = total;
     this.r = rng(seed);
@@ -156,9 +165,11 @@ export class Corpus {
       acc += c.share;
       this.cdf.push(acc);
     }
+    this.earlyBefore = startTs + EARLY_DAYS * 86_400_000;
+    this.lateFrom = startTs + spanMs - LATE_DAYS * 86_400_000;
     this.counts = {};
-    for (const t of TERMS) this.counts[t.term] = { all: 0, visible: 0 };
-    for (const c of COMBOS) this.counts[c.q] = { all: 0, visible: 0 };
+    for (const t of TERMS) this.counts[t.term] = { all: 0, visible: 0, newbie: 0, earlyVisible: 0, lateVisible: 0 };
+    for (const c of COMBOS) this.counts[c.q] = { all: 0, visible: 0, newbie: 0, earlyVisible: 0, lateVisible: 0 };
     this.kinds = {};
     this.languages = { en: 0, zh: 0, mixed: 0 };
     this.textChars = 0;
@@ -201,7 +212,8 @@ export class Corpus {
   content(conv) {
     let text = this.sentence();
     for (const t of TERMS) {
-      if (t.only === "non-member" && conv.analystMember) continue;
+      // textOnly streams feed live rooms the benchmark user is in: keep "not a member" terms out of them.
+      if (t.only === "non-member" && (conv.analystMember || this.textOnly)) continue;
       if (this.r() < t.rate) {
         const phrase = this.pick(t.phrases);
         text = CJK_TERM.test(phrase) ? `${text}${phrase}。` : `${text} ${phrase}.`;
@@ -254,24 +266,21 @@ export class Corpus {
     this.seqs.set(i, seq);
     const { kind, body } = this.body(k, conv);
     const searchable = searchableTextOf(kind, body).toLowerCase();
-    for (const t of TERMS) {
-      if (matches(searchable, t.term)) {
-        this.counts[t.term].all++;
-        if (conv.analystMember) this.counts[t.term].visible++;
-      }
-    }
-    for (const c of COMBOS) {
-      if (c.terms.every((t) => matches(searchable, t))) {
-        this.counts[c.q].all++;
-        if (conv.analystMember) this.counts[c.q].visible++;
-      }
-    }
+    const ts = this.startTs + Math.floor((k / this.total) * this.spanMs);
+    const tally = (c) => {
+      c.all++;
+      if (conv.analystMember) c.visible++;
+      if (conv.newbieMember) c.newbie++;
+      if (conv.analystMember && ts < this.earlyBefore) c.earlyVisible++;
+      if (conv.analystMember && ts >= this.lateFrom) c.lateVisible++;
+    };
+    for (const t of TERMS) if (matches(searchable, t.term)) tally(this.counts[t.term]);
+    for (const c of COMBOS) if (c.terms.every((t) => matches(searchable, t))) tally(this.counts[c.q]);
     this.kinds[kind] = (this.kinds[kind] ?? 0) + 1;
     const bodyJson = JSON.stringify(body);
     this.textChars += searchable.length;
     this.bodyBytes += bodyJson.length;
     const sender = conv.analystMember && this.r() < 0.1 ? this.analyst : conv.members[Math.floor(this.r() * conv.members.length)];
-    const ts = this.startTs + Math.floor((k / this.total) * this.spanMs);
     return { conv: i, row: { seq, clientId: `m${k}`, sender, kind, body: bodyJson, ts, version: 1 }, text: body.text };
   }
 }

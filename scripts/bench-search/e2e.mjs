@@ -1,17 +1,24 @@
-// End-to-end mirror throughput: messages sent over real WebSockets to conversation objects, timed until D1
-// holds all of them (the objects' outboxes mirror on their alarm, ~200 ms after a change, up to 2,000
-// messages / 512 KiB per flush). D1 is polled with a count every 100 ms.
+// End-to-end mirror throughput: text messages sent over real WebSockets to conversation objects at fixed
+// offered rates, timed until D1 holds them. The objects mirror on their alarm (~200 ms after a change, up to
+// 2,000 messages / 512 KiB per flush); D1 is polled with a count every 100 ms through the bench route.
 import WebSocket from "ws";
 import { performance } from "node:perf_hooks";
-import { sleep } from "./util.mjs";
+import { sleep, summarize } from "./util.mjs";
 
 const NO_REPLAY = 999_999_999_999_999; // the largest `after` the API accepts (15 digits): no replay on connect
+const TICK_MS = 50;
 
-function connect(url) {
+function connect(url, onAck) {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { perMessageDeflate: false });
-    const s = { ws, acks: [], errors: [], frames: 0 };
+    const s = { ws, errors: [], frames: 0 };
     const timer = setTimeout(() => reject(new Error("socket did not become ready in 30 s")), 30_000);
+    ws.on("unexpected-response", (_req, res) => {
+      clearTimeout(timer);
+      let body = "";
+      res.on("data", (d) => (body += d));
+      res.on("end", () => reject(new Error(`WebSocket upgrade refused: ${res.statusCode} ${body.slice(0, 200)}`)));
+    });
     ws.on("error", (err) => {
       clearTimeout(timer);
       reject(err);
@@ -22,92 +29,109 @@ function connect(url) {
       if (f.type === "ready") {
         clearTimeout(timer);
         resolve(s);
-      } else if (f.type === "ack") s.acks.push(performance.now());
+      } else if (f.type === "ack") onAck(f.clientId);
       else if (f.type === "error") s.errors.push(f);
     });
   });
 }
 
 /**
- * convs: [{ id, users: [{ id, token }] }]; every user opens one socket and sends `perDevice` text messages
- * back to back (within the per-device burst of 300). `count()` returns how many messages of these
- * conversations D1 holds. `text(i)` makes message text. The last message of each conversation's first
- * socket carries `marker`, for a final check through the search endpoint.
+ * convs: [{ id, users: [{ id, token }] }]; every user opens one socket (one device). For each offered
+ * rate (messages/s over all sockets, at most 50/s per device: the send limit) messages go out for
+ * `seconds`, spread evenly over the sockets in 50 ms ticks; then we wait until D1 holds all of them.
+ * `count()` returns how many messages of these conversations D1 holds; `text()` makes message text. The
+ * last message of each conversation's first socket carries `marker`, for a check through search.
  */
-export async function e2eMirror({ base, convs, perDevice, count, text, marker, timeoutMs = 180_000, log = () => {} }) {
+export async function e2eMirror({ base, convs, rates, seconds, count, text, marker, drainTimeoutMs = 120_000, log = () => {} }) {
   const wsBase = base.replace(/^http/, "ws");
+  const sentAt = new Map();
+  const ackAt = new Map();
+  const onAck = (clientId) => ackAt.set(clientId, performance.now());
   const plan = convs.flatMap((c) => c.users.map((u, j) => ({ conv: c.id, user: u, first: j === 0 })));
   const sockets = await Promise.all(
-    plan.map(async (p) => ({ ...p, s: await connect(`${wsBase}/v1/conversations/${p.conv}/ws?token=${p.user.token}&device=bench-e2e&after=${NO_REPLAY}`) })),
+    plan.map(async (p) => ({ ...p, s: await connect(`${wsBase}/v1/conversations/${p.conv}/ws?token=${p.user.token}&device=bench-e2e&after=${NO_REPLAY}`, onAck) })),
   );
-  const before = await count();
-  const total = plan.length * perDevice;
-  log(`e2e: ${sockets.length} sockets in ${convs.length} conversations, sending ${total} messages (${perDevice} each); D1 holds ${before} of theirs before`);
-
-  // Pre-build the frames so the send loop is only socket writes.
-  let n = 0;
-  const frames = sockets.map((p) =>
-    Array.from({ length: perDevice }, (_, k) => {
-      const body = text(n++) + (p.first && k === perDevice - 1 ? ` ${marker}` : "");
-      return JSON.stringify({ type: "send", clientId: `e2e-${marker}-${p.user.id}-${k}`, kind: "text", body: { text: body } });
-    }),
-  );
-
-  const series = [];
-  let done = false;
-  const t0 = performance.now();
-  const poller = (async () => {
-    while (!done) {
-      const c = (await count()) - before;
-      series.push([performance.now() - t0, c]);
-      if (c >= total) break;
-      if (performance.now() - t0 > timeoutMs) break;
-      await sleep(100);
+  log(`e2e: ${sockets.length} sockets (one device each) in ${convs.length} conversations`);
+  const steps = [];
+  let serial = 0;
+  for (let r = 0; r < rates.length; r++) {
+    const rate = rates[r];
+    const total = Math.round(rate * seconds);
+    const before = await count();
+    const ids = [];
+    const series = [];
+    let polling = true;
+    const t0 = performance.now();
+    const poller = (async () => {
+      while (polling) {
+        const c = (await count()) - before;
+        series.push([performance.now() - t0, c]);
+        if (c >= total || performance.now() - t0 > seconds * 1000 + drainTimeoutMs) break;
+        await sleep(100);
+      }
+    })();
+    // Offered load: `total` messages over `seconds`, round-robin over sockets, paced per 50 ms tick.
+    let sent = 0;
+    const last = r === rates.length - 1;
+    for (let tick = 0; sent < total; tick++) {
+      const due = Math.min(total, Math.round((rate * (tick + 1) * TICK_MS) / 1000));
+      for (; sent < due; sent++) {
+        const p = sockets[sent % sockets.length];
+        const clientId = `e2e-${marker}-${serial++}`;
+        const final = last && p.first && total - sent <= sockets.length;
+        const frame = JSON.stringify({ type: "send", clientId, kind: "text", body: { text: `${text()}${final ? ` ${marker}` : ""}` } });
+        sentAt.set(clientId, performance.now() - t0);
+        ids.push(clientId);
+        p.s.ws.send(frame);
+      }
+      const wait = t0 + (tick + 1) * TICK_MS - performance.now();
+      if (wait > 0) await sleep(wait);
     }
-  })();
-  // Interleave sockets so every conversation gets work from the start.
-  for (let k = 0; k < perDevice; k++) for (let i = 0; i < sockets.length; i++) sockets[i].s.ws.send(frames[i][k]);
-  const sentMs = performance.now() - t0;
-  await poller;
-  done = true;
-
-  // Let straggling acks arrive (they precede D1 in practice).
-  const deadline = performance.now() + 5_000;
-  while (performance.now() < deadline && sockets.some((p) => p.s.acks.length + p.s.errors.length < perDevice)) await sleep(50);
-  const acks = sockets.flatMap((p) => p.s.acks.map((t) => t - t0));
-  const errors = sockets.flatMap((p) => p.s.errors);
-  const frameCount = sockets.reduce((s, p) => s + p.s.frames, 0);
-  for (const p of sockets) p.s.ws.close();
-
-  const landed = series.at(-1)?.[1] ?? 0;
-  const landedAt = series.find(([, c]) => c >= Math.min(total, landed))?.[0] ?? null;
-  const firstLandedAt = series.find(([, c]) => c > 0)?.[0] ?? null;
-  const lastAck = acks.length ? Math.max(...acks) : null;
-  // Busiest one-second window of D1 growth, from the poll series.
-  let peak = 0;
-  for (let i = 0, j = 0; i < series.length; i++) {
-    while (series[i][0] - series[j][0] > 1_000) j++;
-    const dt = series[i][0] - series[j][0];
-    if (dt >= 500) peak = Math.max(peak, ((series[i][1] - series[j][1]) * 1000) / dt);
+    const sendWindowMs = performance.now() - t0;
+    await poller;
+    polling = false;
+    // Acks precede D1 in practice; give stragglers a moment.
+    const deadline = performance.now() + 5_000;
+    while (performance.now() < deadline && ids.some((id) => !ackAt.has(id))) await sleep(50);
+    const acks = ids.filter((id) => ackAt.has(id)).map((id) => ackAt.get(id) - t0);
+    const ackLatency = ids.filter((id) => ackAt.has(id)).map((id) => ackAt.get(id) - t0 - sentAt.get(id));
+    const landed = series.at(-1)?.[1] ?? 0;
+    const allInD1Ms = landed >= total ? series.find(([, c]) => c >= total)[0] : null;
+    const lastAckMs = acks.length ? Math.max(...acks) : null;
+    // D1 lag per message, FIFO approximation: the k-th message sent vs the first poll that saw k in D1.
+    const sendTimes = ids.map((id) => sentAt.get(id)).sort((a, b) => a - b);
+    const lags = [];
+    let j = 0;
+    for (let k = 1; k <= Math.min(landed, total); k++) {
+      while (j < series.length && series[j][1] < k) j++;
+      if (j < series.length) lags.push(series[j][0] - sendTimes[k - 1]);
+    }
+    const lag = summarize(lags);
+    const ack = summarize(ackLatency);
+    const step = {
+      offeredPerSecond: rate,
+      messages: total,
+      sendWindowSeconds: sendWindowMs / 1000,
+      acked: acks.length,
+      ackedPerSecond: lastAckMs ? (acks.length * 1000) / lastAckMs : null,
+      ackLatencyMsP50: ack.p50,
+      ackLatencyMsP99: ack.p99,
+      allInD1Seconds: allInD1Ms === null ? null : allInD1Ms / 1000,
+      d1PerSecond: allInD1Ms ? (total * 1000) / allInD1Ms : null,
+      d1LagMsP50: lag.p50,
+      d1LagMsMax: lag.max,
+      polls: series.length,
+      landed,
+    };
+    steps.push(step);
+    log(
+      `e2e: offered ${rate}/s x ${seconds} s: acked ${step.acked}/${total} at ${Math.round(step.ackedPerSecond ?? 0)}/s (ack p50 ${Math.round(ack.p50 ?? 0)} ms, p99 ${Math.round(ack.p99 ?? 0)} ms); ` +
+        `all in D1 after ${step.allInD1Seconds?.toFixed(2) ?? "-"} s = ${Math.round(step.d1PerSecond ?? 0)}/s; D1 lag p50 ${Math.round(lag.p50 ?? 0)} ms, max ${Math.round(lag.max ?? 0)} ms`,
+    );
+    await sleep(1_000);
   }
-  return {
-    conversations: convs.length,
-    sockets: sockets.length,
-    messages: total,
-    acked: acks.length,
-    errors: errors.length,
-    errorSample: errors.slice(0, 3),
-    framesReceived: frameCount,
-    sendLoopMs: sentMs,
-    lastAckMs: lastAck,
-    ackRate: lastAck ? (acks.length * 1000) / lastAck : null,
-    firstInD1Ms: firstLandedAt,
-    allInD1Ms: landed >= total ? landedAt : null,
-    landed,
-    endToEndRate: landed >= total && landedAt ? (total * 1000) / landedAt : null,
-    lagAfterLastAckMs: landed >= total && landedAt && lastAck ? landedAt - lastAck : null,
-    peakD1RatePerSecond: peak,
-    polls: series.length,
-    series: series.filter((_, i) => i % 5 === 0 || i === series.length - 1).map(([t, c]) => [Math.round(t), c]),
-  };
+  const errors = sockets.flatMap((p) => p.s.errors);
+  const frames = sockets.reduce((s, p) => s + p.s.frames, 0);
+  for (const p of sockets) p.s.ws.close();
+  return { conversations: convs.length, sockets: sockets.length, seconds, steps, errors: errors.length, errorSample: errors.slice(0, 3), framesReceived: frames };
 }

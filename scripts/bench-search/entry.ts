@@ -135,6 +135,8 @@ async function bench(request: Request, env: Env): Promise<Response> {
       userId: url.searchParams.get("user") ?? "",
       trigram: compiled.trigram,
       grams: compiled.grams,
+      after: url.searchParams.has("after") ? Number(url.searchParams.get("after")) : undefined,
+      before: url.searchParams.has("before") ? Number(url.searchParams.get("before")) : undefined,
       limit: Number(url.searchParams.get("limit") ?? 20),
     });
     const ms = performance.now() - t0;

@@ -3,7 +3,7 @@
 // `wrangler dev` on a port and persist directory of our own. Another stack in this checkout (port 8787,
 // .wrangler/state) is never touched.
 import { spawn, spawnSync } from "node:child_process";
-import { copyFileSync, cpSync, createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { randomBytes, createECDH } from "node:crypto";
 import { dirname, join, resolve } from "node:path";
 import { createServer } from "node:net";
@@ -155,6 +155,85 @@ export async function startStack({ app, port, inspectorPort, persistTo, log }) {
     await new Promise((r) => setTimeout(r, 250));
   }
   return { base, pid: child.pid, stop };
+}
+
+function children() {
+  const map = new Map();
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const text = readFileSync(`/proc/${name}/stat`, "utf8");
+      const ppid = Number(text.slice(text.lastIndexOf(")") + 2).split(" ")[1]);
+      if (!map.has(ppid)) map.set(ppid, []);
+      map.get(ppid).push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return map;
+}
+
+function descendants(root) {
+  const map = children();
+  const out = [];
+  for (const queue = [root]; queue.length; ) for (const c of map.get(queue.shift()) ?? []) out.push(c), queue.push(c);
+  return out;
+}
+
+function listeningPorts(pid) {
+  const inodes = new Set();
+  try {
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m) inodes.add(m[1]);
+      } catch {
+        // closed meanwhile
+      }
+    }
+  } catch {
+    return [];
+  }
+  const ports = [];
+  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text = "";
+    try {
+      text = readFileSync(file, "utf8");
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length > 9 && f[3] === "0A" && inodes.has(f[9])) ports.push(parseInt(f[1].split(":").pop(), 16));
+    }
+  }
+  return ports;
+}
+
+/**
+ * The runtime's own HTTP entry behind wrangler dev's proxy (wrangler serves `port` from a proxy workerd
+ * that forwards every request and WebSocket frame to the runtime's workerd), or null if not found.
+ */
+export async function directBase(stack, skip) {
+  for (const pid of descendants(stack.pid)) {
+    let cmd = "";
+    try {
+      cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[0];
+    } catch {
+      continue;
+    }
+    if (!/(^|\/)workerd$/.test(cmd)) continue;
+    for (const port of listeningPorts(pid)) {
+      if (skip.includes(port)) continue;
+      try {
+        const res = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(2_000) });
+        if (res.ok && (await res.text()).includes('"ok":true')) return `http://127.0.0.1:${port}`;
+      } catch {
+        // not an HTTP entry
+      }
+    }
+  }
+  return null;
 }
 
 export function openLog(path) {

@@ -47,10 +47,11 @@ export class Http {
           method,
           headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
           body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+          signal: AbortSignal.timeout(300_000),
         });
         text = await res.text();
       } catch (err) {
-        if (attempt < 5) {
+        if (err.name !== "TimeoutError" && attempt < 5) {
           await sleep(250 * (attempt + 1));
           continue;
         }

@@ -4,6 +4,7 @@ import { previewOf } from "../domain/kinds";
 import { applySqlMigrations, type SqlMigration } from "./sql-migrations";
 import type { HistoryRow, MirrorSnapshot } from "./conversations";
 import { cjkGrams, searchableText } from "../domain/search";
+import { utf8Length } from "../domain/kinds";
 
 /**
  * The conversation object's own SQLite: the room header, members with read cursors, and the ordered log.
@@ -108,8 +109,8 @@ const MIGRATIONS: SqlMigration[] = [
   },
 ];
 
-/** Most bytes of message JSON in one mirror flush; a longer backlog takes several flushes. */
-const MIRROR_MESSAGE_BYTES = 512 * 1024;
+/** Most UTF-8 bytes of history rows in one mirror flush (well under D1's 2 MB per bound value). */
+const MIRROR_MESSAGE_BYTES = 900 * 1024;
 const MIRROR_MESSAGES_MAX = 2_000;
 
 export interface Room {
@@ -663,9 +664,12 @@ export class RoomStore {
         recalled: r.recalled,
         version: r.version,
       };
-      bytes += r.body.length + text.length * 2;
+      // Bound the flush by the UTF-8 size of what is sent (CJK text is 3 bytes a character, and the
+      // row carries the body, the text and the grams): D1 caps a bound value at 2,000,000 bytes.
+      const size = utf8Length(JSON.stringify(row));
+      if (history.length > 0 && bytes + size > MIRROR_MESSAGE_BYTES) break;
+      bytes += size;
       history.push(row);
-      if (bytes >= MIRROR_MESSAGE_BYTES) break;
     }
     const changed = this.sql
       .exec<MemberRow>(`SELECT * FROM members WHERE version > mirrored_version`)
