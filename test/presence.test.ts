@@ -81,6 +81,30 @@ describe("presence and device channels", () => {
   });
 });
 
+describe("presence announcements at scale", () => {
+  it("announces more users than one chunk to their contacts", async () => {
+    // Enough users that every one of the test deployment's presence shards holds more than one chunk (50).
+    const users = Array.from({ length: 200 }, (_, i) => `p${i}`);
+    const perShard = new Map<number, number>();
+    for (const u of users) perShard.set(presenceShard(u, shardCount(env.PRESENCE_SHARDS)), (perShard.get(presenceShard(u, shardCount(env.PRESENCE_SHARDS))) ?? 0) + 1);
+    expect(Math.max(...perShard.values())).toBeGreaterThan(50);
+    const t = await setupTenant(["watcher", ...users]);
+    await createGroup(t.tokens.watcher!, users);
+    const watcher = await openChannel(t.tokens.watcher!, "w");
+    const channels = await Promise.all(users.map((u) => openChannel(t.tokens[u]!, "d")));
+    for (const u of new Set(users.map((u) => presenceShard(u, shardCount(env.PRESENCE_SHARDS))))) {
+      await runDurableObjectAlarm(env.PRESENCE.getByName(presenceName(t.tenantId, u)));
+    }
+    const online = new Set<string>();
+    while (online.size < users.length) {
+      const frame = await watcher.next("presence");
+      if (frame.status === "online") online.add(frame.userId);
+    }
+    expect([...online].sort()).toEqual([...users].sort());
+    for (const c of [watcher, ...channels]) c.close();
+  });
+});
+
 describe("notify and push", () => {
   it("notifies every open device of each recipient, and nobody else, never the sender", async () => {
     const t = await setupTenant(["alice", "bob", "carol", "dave"]);

@@ -16,6 +16,9 @@ import { errorBody } from "../src/http/errors";
 /** How long a change of online state waits before it is announced: a flapping connection announces nothing. */
 export const PRESENCE_COALESCE_MS = 1_000;
 const ANNOUNCE_RETRY_MAX_MS = 60_000;
+/** Users announced per contacts query, and chunks per alarm run (the rest follow in the next run). */
+const ANNOUNCE_CHUNK = 50;
+const ANNOUNCE_ROUNDS = 20;
 /** Queues take at most 100 messages per sendBatch. */
 const QUEUE_BATCH = 100;
 
@@ -148,18 +151,31 @@ export class TenantPresence extends DurableObject<Env> {
     }
   }
 
-  /** Tell the contacts of every user whose state really changed since the last announcement. */
+  /**
+   * Tell the contacts of every user whose state really changed since the last announcement, a chunk
+   * of users at a time (a whole tenant reconnecting after a deploy must not become one huge query).
+   */
   private async announce(): Promise<void> {
+    for (let round = 0; round < ANNOUNCE_ROUNDS; round++) {
+      if (!(await this.announceChunk())) return;
+    }
+    await this.ctx.storage.setAlarm(Date.now());
+  }
+
+  /** Announce up to ANNOUNCE_CHUNK pending users; false when none were pending. */
+  private async announceChunk(): Promise<boolean> {
     const tenantId = this.store.tenantId();
     const myShard = this.store.shard();
-    if (tenantId === undefined || myShard === undefined) return;
+    if (tenantId === undefined || myShard === undefined) return false;
+    const pending = this.store.pendingChanges(ANNOUNCE_CHUNK);
+    if (pending.length === 0) return false;
     const changed: { userId: string; status: Status }[] = [];
-    for (const p of this.store.pendingChanges()) {
+    for (const p of pending) {
       const status: Status = this.isOnline(p.userId) ? "online" : "offline";
       if (status === p.announced) this.store.markAnnounced(p.userId, status);
       else changed.push({ userId: p.userId, status });
     }
-    if (changed.length === 0) return;
+    if (changed.length === 0) return true;
     const contacts = await contactsOf(tenantDb(this.env, tenantId), tenantId, changed.map((c) => c.userId));
     const shards = shardCount(this.env.PRESENCE_SHARDS);
     const byShard = new Map<number, { userId: string; status: Status; recipients: string[] }[]>();
@@ -179,6 +195,7 @@ export class TenantPresence extends DurableObject<Env> {
       ),
     );
     for (const c of changed) this.store.markAnnounced(c.userId, c.status);
+    return true;
   }
 
   // ---- devices ----

@@ -163,9 +163,9 @@ export class PresenceStore {
     return new Map(rows.map((r) => [r.user_id, r.last_seen]));
   }
 
-  pendingChanges(): { userId: string; announced: "online" | "offline" }[] {
+  pendingChanges(limit: number): { userId: string; announced: "online" | "offline" }[] {
     return this.sql
-      .exec<{ user_id: string; announced: "online" | "offline" }>(`SELECT user_id, announced FROM users WHERE pending = 1`)
+      .exec<{ user_id: string; announced: "online" | "offline" }>(`SELECT user_id, announced FROM users WHERE pending = 1 LIMIT ?`, limit)
       .toArray()
       .map((r) => ({ userId: r.user_id, announced: r.announced }));
   }
