@@ -10,6 +10,7 @@ import { assertPortFree, ensureDevVars, snapshot, startStack, waitForHealth } fr
 import { seedTenant } from "./bench/api.mjs";
 import { runLoad } from "./bench/load.mjs";
 import { probeRoundTrips } from "./bench/probe.mjs";
+import { runPresence, seedPresence, startPushReceiver } from "./bench/presence.mjs";
 import { connectProfiler } from "./bench/profile.mjs";
 import { cpuSeconds, machineBusySeconds, machineInfo, rssBytes } from "./bench/proc.mjs";
 import { fmt, mib, round, table } from "./bench/stats.mjs";
@@ -21,16 +22,27 @@ const HELP = `npm run bench -- [options]
   --port N              port of the stack this script starts (default 8791; never 8787); the runtime's
                         inspector gets N+1000 (--inspector-port)
   --baseline-port N     port of the bare ws server (default 8792)
-  --only A,B,C,D        scenarios to run (default all)
+  --only A,B,C,D,P      scenarios to run (default all)
   --no-baseline         skip the bare ws comparison
   --direct              also run every scenario straight against the runtime's own port, bypassing the proxy
                         that \`wrangler dev\` puts in front of it (shows what the dev proxy costs)
   --ref REF             serve this git ref (e.g. HEAD) instead of the working tree
   --apply FILE          apply this patch (patch -p1) to the served copy, e.g. to measure a proposed change
-  --quick               short smoke run: 3 s of load, C with 20 rooms, D with 500 sockets
+  --quick               short smoke run: 3 s of load, C with 20 rooms, D with 500 sockets,
+                        P with 300 channels, 2 groups and 5 s of sending
   --rooms N --clients N --senders N --mode closed|rate|none --rate N (msgs/s per room)
   --payload BYTES --duration S
-                        override the shape of every selected scenario
+                        override the shape of every selected scenario (P takes --rate as msgs/s per group,
+                        --payload and --duration; the others do not apply to it)
+  P (device channels, notify and push):
+  --channels N          online users, one device channel each (default 2000)
+  --groups N            groups messaged (default 10), each with --online-per-group online users (default 150)
+                        and every offline user as members, plus the tenant's bot
+  --offline N           offline users with a webhook push device, members of every group (default 50)
+  --push-online N       online users that also register a webhook push device and must get no push (default 50)
+  --push-wait S         seconds after the last send to wait for every expected push (default 60)
+  --storm-quiet S       after connecting, wait until no presence frame came for S s before sending (default 3;
+                        0 = send at once, during the presence announcements of everyone who just came online)
   --no-rotate           closed loop: each sender uses one socket (one device) instead of taking turns
   --repeat N            run every scenario N times (targets interleaved) and report the median run; the
                         machine is shared, so single runs can be skewed by other work (see "other%")
@@ -87,16 +99,27 @@ const SCENARIOS = {
   B: { title: "1 conversation x 50 clients, 200 msg/s open loop (5 senders x 40/s)", rooms: 1, clients: 50, mode: "rate", senders: 5, rate: 200 },
   C: { title: "100 conversations x 10 clients, 10 msg/s each", rooms: 100, clients: 10, mode: "rate", senders: 1, rate: 10 },
   D: { title: "2,000 sockets over 200 conversations: connection setup", rooms: 200, clients: 10, mode: "none", senders: 0, rate: 0 },
+  P: {
+    title: "2,000 device channels; 10 groups of 200 users (150 online + 50 offline with webhook push) + bot, 1 msg/s per group",
+    presence: true,
+    channels: 2_000,
+    groups: 10,
+    onlinePerGroup: 150,
+    offline: 50,
+    pushOnline: 50,
+    rate: 1,
+  },
 };
 const TARGETS = {
   A: { deliveriesRatio: 0.25, p99Ms: 30 },
   B: { p99Ms: 15 },
   C: { p99Ms: 20 },
   D: { connectSeconds: 5 },
+  P: { notifyP99Ms: 100 },
 };
 const MIRROR_TARGET_MS = 2_000;
 
-const selected = (args.only ?? "A,B,C,D").split(",").map((s) => s.trim().toUpperCase()).filter(Boolean);
+const selected = (args.only ?? "A,B,C,D,P").split(",").map((s) => s.trim().toUpperCase()).filter(Boolean);
 for (const name of selected) if (!SCENARIOS[name]) throw new Error(`unknown scenario ${name}`);
 const scenarios = selected.map((name) => {
   const base = { name, ...SCENARIOS[name], payload: 100, duration: name === "D" ? 0 : 10 };
@@ -104,6 +127,26 @@ const scenarios = selected.map((name) => {
     if (base.mode !== "none") base.duration = 3;
     if (name === "C") base.rooms = 20;
     if (name === "D") base.rooms = 50;
+  }
+  if (base.presence) {
+    base.duration = quick ? 5 : 10;
+    if (quick) Object.assign(base, { channels: 300, groups: 2, pushOnline: 10 });
+    const p = {
+      channels: args.channels && num(args.channels),
+      groups: args.groups && num(args.groups),
+      onlinePerGroup: args["online-per-group"] && num(args["online-per-group"]),
+      offline: args.offline && num(args.offline),
+      pushOnline: args["push-online"] && num(args["push-online"]),
+      rate: args.rate && num(args.rate),
+      payload: args.payload && num(args.payload),
+      duration: args.duration && num(args.duration),
+    };
+    for (const [k, v] of Object.entries(p)) if (v !== undefined) base[k] = v;
+    base.title =
+      `${base.channels.toLocaleString("en-US")} device channels; ${base.groups} group${base.groups === 1 ? "" : "s"} of ` +
+      `${Math.min(base.onlinePerGroup, base.channels) + base.offline} users (${Math.min(base.onlinePerGroup, base.channels)} online + ${base.offline} offline with webhook push) + bot, ` +
+      `${base.rate} msg/s per group for ${base.duration} s`;
+    return base;
   }
   const o = {
     rooms: args.rooms && num(args.rooms),
@@ -179,6 +222,8 @@ function switchboardTarget(stack, adminToken, { name = "switchboard", base = sta
   const wsBase = base.replace(/^http/, "ws");
   return {
     name,
+    base,
+    adminToken,
     // server: the runtime's workerd (the product); proxy: wrangler dev's proxy workerd; tooling: npx + wrangler's Node.
     probe: () => {
       if (!stack.workerd) return { server: { rssBytes: null, cpuSeconds: 0 } };
@@ -230,6 +275,7 @@ function switchboardTarget(stack, adminToken, { name = "switchboard", base = sta
 
 /** The figure a scenario is judged by, used to pick the median of repeated runs. */
 function keyOf(sc, r) {
+  if (sc.presence) return { name: "notify p99", value: r.notify.latencyMs.p99 ?? Infinity, digits: 2 };
   if (!r.load) return { name: "setup seconds", value: r.connect.seconds, digits: 2 };
   if (sc.mode === "closed") return { name: "deliveries/s", value: r.load.deliveriesPerSecond, digits: 0 };
   return { name: "p99 latency", value: r.load.latencyMs.p99 ?? Infinity, digits: 2 };
@@ -265,7 +311,79 @@ async function waitQuiet() {
 }
 
 let profiler = null;
+let pushReceiver = null;
+
+function printProfile(sc, result) {
+  if (!result.profile) return;
+  const rows = [["function (self time)", "ms", "% of wall", "% of busy"]];
+  for (const r of result.profile.top.slice(0, 20)) rows.push([r.fn.slice(0, 90), fmt(r.ms, 0), fmt(r.percentOfWall, 1), fmt(r.percentOfBusy, 1)]);
+  const charged = [["charged to our function [+ native callee]", "ms", "% of wall", "% of busy"]];
+  for (const r of result.profile.byOurCaller.slice(0, 20)) charged.push([r.fn.slice(0, 90), fmt(r.ms, 0), fmt(r.percentOfWall, 1), fmt(r.percentOfBusy, 1)]);
+  log(`  isolate busy ${fmt(result.profile.busyPercent, 0)}% of ${fmt(result.profile.wallMs / 1000, 1)} s (bench-results/${sc.name}.cpuprofile)\n${table(rows).replace(/^/gm, "    ")}\n\n${table(charged).replace(/^/gm, "    ")}`);
+}
+const pushWait = num(args["push-wait"], 60);
+
+/** Scenario P: device channels, notify frames and webhook pushes (scripts/bench/presence.mjs). */
+async function runPresenceOne(target, sc, tag) {
+  log(`\n[${sc.name}] ${target.name}: ${sc.title}`);
+  const started = performance.now();
+  const seeded = await seedPresence({
+    base: target.base,
+    adminToken: target.adminToken,
+    tenantId: `${runId}-${tag}-${++tenants}`.slice(0, 64),
+    channels: sc.channels,
+    offline: sc.offline,
+    groups: sc.groups,
+    onlinePerGroup: sc.onlinePerGroup,
+    pushOnline: sc.pushOnline,
+    receiverPort: pushReceiver.port,
+  });
+  const seedSeconds = (performance.now() - started) / 1000;
+  log(
+    `  seeded ${seeded.onlineIds.length + seeded.offlineIds.length} users, ${seeded.offlineIds.length + seeded.onlineWithPush.length} webhook devices ` +
+      `and ${seeded.groups.length} groups in ${seedSeconds.toFixed(1)} s (${seeded.requests} requests, ${seeded.throttled} answered 429)`,
+  );
+  const result = await runPresence({
+    base: target.base,
+    seeded,
+    receiver: pushReceiver,
+    rate: sc.rate,
+    duration: sc.duration,
+    payload: sc.payload,
+    drain,
+    late,
+    pushWait,
+    pushSettle: 3,
+    stormQuiet: num(args["storm-quiet"], 3),
+    stormMax: 120,
+    connectConcurrency,
+    tag,
+    probe: target.probe,
+    waitQuiet,
+    log,
+    ...(profiler && target.profiled
+      ? {
+          onLoadStart: () => profiler.start(),
+          onLoadEnd: () => profiler.stop(`bench-results/${sc.name}.cpuprofile`),
+        }
+      : {}),
+  });
+  result.seedSeconds = seedSeconds;
+  printProfile(sc, result);
+  const n = result.notify;
+  const p = result.push;
+  log(
+    `  sent ${result.load.sent} (${fmt(result.load.sentPerSecond)}/s); notify frames ${n.frames} of ${n.expected} expected, ` +
+      `p50/p99 ${fmt(n.latencyMs.p50, 2)}/${fmt(n.latencyMs.p99, 2)} ms, missing ${n.missing}, dup ${n.duplicated}, unexpected ${n.unexpected + n.toSender}; ` +
+      `pushes ${p.received} of ${p.expected} expected, missing ${p.missing}, dup ${p.duplicated}, to online ${p.toOnlineDevices}, ` +
+      `p50/p99 ${fmt(p.latencyMs.p50, 0)}/${fmt(p.latencyMs.p99, 0)} ms; errors ${result.errorCount}`,
+  );
+  await sleep(500);
+  return result;
+}
+
 async function runOne(target, sc, tag) {
+  if (sc.presence) return runPresenceOne(target, sc, tag);
   log(`\n[${sc.name}] ${target.name}: ${sc.title}`);
   const prepared = await target.prepare(sc, tag);
   if (prepared.seedSeconds) log(`  seeded ${sc.rooms * sc.clients} users and ${sc.rooms} conversations in ${prepared.seedSeconds.toFixed(1)} s (${prepared.seedRequests} requests)`);
@@ -295,13 +413,7 @@ async function runOne(target, sc, tag) {
       : {}),
     log,
   });
-  if (result.profile) {
-    const rows = [["function (self time)", "ms", "% of wall", "% of busy"]];
-    for (const r of result.profile.top.slice(0, 20)) rows.push([r.fn.slice(0, 90), fmt(r.ms, 0), fmt(r.percentOfWall, 1), fmt(r.percentOfBusy, 1)]);
-    const charged = [["charged to our function [+ native callee]", "ms", "% of wall", "% of busy"]];
-    for (const r of result.profile.byOurCaller.slice(0, 20)) charged.push([r.fn.slice(0, 90), fmt(r.ms, 0), fmt(r.percentOfWall, 1), fmt(r.percentOfBusy, 1)]);
-    log(`  isolate busy ${fmt(result.profile.busyPercent, 0)}% of ${fmt(result.profile.wallMs / 1000, 1)} s (bench-results/${sc.name}.cpuprofile)\n${table(rows).replace(/^/gm, "    ")}\n\n${table(charged).replace(/^/gm, "    ")}`);
-  }
+  printProfile(sc, result);
   result.seedSeconds = prepared.seedSeconds;
   const l = result.load;
   if (l) {
@@ -316,7 +428,80 @@ async function runOne(target, sc, tag) {
 }
 
 // ---------- verdicts and output ----------
+function presenceVerdicts(sc, r) {
+  const out = [];
+  const add = (what, target, measured, met) => out.push({ what, target, measured, met });
+  const n = r.notify;
+  const p = r.push;
+  const t = TARGETS[sc.name] ?? {};
+  add(`${r.channels} device channels open and ready`, "(reported)", `${r.connect.seconds.toFixed(2)} s`, null);
+  if (t.notifyP99Ms !== undefined) {
+    add("notify p99, send → every online member's channel", `< ${t.notifyP99Ms} ms`, `${fmt(n.latencyMs.p99, 2)} ms`, n.latencyMs.p99 !== null && n.latencyMs.p99 < t.notifyP99Ms);
+  }
+  add("notify missing / duplicated / unexpected", "0 / 0 / 0", `${n.missing} / ${n.duplicated} / ${n.unexpected + n.toSender}`, n.missing === 0 && n.duplicated === 0 && n.unexpected + n.toSender === 0);
+  // At most 1 msg/s per group every message is its own hand-over to presence, so each must push exactly once.
+  // Faster, a burst handed over together is one push for its newest message (docs/protocol.md): then a
+  // message without a push is accepted when a later message of the same group reached that device.
+  const spaced = sc.rate <= 1;
+  const uncovered = p.missing - p.missingButLaterSeqPushed;
+  add(
+    spaced ? "exactly one push per offline device per message" : "a push per offline device per hand-over (bursts coalesced)",
+    spaced ? `${p.expected} pushes` : `<= ${p.expected} pushes, none lost`,
+    `${p.expected - p.missing} delivered, ${p.missing} missing${p.missingButLaterSeqPushed ? ` (${p.missingButLaterSeqPushed} with a later seq pushed)` : ""}, ${p.duplicated} duplicated, ${p.unexpected} unexpected`,
+    (spaced ? p.missing === 0 : uncovered === 0) && p.duplicated === 0 && p.unexpected === 0 && p.malformed === 0,
+  );
+  add("pushes to devices of online users", "0", String(p.toOnlineDevices), p.toOnlineDevices === 0);
+  add("push arrival (queue; not in the 100 ms target)", "(reported)", `p50 ${fmt(p.latencyMs.p50, 0)} ms, p99 ${fmt(p.latencyMs.p99, 0)} ms, max ${fmt(p.latencyMs.max, 0)} ms`, null);
+  add("error frames / unacked sends / closed channels", "0", `${r.errorCount}${r.errorCount ? " " + JSON.stringify(r.errors) : ""}`, r.errorCount === 0);
+  return out;
+}
+
+function presenceTable(sc, rows) {
+  const header = ["target", "channels", "setup s", "ch/s", "storm frames", "storm s", "sent", "notify exp", "p50 ms", "p90 ms", "p99 ms", "max ms", "last-rcpt p99", "late", "miss", "dup", "unexp", "push exp", "push got", "miss", "dup", "to online", "push p50", "push p99", "push max", "err", "srv cpu%", "proxy%", "gen cpu%", "other%", "srv MiB"];
+  const lines = [header];
+  for (const [name, r] of rows) {
+    if (!r) continue;
+    const n = r.notify;
+    const p = r.push;
+    lines.push([
+      name,
+      r.channels,
+      fmt(r.connect.seconds, 2),
+      fmt(r.connect.socketsPerSecond, 0),
+      r.storm.frames,
+      r.storm.lastFrameAfterConnectStartMs === null ? "-" : fmt(r.storm.lastFrameAfterConnectStartMs / 1000, 1),
+      r.load.sent,
+      n.expected,
+      fmt(n.latencyMs.p50, 2),
+      fmt(n.latencyMs.p90, 2),
+      fmt(n.latencyMs.p99, 2),
+      fmt(n.latencyMs.max, 1),
+      fmt(n.lastRecipientMs.p99, 1),
+      n.late,
+      n.missing,
+      n.duplicated,
+      n.unexpected + n.toSender,
+      p.expected,
+      p.received,
+      p.missing,
+      p.duplicated,
+      p.toOnlineDevices,
+      fmt(p.latencyMs.p50, 0),
+      fmt(p.latencyMs.p99, 0),
+      fmt(p.latencyMs.max, 0),
+      r.errorCount,
+      fmt(r.cpu.serverPercent, 0),
+      r.cpu.proxyPercent !== undefined ? fmt(r.cpu.proxyPercent, 0) : "-",
+      fmt(r.cpu.loadgenPercent, 0),
+      fmt(r.cpu.otherPercent, 0),
+      `${fmt(mib(r.memory.server?.beforeBytes), 0)}→${fmt(mib(r.memory.server?.connectedBytes), 0)}→${fmt(mib(r.memory.server?.afterBytes), 0)}`,
+    ]);
+  }
+  return `\n=== ${sc.name}: ${sc.title}\n  (notify latency: send → notify frame on each online member's device channel; push: send → POST at the webhook receiver)\n${table(lines)}`;
+}
+
 function verdicts(sc, ours, theirs) {
+  if (sc.presence) return presenceVerdicts(sc, ours);
   const out = [];
   const t = TARGETS[sc.name];
   const l = ours.load;
@@ -416,7 +601,13 @@ async function main() {
     ours.profiled = true;
   }
   const direct = args.direct && stack.direct ? switchboardTarget(stack, adminToken, { name: "switchboard direct", base: stack.direct }) : null;
-  const baseline = args["no-baseline"] ? null : await startBaseline();
+  // Scenario P has no bare-ws counterpart: start the baseline only for the others.
+  const baseline = args["no-baseline"] || scenarios.every((sc) => sc.presence) ? null : await startBaseline();
+  if (scenarios.some((sc) => sc.presence)) {
+    pushReceiver = await startPushReceiver();
+    cleanups.push(() => pushReceiver.close());
+    log(`webhook push receiver on 127.0.0.1:${pushReceiver.port} (scenario P)`);
+  }
   if (baseline) ownPids.push(() => [baseline.pid]);
   if (baseline) log(`bare ws baseline on 127.0.0.1:${baselinePort} (pid ${baseline.pid})`);
 
@@ -454,7 +645,7 @@ async function main() {
   const writeResults = () =>
     writeFileSync(
       out,
-      JSON.stringify({ startedAt: started.toISOString(), machine, options: { ...args, port, baselinePort, drain, late, warmup, rotate, connectConcurrency, repeat }, probes, results }, null, 2),
+      JSON.stringify({ startedAt: started.toISOString(), machine, options: { ...args, port, baselinePort, drain, late, warmup, rotate, connectConcurrency, repeat, pushWait }, probes, results }, null, 2),
     );
   for (const sc of scenarios) {
     const runs = { switchboard: [], direct: [], baseline: [] };
@@ -462,14 +653,18 @@ async function main() {
       if (repeat > 1) log(`\n--- ${sc.name}: run ${k + 1} of ${repeat}`);
       runs.switchboard.push(await runOne(ours, sc, `${sc.name}s${k}`));
       if (direct) runs.direct.push(await runOne(direct, sc, `${sc.name}d${k}`));
-      if (baseline) runs.baseline.push(await runOne(baseline, sc, `${sc.name}b${k}`));
+      if (baseline && !sc.presence) runs.baseline.push(await runOne(baseline, sc, `${sc.name}b${k}`));
     }
     const mine = median(sc, runs.switchboard);
     const mineDirect = median(sc, runs.direct);
     const theirs = median(sc, runs.baseline);
     const v = verdicts(sc, mine, theirs);
     results.push({ scenario: sc, switchboard: mine, switchboardDirect: mineDirect, baseline: theirs, verdicts: v, runs: repeat > 1 ? runs : undefined });
-    console.log(scenarioTable(sc, [["switchboard", mine], ["sb direct", mineDirect], ["bare ws", theirs]]));
+    console.log(
+      sc.presence
+        ? presenceTable(sc, [["switchboard", mine], ["sb direct", mineDirect]])
+        : scenarioTable(sc, [["switchboard", mine], ["sb direct", mineDirect], ["bare ws", theirs]]),
+    );
     writeResults();
     if (repeat > 1) {
       const spread = (list) => list.map((r) => fmt(keyOf(sc, r).value, keyOf(sc, r).digits)).join(", ");
