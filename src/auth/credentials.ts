@@ -1,5 +1,6 @@
 import { sign, verify } from "hono/jwt";
 import { isExternalId } from "../protocol/ids";
+import { b64urlEncode } from "../encoding";
 
 /** Prefix of tenant api keys, so a key is recognisable in logs and secret scanners. */
 export const API_KEY_PREFIX = "sbk_";
@@ -7,7 +8,7 @@ const ISSUER = "switchboard";
 
 /** A new random tenant api key (256 bits). It is shown once; only its hash is stored. */
 export function newApiKey(): string {
-  return API_KEY_PREFIX + base64url(crypto.getRandomValues(new Uint8Array(32)));
+  return API_KEY_PREFIX + b64urlEncode(crypto.getRandomValues(new Uint8Array(32)));
 }
 
 /** Hex SHA-256: how api keys are stored and looked up. */
@@ -55,10 +56,4 @@ export async function verifyUserToken(key: string, token: string): Promise<UserC
   } catch {
     return undefined;
   }
-}
-
-function base64url(bytes: Uint8Array): string {
-  let binary = "";
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }

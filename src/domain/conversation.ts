@@ -68,10 +68,6 @@ export class Conversation {
     private readonly fanout: Fanout,
   ) {}
 
-  exists(): boolean {
-    return this.store.getRoom() !== null;
-  }
-
   /** The room if it exists and belongs to the actor's tenant and the actor is an active member. */
   private access(actor: Actor): Result<{ room: Room; member: MemberState }> {
     const room = this.store.getRoom();

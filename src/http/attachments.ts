@@ -9,6 +9,7 @@ import type { RoomRpc } from "../objects";
 import { roomStub } from "../objects";
 import { isConversationId } from "../protocol/ids";
 import type { AttachmentRecord } from "../storage/room-store";
+import { b64urlDecode, b64urlEncode, tryB64urlDecode } from "../encoding";
 
 /** The hard ceiling on any upload, whatever a tenant configures. */
 export const ATTACHMENT_HARD_MAX_BYTES = 100 * 1024 * 1024;
@@ -66,7 +67,7 @@ export async function signedAttachmentUrl(c: AppContext, room: RoomRpc, conversa
   if (!ATTACHMENT_ID.test(id)) throw new ApiError("not_found", "attachment not found");
   unwrap(await room.attachmentFor(actor, id));
   const expiresAt = Date.now() + SIGNED_URL_TTL_SECONDS * 1000;
-  const claims = b64url(new TextEncoder().encode(JSON.stringify({ t: actor.tenantId, c: conversationId, a: id, e: expiresAt })));
+  const claims = b64urlEncode(new TextEncoder().encode(JSON.stringify({ t: actor.tenantId, c: conversationId, a: id, e: expiresAt })));
   const token = `${claims}.${await hmac(c.env.TOKEN_SIGNING_KEY, `file:${claims}`)}`;
   return c.json({ url: new URL(`/v1/files/${token}`, c.req.url).toString(), expiresAt });
 }
@@ -79,7 +80,7 @@ export const fileRoutes = new Hono<AppEnv>().get("/:token", async (c) => {
   }
   let parsed: { t: string; c: string; a: string; e: number };
   try {
-    parsed = JSON.parse(new TextDecoder().decode(fromB64url(claims))) as typeof parsed;
+    parsed = JSON.parse(new TextDecoder().decode(tryB64urlDecode(claims))) as typeof parsed;
   } catch {
     throw new ApiError("unauthorized", "invalid file link");
   }
@@ -113,27 +114,14 @@ function publicView(a: AttachmentRecord) {
 
 async function hmac(key: string, data: string): Promise<string> {
   const k = await crypto.subtle.importKey("raw", new TextEncoder().encode(key), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  return b64url(new Uint8Array(await crypto.subtle.sign("HMAC", k, new TextEncoder().encode(data))));
+  return b64urlEncode(new Uint8Array(await crypto.subtle.sign("HMAC", k, new TextEncoder().encode(data))));
 }
 
 async function verifyHmac(key: string, data: string, signature: string): Promise<boolean> {
   const k = await crypto.subtle.importKey("raw", new TextEncoder().encode(key), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
   try {
-    return await crypto.subtle.verify("HMAC", k, fromB64url(signature), new TextEncoder().encode(data));
+    return await crypto.subtle.verify("HMAC", k, b64urlDecode(signature), new TextEncoder().encode(data));
   } catch {
     return false;
   }
-}
-
-function b64url(bytes: Uint8Array): string {
-  let s = "";
-  for (const b of bytes) s += String.fromCharCode(b);
-  return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-function fromB64url(text: string): Uint8Array<ArrayBuffer> {
-  const bin = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
 }

@@ -1,5 +1,5 @@
 import type { JsonObject, Message } from "../protocol/frames";
-import type { ConversationType, Member, Role } from "../domain/membership";
+import { advanceReadCursor, type ConversationType, type Member, type Role } from "../domain/membership";
 import { previewOf } from "../domain/kinds";
 import { applySqlMigrations, type SqlMigration } from "./sql-migrations";
 import type { HistoryRow, MirrorSnapshot } from "./conversations";
@@ -531,20 +531,12 @@ export class RoomStore {
     return rows.map((r) => messageFromRow(room.conversationId, r));
   }
 
-  /** Every message after `after`, in order, without materialising them all at once. */
-  *replay(after: number): Generator<Message> {
-    const room = this.requireRoom();
-    for (const row of this.sql.exec<MessageRow>(`SELECT * FROM messages WHERE seq > ? ORDER BY seq`, after)) {
-      yield messageFromRow(room.conversationId, row);
-    }
-  }
-
   /** Move a read cursor forward; returns the new cursor when it moved. */
   markRead(userId: string, seq: number): number | undefined {
     const member = this.member(userId);
     const room = this.requireRoom();
     if (!member) return undefined;
-    const next = Math.max(member.readSeq, Math.min(seq, room.lastSeq));
+    const next = advanceReadCursor(member.readSeq, seq, room.lastSeq);
     if (next === member.readSeq) return undefined;
     const version = this.bump();
     const ordinal = this.sql.exec<{ o: number | null }>(`SELECT max(ordinal) AS o FROM messages WHERE seq <= ?`, next).one().o ?? member.readOrdinal;
