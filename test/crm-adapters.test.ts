@@ -541,6 +541,19 @@ describe("hubspot adapter", () => {
       expect(events[4]?.card.url).toBeUndefined();
     });
 
+    it("finds no object kind or action in names of Object.prototype members", () => {
+      const base = { eventId: 1, subscriptionId: 2, portalId: 3, occurredAt: 10, objectId: 1 };
+      const events = eventsOf(
+        parse([
+          { ...base, subscriptionType: "constructor.creation" },
+          { ...base, subscriptionType: "contact.constructor" },
+          { ...base, subscriptionType: "__proto__.toString" },
+          { ...base, subscriptionType: "object.creation", objectTypeId: "constructor" },
+        ]),
+      );
+      expect(events).toEqual([]);
+    });
+
     it("sorts events by occurredAt, keeping the order of simultaneous ones", () => {
       const base = { subscriptionId: 2, portalId: 3, objectId: 7, subscriptionType: "deal.creation" };
       const events = eventsOf(

@@ -87,14 +87,14 @@ describe("reactions", () => {
       "reaction_removed",
     ]);
     expectError(await react(t.tokens.bob!, "a b"), 400, "invalid_request");
-    expectError(await api("PUT", `/v1/conversations/${id}/messages/99/reactions/x`, { token: t.tokens.bob! }), 404, "not_found");
+    expectError(await api("PUT", `/v1/conversations/${id}/messages/99/reactions/:x:`, { token: t.tokens.bob! }), 404, "not_found");
   });
 
   it("does not count reactions and other events as unread", async () => {
     const t = await setupTenant();
     const id = await createGroup(t.tokens.alice!, ["bob"]);
     await sendHttp(t.tokens.alice!, id, "m", "one");
-    await api("PUT", `/v1/conversations/${id}/messages/1/reactions/x`, { token: t.tokens.alice! });
+    await api("PUT", `/v1/conversations/${id}/messages/1/reactions/:white_check_mark:`, { token: t.tokens.alice! });
     const view = await api("GET", `/v1/conversations/${id}`, { token: t.tokens.bob! });
     expect(view.body).toMatchObject({ lastSeq: 2, unread: 1, lastMessage: { seq: 1 } });
     const list = await api("GET", "/v1/conversations", { token: t.tokens.bob! });

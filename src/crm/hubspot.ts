@@ -129,21 +129,20 @@ interface ObjectKind {
   objectTypeId: string;
 }
 
-const OBJECT_KINDS: Record<string, ObjectKind> = {
-  contact: { objectType: "lead", label: "Contact", objectTypeId: "0-1" },
-  company: { objectType: "customer", label: "Company", objectTypeId: "0-2" },
-  deal: { objectType: "opportunity", label: "Deal", objectTypeId: "0-3" },
-};
-const BY_TYPE_ID: Record<string, ObjectKind | undefined> = Object.fromEntries(
-  Object.values(OBJECT_KINDS).map((kind) => [kind.objectTypeId, kind]),
-);
-const ACTIONS: Record<string, string | undefined> = {
-  creation: "created",
-  propertyChange: "updated",
-  deletion: "deleted",
-  restore: "restored",
-  merge: "merged",
-};
+// Looked up with strings from the request body: Maps, so that `constructor.creation` finds nothing.
+const OBJECT_KINDS = new Map<string, ObjectKind>([
+  ["contact", { objectType: "lead", label: "Contact", objectTypeId: "0-1" }],
+  ["company", { objectType: "customer", label: "Company", objectTypeId: "0-2" }],
+  ["deal", { objectType: "opportunity", label: "Deal", objectTypeId: "0-3" }],
+]);
+const BY_TYPE_ID = new Map<string, ObjectKind>([...OBJECT_KINDS.values()].map((kind) => [kind.objectTypeId, kind]));
+const ACTIONS = new Map<string, string>([
+  ["creation", "created"],
+  ["propertyChange", "updated"],
+  ["deletion", "deleted"],
+  ["restore", "restored"],
+  ["merge", "merged"],
+]);
 
 /** Numeric HubSpot ids arrive as JSON numbers; digit strings are accepted too. */
 const HubSpotId = z.union([z.number().int().nonnegative(), z.string().regex(/^\d{1,30}$/, "must be a numeric id")]).transform(String);
@@ -169,9 +168,9 @@ function kindOf(subscriptionType: string, objectTypeId: unknown): { kind: Object
   const dot = subscriptionType.indexOf(".");
   if (dot < 0) return undefined;
   const prefix = subscriptionType.slice(0, dot);
-  const action = ACTIONS[subscriptionType.slice(dot + 1)];
+  const action = ACTIONS.get(subscriptionType.slice(dot + 1));
   const kind =
-    prefix === "object" ? (typeof objectTypeId === "string" ? BY_TYPE_ID[objectTypeId] : undefined) : OBJECT_KINDS[prefix];
+    prefix === "object" ? (typeof objectTypeId === "string" ? BY_TYPE_ID.get(objectTypeId) : undefined) : OBJECT_KINDS.get(prefix);
   return kind && action ? { kind, action } : undefined;
 }
 

@@ -96,12 +96,17 @@ export const SystemBody = z.object({
   action: z.string().optional(),
 });
 
-/** A reaction: one emoji (or a `:shortcode:`), no whitespace. */
+/** One emoji as Unicode recommends it (ZWJ sequences, flags, keycaps, skin tones), or a lone pictograph. */
+const ONE_EMOJI = /^(?:\p{RGI_Emoji}|\p{Extended_Pictographic}\uFE0F?)$/v;
+/** A custom reaction by name, as Slack-style tools write them: `:thumbsup:`, `:+1:`, `:party_parrot:`. */
+const SHORTCODE = /^:[a-z0-9_+-]{1,30}:$/;
+
+/** A reaction: exactly one emoji (a grapheme cluster of emoji) or a `:shortcode:`. */
 export const Emoji = z
   .string()
   .min(1)
   .max(32)
-  .regex(/^[^\s\u0000-\u001f]+$/u, "must be one emoji or :shortcode:");
+  .refine((s) => ONE_EMOJI.test(s) || SHORTCODE.test(s), "must be one emoji or a :shortcode:");
 
 export const MESSAGE_KINDS = ["text", "image", "file", "log", "approval", "crm", "system"] as const;
 export type MessageKind = (typeof MESSAGE_KINDS)[number];

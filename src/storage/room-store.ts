@@ -368,17 +368,22 @@ export class RoomStore {
 
   /** Reactions of messages in [from, to]: seq -> emoji -> user ids (in the order they reacted). */
   reactionsBetween(from: number, to: number): Map<number, Record<string, string[]>> {
-    const out = new Map<number, Record<string, string[]>>();
+    // Emoji are chosen by users: group them in Maps, so that `:__proto__:` or `constructor` is an
+    // ordinary key. Object.fromEntries defines own properties, so the result is safe to serialise
+    // and to structured-clone across RPC (an object without a prototype is not).
+    const grouped = new Map<number, Map<string, string[]>>();
     for (const r of this.sql.exec<{ seq: number; emoji: string; user_id: string }>(
       `SELECT seq, emoji, user_id FROM reactions WHERE seq BETWEEN ? AND ? ORDER BY seq, emoji, created_at, user_id`,
       from,
       to,
     )) {
-      const byEmoji = out.get(r.seq) ?? {};
-      (byEmoji[r.emoji] ??= []).push(r.user_id);
-      out.set(r.seq, byEmoji);
+      let byEmoji = grouped.get(r.seq);
+      if (!byEmoji) grouped.set(r.seq, (byEmoji = new Map()));
+      const users = byEmoji.get(r.emoji);
+      if (users) users.push(r.user_id);
+      else byEmoji.set(r.emoji, [r.user_id]);
     }
-    return out;
+    return new Map([...grouped].map(([seq, byEmoji]) => [seq, Object.fromEntries(byEmoji)]));
   }
 
   /** Keep the body a message had before an edit. */
