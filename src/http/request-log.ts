@@ -1,0 +1,32 @@
+import { createMiddleware } from "hono/factory";
+import { routePath } from "hono/route";
+import type { AppEnv } from "./context";
+import { logLine } from "../log";
+
+/**
+ * One reporting-log line per HTTP request and WebSocket upgrade: request id, tenant, who acted, the route
+ * pattern (never the raw path: it can carry ids a tenant considers private), status, duration and bytes.
+ */
+export const requestLog = createMiddleware<AppEnv>(async (c, next) => {
+  const started = Date.now();
+  try {
+    await next();
+  } finally {
+    const principal = c.get("principal") as AppEnv["Variables"]["principal"] | undefined;
+    const country = (c.req.raw.cf as { country?: unknown } | undefined)?.country;
+    logLine("request", {
+      requestId: c.get("requestId"),
+      method: c.req.method,
+      route: routePath(c, -1) || "unmatched",
+      status: c.res.status,
+      durationMs: Date.now() - started,
+      bytesIn: Number(c.req.header("content-length") ?? 0) || 0,
+      bytesOut: Number(c.res.headers.get("content-length") ?? 0) || 0,
+      actorKind: principal?.kind ?? "anonymous",
+      tenantId: principal && principal.kind !== "operator" ? principal.tenantId : undefined,
+      actorId: principal?.kind === "user" ? principal.userId : principal?.kind === "tenant" ? "tenant-key" : undefined,
+      country: typeof country === "string" ? country : undefined,
+      upgrade: c.res.status === 101 ? true : undefined,
+    });
+  }
+});

@@ -1,0 +1,64 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { api, createGroup, sendHttp, setupTenant } from "./helpers";
+
+/** The reporting-log lines written while `run` runs, parsed. */
+async function logLinesOf(run: () => Promise<unknown>): Promise<{ lines: Record<string, unknown>[]; raw: string }> {
+  const spy = vi.spyOn(console, "log");
+  try {
+    await run();
+    const raw = spy.mock.calls.map((args) => args.map(String).join(" ")).join("\n");
+    const lines = spy.mock.calls
+      .map((args) => {
+        try {
+          return JSON.parse(String(args[0])) as Record<string, unknown>;
+        } catch {
+          return undefined;
+        }
+      })
+      .filter((l): l is Record<string, unknown> => l !== undefined && typeof l.type === "string");
+    return { lines, raw };
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+afterEach(() => vi.restoreAllMocks());
+
+describe("the reporting log", () => {
+  it("writes one line per request with tenant, actor, route pattern, status, duration and bytes", async () => {
+    const t = await setupTenant();
+    const id = await createGroup(t.tokens.alice!, ["bob"]);
+    const { lines } = await logLinesOf(() => sendHttp(t.tokens.alice!, id, "c1", "a secret plan"));
+    const requests = lines.filter((l) => l.type === "request");
+    expect(requests).toHaveLength(1);
+    expect(requests[0]).toMatchObject({
+      method: "POST",
+      route: "/v1/conversations/:id/messages",
+      status: 201,
+      actorKind: "user",
+      actorId: "alice",
+      tenantId: t.tenantId,
+    });
+    expect(typeof requests[0]!.requestId).toBe("string");
+    expect(requests[0]!.durationMs).toBeGreaterThanOrEqual(0);
+    expect(requests[0]!.bytesIn).toBeGreaterThan(0);
+  });
+
+  it("logs refusals too, and never a body, token, api key or secret", async () => {
+    const t = await setupTenant();
+    const id = await createGroup(t.tokens.alice!, ["bob"]);
+    const { lines, raw } = await logLinesOf(async () => {
+      await sendHttp(t.tokens.alice!, id, "c2", "the launch code is 0000");
+      await api("GET", "/v1/conversations", { token: "not-a-token" });
+      await api("PUT", "/v1/users/zed", { token: t.apiKey, body: { name: "Zed" } });
+    });
+    expect(lines.filter((l) => l.type === "request").map((l) => [l.status, l.actorKind])).toEqual([
+      [201, "user"],
+      [401, "anonymous"],
+      [200, "tenant"],
+    ]);
+    for (const secret of ["launch code", t.tokens.alice!, t.apiKey, "not-a-token", "test-admin-token", "test-signing-key"]) {
+      expect(raw).not.toContain(secret);
+    }
+  });
+});
