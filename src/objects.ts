@@ -35,6 +35,7 @@ export type RoomRpc = Pick<
   | "attachmentFor"
   | "attachmentForLink"
   | "cardAction"
+  | "disconnectUser"
 >;
 
 export function roomStub(env: Env, tenantId: string, conversationId: string): RoomRpc {
@@ -50,7 +51,7 @@ export interface ShardAddress {
 /** The RPC surface of a presence shard. */
 export type PresenceRpc = Pick<
   TenantPresence,
-  "fetch" | "getPresence" | "relayPresence" | "registerDevice" | "deleteDevice" | "listDevices" | "testPush" | "notify"
+  "fetch" | "getPresence" | "relayPresence" | "registerDevice" | "deleteDevice" | "listDevices" | "testPush" | "notify" | "closeUser"
 >;
 
 export function presenceStub(env: Env, tenantId: string, shard: number): PresenceRpc {

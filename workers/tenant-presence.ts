@@ -223,6 +223,20 @@ export class TenantPresence extends DurableObject<Env> {
     return deleted;
   }
 
+  /** Close every device channel of a user (tokens revoked, user deactivated). */
+  async closeUser(address: ShardAddress, userId: string, code: number, reason: string): Promise<number> {
+    this.bind(address);
+    const sockets = this.ctx.getWebSockets(`u:${userId}`);
+    for (const ws of sockets) {
+      try {
+        ws.close(code, reason);
+      } catch {
+        // already closed
+      }
+    }
+    return sockets.length;
+  }
+
   async listDevices(address: ShardAddress, userId: string): Promise<(Device & { online: boolean })[]> {
     this.bind(address);
     return this.store.devicesOf(userId).map((d) => ({ ...d, online: this.ctx.getWebSockets(`d:${userId}:${d.deviceId}`).some((ws) => ws.readyState === WebSocket.OPEN) }));

@@ -31,17 +31,19 @@ export interface UserClaims {
   tenantId: string;
   userId: string;
   expiresAt: number;
+  /** The user's token generation when it was issued; revoking a user's tokens moves the generation on. */
+  generation: number;
 }
 
 /** Sign a user token (JWT, HS256) carrying tenant and user. */
 export async function issueUserToken(
   key: string,
-  claims: { tenantId: string; userId: string; ttlSeconds: number },
+  claims: { tenantId: string; userId: string; ttlSeconds: number; generation?: number },
   now = Date.now(),
 ): Promise<{ token: string; expiresAt: number }> {
   const iat = Math.floor(now / 1000);
   const exp = iat + claims.ttlSeconds;
-  const token = await sign({ iss: ISSUER, sub: claims.userId, tid: claims.tenantId, iat, exp }, key, "HS256");
+  const token = await sign({ iss: ISSUER, sub: claims.userId, tid: claims.tenantId, gen: claims.generation ?? 0, iat, exp }, key, "HS256");
   return { token, expiresAt: exp * 1000 };
 }
 
@@ -49,10 +51,11 @@ export async function issueUserToken(
 export async function verifyUserToken(key: string, token: string): Promise<UserClaims | undefined> {
   try {
     const payload = await verify(token, key, { alg: "HS256", iss: ISSUER });
-    const { sub, tid, exp } = payload;
+    const { sub, tid, exp, gen = 0 } = payload;
     if (typeof sub !== "string" || typeof tid !== "string" || typeof exp !== "number") return undefined;
+    if (typeof gen !== "number" || !Number.isSafeInteger(gen) || gen < 0) return undefined;
     if (!isExternalId(sub) || !isExternalId(tid)) return undefined;
-    return { tenantId: tid, userId: sub, expiresAt: exp * 1000 };
+    return { tenantId: tid, userId: sub, expiresAt: exp * 1000, generation: gen };
   } catch {
     return undefined;
   }

@@ -13,6 +13,9 @@ import { integrationRoutes } from "./integrations";
 import { hookRoutes } from "./hooks";
 import { webhookRoutes } from "./webhooks";
 import { requestLog } from "./request-log";
+import { peopleRoutes } from "./people";
+import { apiKeyRoutes } from "./api-keys";
+import { auditRoutes } from "./audit";
 
 /** The HTTP surface: thin routes that authenticate, validate, pick the Durable Object and forward. */
 export function createApp() {
@@ -21,7 +24,11 @@ export function createApp() {
   app.use(requestLog);
   app.get("/health", (c) => c.json({ ok: true }));
   app.route("/v1/tenants", tenantRoutes);
+  // People administration first: `/v1/users/search` must not be read as a user id.
+  app.route("/v1/users", peopleRoutes);
   app.route("/v1/users", userRoutes);
+  app.route("/v1/api-keys", apiKeyRoutes);
+  app.route("/v1/audit", auditRoutes);
   app.route("/v1/conversations", conversationRoutes);
   app.route("/v1/search", searchRoutes);
   app.route("/v1/tenant", tenantSettingsRoutes);

@@ -2,14 +2,21 @@ import { createMiddleware } from "hono/factory";
 import type { AppContext, AppEnv, Principal, PrincipalKind } from "./context";
 import { ApiError } from "./errors";
 import { API_KEY_PREFIX, secretsEqual, sha256Hex, verifyUserToken } from "../auth/credentials";
-import { tenantOfKeyHash } from "../storage/tenants";
+import { apiKeyByHash } from "../storage/api-keys";
+import { userStatus, type UserStatus } from "../storage/user-admin";
+import { tenantDb } from "../storage/shards";
 import { BOT_USER_ID } from "../protocol/ids";
 import { TENANT_HTTP_LIMIT } from "../protocol/limits";
 
-/** Api key hash -> tenant, cached briefly per isolate so most requests skip the D1 lookup. */
-const keyCache = new Map<string, { tenantId: string; until: number }>();
-const KEY_CACHE_MS = 60_000;
-const KEY_CACHE_MAX = 10_000;
+/**
+ * Api key hash -> tenant, and user -> token generation and status, cached briefly per isolate so most
+ * requests skip the D1 lookup. The cache is short because a revoked key or token, or a deactivated user,
+ * must stop working everywhere within seconds (the isolate that revoked forgets at once).
+ */
+const keyCache = new Map<string, { tenantId: string; expiresAt: number | null; until: number }>();
+const userCache = new Map<string, { status: UserStatus | undefined; until: number }>();
+export const CREDENTIAL_CACHE_MS = 5_000;
+const CACHE_MAX = 10_000;
 
 /**
  * Authenticate the request and require one of the given kinds of principal. Cheap checks first:
@@ -47,30 +54,52 @@ async function authenticate(c: AppContext, queryTokenAllowed: boolean): Promise<
   if (!credential) throw new ApiError("unauthorized", "missing credential: send Authorization: Bearer <token>");
 
   if (credential.startsWith(API_KEY_PREFIX)) {
-    const tenantId = await tenantOfApiKey(c.env.DB, credential);
-    if (!tenantId) throw new ApiError("unauthorized", "unknown api key");
-    return { kind: "tenant", tenantId };
+    const key = await apiKeyOf(c.env.DB, credential);
+    if (!key) throw new ApiError("unauthorized", "unknown api key");
+    if (key.expiresAt !== null && key.expiresAt <= Date.now()) throw new ApiError("unauthorized", "api key expired");
+    return { kind: "tenant", tenantId: key.tenantId };
   }
   if (credential.split(".").length === 3) {
     const claims = await verifyUserToken(c.env.TOKEN_SIGNING_KEY, credential);
     if (!claims) throw new ApiError("unauthorized", "invalid or expired user token");
+    const status = await statusOfUser(c.env, claims.tenantId, claims.userId);
+    if (!status) throw new ApiError("unauthorized", "user token of an unknown user");
+    if (status.deactivated) throw new ApiError("unauthorized", "this user has been deactivated");
+    if (claims.generation !== status.tokenGeneration) throw new ApiError("unauthorized", "user token revoked");
     return { kind: "user", tenantId: claims.tenantId, userId: claims.userId };
   }
   if (c.env.ADMIN_TOKEN && (await secretsEqual(credential, c.env.ADMIN_TOKEN))) return { kind: "operator" };
   throw new ApiError("unauthorized", "unrecognised credential");
 }
 
-async function tenantOfApiKey(db: D1Database, key: string): Promise<string | undefined> {
+async function apiKeyOf(db: D1Database, key: string): Promise<{ tenantId: string; expiresAt: number | null } | undefined> {
   const hash = await sha256Hex(key);
   const now = Date.now();
   const cached = keyCache.get(hash);
-  if (cached && cached.until > now) return cached.tenantId;
-  const tenantId = await tenantOfKeyHash(db, hash);
-  if (tenantId) {
-    if (keyCache.size >= KEY_CACHE_MAX) keyCache.clear();
-    keyCache.set(hash, { tenantId, until: now + KEY_CACHE_MS });
+  if (cached && cached.until > now) return cached;
+  const row = await apiKeyByHash(db, hash);
+  if (row) {
+    if (keyCache.size >= CACHE_MAX) keyCache.clear();
+    keyCache.set(hash, { ...row, until: now + CREDENTIAL_CACHE_MS });
   }
-  return tenantId;
+  return row;
+}
+
+async function statusOfUser(env: Env, tenantId: string, userId: string): Promise<UserStatus | undefined> {
+  const key = `${tenantId}\n${userId}`;
+  const now = Date.now();
+  const cached = userCache.get(key);
+  if (cached && cached.until > now) return cached.status;
+  const status = await userStatus(tenantDb(env, tenantId), tenantId, userId);
+  if (userCache.size >= CACHE_MAX) userCache.clear();
+  userCache.set(key, { status, until: now + CREDENTIAL_CACHE_MS });
+  return status;
+}
+
+/** Forget what this isolate cached of a key or user, right after revoking or deactivating it. */
+export function forgetCredential(target: { keyHash: string } | { tenantId: string; userId: string }): void {
+  if ("keyHash" in target) keyCache.delete(target.keyHash);
+  else userCache.delete(`${target.tenantId}\n${target.userId}`);
 }
 
 function describeKind(kind: PrincipalKind): string {

@@ -4,6 +4,7 @@ import type { AppEnv } from "./context";
 import { requirePrincipal, tenantOf } from "./auth";
 import { readJson } from "./body";
 import { ApiError } from "./errors";
+import { audit } from "./audit";
 import { getTenantSettings, updateTenantSettings } from "../storage/retention";
 import { ATTACHMENT_HARD_MAX_BYTES } from "./attachments";
 import { SUPPORTED_TYPES } from "../domain/files";
@@ -33,5 +34,6 @@ export const tenantSettingsRoutes = new Hono<AppEnv>()
     const input = await readJson(c, Settings);
     const change = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
     await updateTenantSettings(c.env.DB, tenantOf(c), change);
+    await audit(c, "settings.updated", tenantOf(c), change);
     return c.json(await getTenantSettings(c.env.DB, tenantOf(c)));
   });

@@ -9,6 +9,8 @@ import { LIMITS } from "../protocol/limits";
 import { issueUserToken } from "../auth/credentials";
 import { getUser, upsertUser } from "../storage/users";
 import { tenantDb } from "../storage/shards";
+import { userStatus } from "../storage/user-admin";
+import { audit } from "./audit";
 
 const Profile = z.object({
   name: z.string().trim().min(1).max(LIMITS.userNameChars),
@@ -35,7 +37,10 @@ export const userRoutes = new Hono<AppEnv>()
   .put("/:userId", requirePrincipal("tenant"), async (c) => {
     const id = userIdParam(c);
     const profile = await readJson(c, Profile);
-    return c.json(await upsertUser(tenantDb(c.env, tenantOf(c)), tenantOf(c), id, profile, Date.now()), 200);
+    const now = Date.now();
+    const user = await upsertUser(tenantDb(c.env, tenantOf(c)), tenantOf(c), id, profile, now);
+    await audit(c, user.createdAt === now ? "user.created" : "user.updated", id, { fields: Object.keys(profile) });
+    return c.json(user, 200);
   })
   .get("/:userId", requirePrincipal("tenant", "user"), async (c) => {
     const user = await getUser(tenantDb(c.env, tenantOf(c)), tenantOf(c), userIdParam(c));
@@ -46,7 +51,11 @@ export const userRoutes = new Hono<AppEnv>()
     const id = userIdParam(c);
     const input = await readJson(c, TokenRequest);
     const tenantId = tenantOf(c);
-    if (!(await getUser(tenantDb(c.env, tenantId), tenantId, id))) throw new ApiError("not_found", "user not found");
+    const status = await userStatus(tenantDb(c.env, tenantId), tenantId, id);
+    if (!status) throw new ApiError("not_found", "user not found");
+    if (status.deactivated) throw new ApiError("forbidden", "this user has been deactivated: reactivate them first");
     const ttlSeconds = input.ttlSeconds ?? (Number(c.env.USER_TOKEN_TTL_SECONDS) || 86_400);
-    return c.json(await issueUserToken(c.env.TOKEN_SIGNING_KEY, { tenantId, userId: id, ttlSeconds }), 201);
+    const issued = await issueUserToken(c.env.TOKEN_SIGNING_KEY, { tenantId, userId: id, ttlSeconds, generation: status.tokenGeneration });
+    await audit(c, "token.issued", id, { expiresAt: issued.expiresAt });
+    return c.json(issued, 201);
   });

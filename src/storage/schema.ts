@@ -30,8 +30,13 @@ export const apiKeys = sqliteTable(
       .notNull()
       .references(() => tenants.id),
     createdAt: integer("created_at").notNull(),
+    /** Public id of the key (`key_` + the first 16 hex digits of its hash): how it is listed and revoked. */
+    id: text("id"),
+    label: text("label"),
+    /** The key stops working at this time; null never expires. */
+    expiresAt: integer("expires_at"),
   },
-  (t) => [index("api_keys_tenant").on(t.tenantId)],
+  (t) => [index("api_keys_tenant").on(t.tenantId), uniqueIndex("api_keys_id").on(t.id)],
 );
 
 export const users = sqliteTable(
@@ -46,6 +51,10 @@ export const users = sqliteTable(
     avatarUrl: text("avatar_url"),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
+    /** Set when the tenant deactivated the person: no sign-in, no new membership; past messages stay. */
+    deactivatedAt: integer("deactivated_at"),
+    /** Tokens carry the generation they were issued under; revoking tokens moves it on. */
+    tokenGeneration: integer("token_generation").notNull().default(0),
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.id] })],
 );
@@ -206,4 +215,27 @@ export const endpointDeliveries = sqliteTable(
     updatedAt: integer("updated_at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.endpointId, t.eventId] }), index("endpoint_deliveries_recent").on(t.endpointId, t.updatedAt)],
+);
+
+/** Who changed what, when and from where: every administrative change, per tenant (null: operator-wide). */
+export const auditLog = sqliteTable(
+  "audit_log",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    tenantId: text("tenant_id"),
+    ts: integer("ts").notNull(),
+    actorKind: text("actor_kind", { enum: ["operator", "tenant", "user"] }).notNull(),
+    actorId: text("actor_id"),
+    action: text("action").notNull(),
+    target: text("target"),
+    /** JSON; ids and settings only, never a secret. */
+    details: text("details"),
+    requestId: text("request_id"),
+    country: text("country"),
+  },
+  (t) => [
+    index("audit_log_tenant").on(t.tenantId, t.id),
+    index("audit_log_tenant_action").on(t.tenantId, t.action, t.id),
+    index("audit_log_actor").on(t.actorKind, t.id),
+  ],
 );

@@ -2,6 +2,7 @@ import { drizzle } from "drizzle-orm/d1";
 import { eq } from "drizzle-orm";
 import { apiKeys, tenants, users } from "./schema";
 import { BOT_USER_ID } from "../protocol/ids";
+import { apiKeyValues } from "./api-keys";
 
 export interface Tenant {
   id: string;
@@ -15,7 +16,7 @@ export async function createTenant(db: D1Database, tenant: Tenant, keyHash: stri
   const inserted = await orm.insert(tenants).values(tenant).onConflictDoNothing().returning({ id: tenants.id });
   if (inserted.length === 0) return false;
   await orm.batch([
-    orm.insert(apiKeys).values({ keyHash, tenantId: tenant.id, createdAt: tenant.createdAt }),
+    orm.insert(apiKeys).values(apiKeyValues(tenant.id, keyHash, tenant.createdAt, { label: "first key" })),
     orm
       .insert(users)
       .values({
@@ -32,18 +33,4 @@ export async function createTenant(db: D1Database, tenant: Tenant, keyHash: stri
 
 export async function getTenant(db: D1Database, id: string): Promise<Tenant | undefined> {
   return drizzle(db).select().from(tenants).where(eq(tenants.id, id)).get();
-}
-
-export async function addApiKey(db: D1Database, tenantId: string, keyHash: string, now: number): Promise<void> {
-  await drizzle(db).insert(apiKeys).values({ keyHash, tenantId, createdAt: now });
-}
-
-/** The tenant an api key belongs to, looked up by the key's hash. */
-export async function tenantOfKeyHash(db: D1Database, keyHash: string): Promise<string | undefined> {
-  const row = await drizzle(db)
-    .select({ tenantId: apiKeys.tenantId })
-    .from(apiKeys)
-    .where(eq(apiKeys.keyHash, keyHash))
-    .get();
-  return row?.tenantId;
 }

@@ -1,5 +1,5 @@
 import { drizzle } from "drizzle-orm/d1";
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, isNull, sql } from "drizzle-orm";
 import { users } from "./schema";
 
 export interface User {
@@ -46,13 +46,19 @@ export async function getUser(db: D1Database, tenantId: string, id: string): Pro
     .get();
 }
 
-/** Of the given ids, those that are not users of the tenant. One query, whatever the count. */
+/** Of the given ids, those that are not (active) users of the tenant. One query, whatever the count. */
 export async function unknownUserIds(db: D1Database, tenantId: string, ids: readonly string[]): Promise<string[]> {
   if (ids.length === 0) return [];
   const rows = await drizzle(db)
     .select({ id: users.id })
     .from(users)
-    .where(and(eq(users.tenantId, tenantId), sql`${users.id} IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`))
+    .where(
+      and(
+        eq(users.tenantId, tenantId),
+        isNull(users.deactivatedAt),
+        sql`${users.id} IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`,
+      ),
+    )
     .all();
   const known = new Set(rows.map((r) => r.id));
   return ids.filter((id) => !known.has(id));
