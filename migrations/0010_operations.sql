@@ -32,3 +32,19 @@ CREATE UNIQUE INDEX `api_keys_id` ON `api_keys` (`id`);
 ALTER TABLE `users` ADD `deactivated_at` integer;
 --> statement-breakpoint
 ALTER TABLE `users` ADD `token_generation` integer DEFAULT 0 NOT NULL;
+--> statement-breakpoint
+CREATE TABLE `events` (
+	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
+	`tenant_id` text NOT NULL,
+	`ts` integer NOT NULL,
+	`type` text NOT NULL,
+	`data` text NOT NULL
+);
+--> statement-breakpoint
+CREATE INDEX `events_tenant` ON `events` (`tenant_id`,`id`);
+--> statement-breakpoint
+CREATE INDEX `events_tenant_type` ON `events` (`tenant_id`,`type`,`id`);
+--> statement-breakpoint
+CREATE INDEX `events_ts` ON `events` (`ts`);
+--> statement-breakpoint
+ALTER TABLE `tenants` ADD `event_retention_days` integer DEFAULT 7 NOT NULL;

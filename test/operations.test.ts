@@ -1,4 +1,7 @@
+import { env } from "cloudflare:workers";
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import worker from "../workers/index";
 import { ADMIN, api, createGroup, expectError, join, openChannel, sendHttp, setupTenant, uniqueId } from "./helpers";
 
 interface AuditEntry {
@@ -171,5 +174,40 @@ describe("people administration", () => {
     expectError(await api("DELETE", `/v1/users/${uniqueId("nobody")}`, { token: t.apiKey }), 404, "not_found");
     expectError(await api("DELETE", "/v1/users/bot", { token: t.apiKey }), 400, "invalid_request");
     expect((await api("GET", "/v1/conversations", { token: other.tokens.zed! })).status).toBe(200);
+  });
+});
+
+describe("reporting events", () => {
+  async function runCron(at = Date.now()) {
+    const ctx = createExecutionContext();
+    await worker.scheduled(createScheduledController({ scheduledTime: at, cron: "17 * * * *" }), env, ctx);
+    await waitOnExecutionContext(ctx);
+  }
+
+  it("lets a tenant read its own events after a cursor, by type, and no other tenant's", async () => {
+    const t = await setupTenant(["alice"]);
+    const other = await setupTenant(["zed"]);
+    await api("PUT", "/v1/tenant/settings", { token: t.apiKey, body: { retentionDays: 30 } });
+    await api("PUT", "/v1/tenant/settings", { token: other.apiKey, body: { retentionDays: 30 } });
+    await runCron();
+    const mine = await api("GET", "/v1/events?type=retention.run", { token: t.apiKey });
+    expect(mine.status).toBe(200);
+    expect(mine.body.events).toHaveLength(1);
+    expect(mine.body.events[0]).toMatchObject({ type: "retention.run", data: { historyRowsDeleted: 0 } });
+    expect(JSON.stringify(mine.body)).not.toContain(other.tenantId);
+    const after = await api("GET", `/v1/events?after=${mine.body.nextCursor}`, { token: t.apiKey });
+    expect(after.body).toEqual({ events: [], nextCursor: mine.body.nextCursor });
+    expectError(await api("GET", "/v1/events?type=secrets", { token: t.apiKey }), 400, "invalid_request");
+    expectError(await api("GET", "/v1/events", { token: t.tokens.alice! }), 403, "forbidden");
+  });
+
+  it("forgets events older than the tenant's event retention", async () => {
+    const t = await setupTenant([]);
+    await env.DB.prepare("INSERT INTO events (tenant_id, ts, type, data) VALUES (?1, ?2, 'retention.run', '{}'), (?1, ?3, 'retention.run', '{}')")
+      .bind(t.tenantId, Date.now() - 8 * 86_400_000, Date.now() - 86_400_000)
+      .run();
+    await runCron();
+    const left = await api("GET", "/v1/events", { token: t.apiKey });
+    expect(left.body.events.map((e: { ts: number }) => Math.round((Date.now() - e.ts) / 86_400_000))).toEqual([1]);
   });
 });

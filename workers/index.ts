@@ -5,6 +5,8 @@ import { createProviders } from "../src/push/providers";
 import { runRetention } from "../src/jobs/retention";
 import { consumeOutboundBatch, consumeOutboundDeadLetters } from "../src/crm/outbound";
 import { forgetDeliveries } from "../src/storage/integrations";
+import { pruneEvents, recordEvents } from "../src/storage/events";
+import { logLine } from "../src/log";
 
 export { ConversationRoom } from "./conversation-room";
 export { TenantPresence } from "./tenant-presence";
@@ -25,10 +27,16 @@ export default {
   },
   async scheduled(controller, env, ctx) {
     ctx.waitUntil(
-      runRetention(env, controller.scheduledTime).then((reports) => {
-        for (const r of reports) console.log("retention", JSON.stringify(r));
+      runRetention(env, controller.scheduledTime).then(async (reports) => {
+        for (const r of reports) logLine("retention.run", { ...r });
+        await recordEvents(
+          env.DB,
+          reports.map(({ tenantId, ...data }) => ({ tenantId, ts: controller.scheduledTime, type: "retention.run" as const, data })),
+        );
       }),
     );
+    // Reporting events are kept for each tenant's `event_retention_days`.
+    ctx.waitUntil(pruneEvents(env.DB, controller.scheduledTime));
     // Webhook delivery ids are remembered for 48 h: longer than any sender's retry window (24 h).
     ctx.waitUntil(forgetDeliveries(env.DB, controller.scheduledTime - 48 * 3600_000));
   },

@@ -16,6 +16,7 @@ import { requestLog } from "./request-log";
 import { peopleRoutes } from "./people";
 import { apiKeyRoutes } from "./api-keys";
 import { auditRoutes } from "./audit";
+import { eventRoutes } from "./events";
 
 /** The HTTP surface: thin routes that authenticate, validate, pick the Durable Object and forward. */
 export function createApp() {
@@ -29,6 +30,7 @@ export function createApp() {
   app.route("/v1/users", userRoutes);
   app.route("/v1/api-keys", apiKeyRoutes);
   app.route("/v1/audit", auditRoutes);
+  app.route("/v1/events", eventRoutes);
   app.route("/v1/conversations", conversationRoutes);
   app.route("/v1/search", searchRoutes);
   app.route("/v1/tenant", tenantSettingsRoutes);

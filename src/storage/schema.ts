@@ -19,6 +19,8 @@ export const tenants = sqliteTable("tenants", {
   attachmentMaxBytes: integer("attachment_max_bytes").notNull().default(26_214_400),
   /** Accepted attachment content types as a JSON array; null accepts every supported type. */
   attachmentTypes: text("attachment_types"),
+  /** Days the tenant's reporting events (GET /v1/events) are kept. */
+  eventRetentionDays: integer("event_retention_days").notNull().default(7),
 });
 
 /** Tenant api keys, stored only as the SHA-256 of the key. */
@@ -238,4 +240,18 @@ export const auditLog = sqliteTable(
     index("audit_log_tenant_action").on(t.tenantId, t.action, t.id),
     index("audit_log_actor").on(t.actorKind, t.id),
   ],
+);
+
+/** The tenant-visible part of the reporting log: side effects and their outcomes (GET /v1/events). */
+export const events = sqliteTable(
+  "events",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    tenantId: text("tenant_id").notNull(),
+    ts: integer("ts").notNull(),
+    type: text("type").notNull(),
+    /** JSON: ids, counts, outcomes; never a body, token or secret. */
+    data: text("data").notNull(),
+  },
+  (t) => [index("events_tenant").on(t.tenantId, t.id), index("events_tenant_type").on(t.tenantId, t.type, t.id), index("events_ts").on(t.ts)],
 );
