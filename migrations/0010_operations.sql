@@ -48,3 +48,34 @@ CREATE INDEX `events_tenant_type` ON `events` (`tenant_id`,`type`,`id`);
 CREATE INDEX `events_ts` ON `events` (`ts`);
 --> statement-breakpoint
 ALTER TABLE `tenants` ADD `event_retention_days` integer DEFAULT 7 NOT NULL;
+--> statement-breakpoint
+CREATE TABLE `usage_daily` (
+	`tenant_id` text NOT NULL,
+	`day` text NOT NULL,
+	`metric` text NOT NULL,
+	`value` integer NOT NULL,
+	PRIMARY KEY(`tenant_id`, `day`, `metric`)
+);
+--> statement-breakpoint
+CREATE TABLE `usage_active_users` (
+	`tenant_id` text NOT NULL,
+	`day` text NOT NULL,
+	`user_id` text NOT NULL,
+	PRIMARY KEY(`tenant_id`, `day`, `user_id`)
+);
+--> statement-breakpoint
+CREATE TABLE `tenant_usage_levels` (
+	`tenant_id` text NOT NULL,
+	`metric` text NOT NULL,
+	`value` integer NOT NULL,
+	PRIMARY KEY(`tenant_id`, `metric`)
+);
+--> statement-breakpoint
+CREATE TABLE `tenant_quotas` (
+	`tenant_id` text PRIMARY KEY NOT NULL,
+	`users` integer,
+	`attachment_bytes` integer,
+	`messages_per_day` integer,
+	`open_sockets` integer,
+	`updated_at` integer NOT NULL
+);

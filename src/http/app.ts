@@ -17,6 +17,7 @@ import { peopleRoutes } from "./people";
 import { apiKeyRoutes } from "./api-keys";
 import { auditRoutes } from "./audit";
 import { eventRoutes } from "./events";
+import { tenantQuotaRoutes, usageRoutes } from "./usage";
 
 /** The HTTP surface: thin routes that authenticate, validate, pick the Durable Object and forward. */
 export function createApp() {
@@ -25,12 +26,14 @@ export function createApp() {
   app.use(requestLog);
   app.get("/health", (c) => c.json({ ok: true }));
   app.route("/v1/tenants", tenantRoutes);
+  app.route("/v1/tenants", tenantQuotaRoutes);
   // People administration first: `/v1/users/search` must not be read as a user id.
   app.route("/v1/users", peopleRoutes);
   app.route("/v1/users", userRoutes);
   app.route("/v1/api-keys", apiKeyRoutes);
   app.route("/v1/audit", auditRoutes);
   app.route("/v1/events", eventRoutes);
+  app.route("/v1/usage", usageRoutes);
   app.route("/v1/conversations", conversationRoutes);
   app.route("/v1/search", searchRoutes);
   app.route("/v1/tenant", tenantSettingsRoutes);

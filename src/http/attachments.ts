@@ -10,6 +10,8 @@ import { roomStub } from "../objects";
 import { isConversationId } from "../protocol/ids";
 import type { AttachmentRecord } from "../storage/room-store";
 import { b64urlDecode, b64urlEncode, tryB64urlDecode } from "../encoding";
+import { addUsage, adjustLevel, levelOf, quotasOf } from "../storage/usage";
+import { tenantDb } from "../storage/shards";
 
 /** The hard ceiling on any upload, whatever a tenant configures. */
 export const ATTACHMENT_HARD_MAX_BYTES = 100 * 1024 * 1024;
@@ -31,6 +33,7 @@ export async function uploadAttachment(c: AppContext, room: RoomRpc, conversatio
   if (Number(c.req.header("content-length") ?? "0") > max) throw new ApiError("too_large", `body: attachments are at most ${max} bytes`);
   const bytes = await readLimited(c.req.raw.body, max);
   if (bytes.byteLength === 0) throw new ApiError("invalid_request", "body: the file is empty");
+  await requireStorageQuota(c.env, actor.tenantId, bytes.byteLength);
   const type = resolveContentType(c.req.header("content-type") ?? "", bytes);
   if (!type.ok) throw new ApiError("invalid_request", type.reason);
   if (policy.types && !policy.types.includes(type.contentType)) {
@@ -48,7 +51,22 @@ export async function uploadAttachment(c: AppContext, room: RoomRpc, conversatio
     await c.env.FILES.delete(attachmentKey(actor.tenantId, conversationId, id));
     throw ApiError.from(registered);
   }
+  const db = tenantDb(c.env, actor.tenantId);
+  await Promise.all([
+    adjustLevel(db, actor.tenantId, "attachment_bytes_stored", bytes.byteLength),
+    addUsage(db, actor.tenantId, upload.createdAt, { attachment_bytes_uploaded: bytes.byteLength }),
+  ]);
   return c.json(publicView(registered.value), 201);
+}
+
+/** An upload may not take the tenant's stored attachment bytes over its quota. */
+async function requireStorageQuota(env: Env, tenantId: string, size: number): Promise<void> {
+  const { attachmentBytes: ceiling } = await quotasOf(env.DB, tenantId);
+  if (ceiling === null) return;
+  const stored = await levelOf(tenantDb(env, tenantId), tenantId, "attachment_bytes_stored");
+  if (stored + size > ceiling) {
+    throw new ApiError("quota_exceeded", `quota attachmentBytes: this tenant stores ${stored} of ${ceiling} bytes; the file has ${size}`);
+  }
 }
 
 /** Stream an attachment to a member of its conversation. */

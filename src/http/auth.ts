@@ -5,6 +5,7 @@ import { API_KEY_PREFIX, secretsEqual, sha256Hex, verifyUserToken } from "../aut
 import { apiKeyByHash } from "../storage/api-keys";
 import { userStatus, type UserStatus } from "../storage/user-admin";
 import { tenantDb } from "../storage/shards";
+import { markActive } from "../storage/usage";
 import { BOT_USER_ID } from "../protocol/ids";
 import { TENANT_HTTP_LIMIT } from "../protocol/limits";
 
@@ -62,7 +63,7 @@ async function authenticate(c: AppContext, queryTokenAllowed: boolean): Promise<
   if (credential.split(".").length === 3) {
     const claims = await verifyUserToken(c.env.TOKEN_SIGNING_KEY, credential);
     if (!claims) throw new ApiError("unauthorized", "invalid or expired user token");
-    const status = await statusOfUser(c.env, claims.tenantId, claims.userId);
+    const status = await statusOfUser(c, claims.tenantId, claims.userId);
     if (!status) throw new ApiError("unauthorized", "user token of an unknown user");
     if (status.deactivated) throw new ApiError("unauthorized", "this user has been deactivated");
     if (claims.generation !== status.tokenGeneration) throw new ApiError("unauthorized", "user token revoked");
@@ -85,12 +86,15 @@ async function apiKeyOf(db: D1Database, key: string): Promise<{ tenantId: string
   return row;
 }
 
-async function statusOfUser(env: Env, tenantId: string, userId: string): Promise<UserStatus | undefined> {
+async function statusOfUser(c: AppContext, tenantId: string, userId: string): Promise<UserStatus | undefined> {
   const key = `${tenantId}\n${userId}`;
   const now = Date.now();
   const cached = userCache.get(key);
   if (cached && cached.until > now) return cached.status;
-  const status = await userStatus(tenantDb(env, tenantId), tenantId, userId);
+  const db = tenantDb(c.env, tenantId);
+  // Usage: the person (a signed token names them) was active today. Written beside the lookup, when the
+  // cache refreshes, so at most every few seconds per person and isolate.
+  const [status] = await Promise.all([userStatus(db, tenantId, userId), markActive(db, tenantId, userId, now)]);
   if (userCache.size >= CACHE_MAX) userCache.clear();
   userCache.set(key, { status, until: now + CREDENTIAL_CACHE_MS });
   return status;

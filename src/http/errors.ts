@@ -10,6 +10,7 @@ export const STATUS_OF: Record<ErrorCode, 400 | 401 | 403 | 404 | 409 | 413 | 42
   conflict: 409,
   too_large: 413,
   rate_limited: 429,
+  quota_exceeded: 403,
   internal_error: 500,
 };
 

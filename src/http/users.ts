@@ -11,6 +11,7 @@ import { getUser, upsertUser } from "../storage/users";
 import { tenantDb } from "../storage/shards";
 import { userStatus } from "../storage/user-admin";
 import { audit } from "./audit";
+import { activeUserCount, quotasOf } from "../storage/usage";
 
 const Profile = z.object({
   name: z.string().trim().min(1).max(LIMITS.userNameChars),
@@ -32,11 +33,24 @@ function userIdParam(c: AppContext): string {
   return id;
 }
 
+/** A new person may join only under the tenant's users quota (an update of a known one always may). */
+async function requireUserQuota(c: AppContext, id: string): Promise<void> {
+  const tenantId = tenantOf(c);
+  const { users: ceiling } = await quotasOf(c.env.DB, tenantId);
+  if (ceiling === null) return;
+  const db = tenantDb(c.env, tenantId);
+  if (await getUser(db, tenantId, id)) return;
+  if ((await activeUserCount(db, tenantId)) >= ceiling) {
+    throw new ApiError("quota_exceeded", `quota users: this tenant may have at most ${ceiling} active people`);
+  }
+}
+
 /** Users of a tenant, managed by its backend; readable by the tenant's own users. */
 export const userRoutes = new Hono<AppEnv>()
   .put("/:userId", requirePrincipal("tenant"), async (c) => {
     const id = userIdParam(c);
     const profile = await readJson(c, Profile);
+    await requireUserQuota(c, id);
     const now = Date.now();
     const user = await upsertUser(tenantDb(c.env, tenantOf(c)), tenantOf(c), id, profile, now);
     await audit(c, user.createdAt === now ? "user.created" : "user.updated", id, { fields: Object.keys(profile) });

@@ -75,6 +75,7 @@ export const ERROR_CODES = [
   "conflict",
   "too_large",
   "rate_limited",
+  "quota_exceeded",
   "internal_error",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -25,6 +25,7 @@ export const AUDIT_ACTIONS = [
   "member.role_changed",
   "message.recalled_by_admin",
   "settings.updated",
+  "quota.updated",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

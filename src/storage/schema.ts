@@ -255,3 +255,48 @@ export const events = sqliteTable(
   },
   (t) => [index("events_tenant").on(t.tenantId, t.id), index("events_tenant_type").on(t.tenantId, t.type, t.id), index("events_ts").on(t.ts)],
 );
+
+/** Per tenant and UTC day: counters of what the tenant used (messages, deliveries, pushes by provider, ...). */
+export const usageDaily = sqliteTable(
+  "usage_daily",
+  {
+    tenantId: text("tenant_id").notNull(),
+    /** YYYY-MM-DD, UTC. */
+    day: text("day").notNull(),
+    metric: text("metric").notNull(),
+    value: integer("value").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.day, t.metric] })],
+);
+
+/** Who was active (made an authenticated request or opened a socket) on a day. */
+export const usageActiveUsers = sqliteTable(
+  "usage_active_users",
+  {
+    tenantId: text("tenant_id").notNull(),
+    day: text("day").notNull(),
+    userId: text("user_id").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.day, t.userId] })],
+);
+
+/** Levels rather than flows: what a tenant holds now (attachment bytes stored). */
+export const tenantUsageLevels = sqliteTable(
+  "tenant_usage_levels",
+  {
+    tenantId: text("tenant_id").notNull(),
+    metric: text("metric").notNull(),
+    value: integer("value").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.metric] })],
+);
+
+/** Operator-set ceilings per tenant; null is no ceiling. */
+export const tenantQuotas = sqliteTable("tenant_quotas", {
+  tenantId: text("tenant_id").primaryKey(),
+  users: integer("users"),
+  attachmentBytes: integer("attachment_bytes"),
+  messagesPerDay: integer("messages_per_day"),
+  openSockets: integer("open_sockets"),
+  updatedAt: integer("updated_at").notNull(),
+});

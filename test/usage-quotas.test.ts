@@ -1,0 +1,90 @@
+import { exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { ADMIN, api, BASE, createGroup, expectError, setupTenant } from "./helpers";
+
+const today = () => new Date().toISOString().slice(0, 10);
+
+function png(): Uint8Array {
+  const b = new Uint8Array(64);
+  b.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]);
+  new DataView(b.buffer).setUint32(16, 3);
+  new DataView(b.buffer).setUint32(20, 2);
+  return b;
+}
+
+async function upload(token: string, id: string) {
+  const res = await exports.default.fetch(`${BASE}/v1/conversations/${id}/attachments?name=a.png`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "image/png" },
+    body: png(),
+  });
+  return { status: res.status, body: (await res.json()) as { error?: { code: string; message: string } } };
+}
+
+describe("quotas", () => {
+  it("are set by the operator only, validated, audited, and shown to the tenant", async () => {
+    const t = await setupTenant(["alice"]);
+    expectError(await api("PUT", `/v1/tenants/${t.tenantId}/quotas`, { token: t.apiKey, body: { users: 1 } }), 403, "forbidden");
+    expectError(await api("PUT", `/v1/tenants/${t.tenantId}/quotas`, { token: ADMIN, body: { users: -1 } }), 400, "invalid_request");
+    expectError(await api("PUT", "/v1/tenants/no-such-tenant/quotas", { token: ADMIN, body: { users: 1 } }), 404, "not_found");
+    const set = await api("PUT", `/v1/tenants/${t.tenantId}/quotas`, { token: ADMIN, body: { users: 5, messagesPerDay: 1000 } });
+    expect(set.body).toEqual({ users: 5, attachmentBytes: null, messagesPerDay: 1000, openSockets: null });
+    const cleared = await api("PUT", `/v1/tenants/${t.tenantId}/quotas`, { token: ADMIN, body: { messagesPerDay: null } });
+    expect(cleared.body).toMatchObject({ users: 5, messagesPerDay: null });
+    expect((await api("GET", "/v1/usage", { token: t.apiKey })).body.quotas).toMatchObject({ users: 5 });
+    const trail = await api("GET", "/v1/audit?action=quota.updated", { token: t.apiKey });
+    expect(trail.body.entries).toHaveLength(2);
+    expect(trail.body.entries[0]).toMatchObject({ actor: { kind: "operator" }, details: { messagesPerDay: null } });
+  });
+
+  it("refuse a new person over the users quota with quota_exceeded, and nothing is stored", async () => {
+    const t = await setupTenant(["alice", "bob"]);
+    await api("PUT", `/v1/tenants/${t.tenantId}/quotas`, { token: ADMIN, body: { users: 2 } });
+    const refused = await api("PUT", "/v1/users/carol", { token: t.apiKey, body: { name: "Carol" } });
+    expectError(refused, 403, "quota_exceeded");
+    expect(refused.body.error.message).toContain("users");
+    expectError(await api("GET", "/v1/users/carol", { token: t.apiKey }), 404, "not_found");
+    // People already there may still be updated; deactivating one makes room.
+    expect((await api("PUT", "/v1/users/bob", { token: t.apiKey, body: { name: "Robert" } })).status).toBe(200);
+    await api("DELETE", "/v1/users/bob", { token: t.apiKey });
+    expect((await api("PUT", "/v1/users/carol", { token: t.apiKey, body: { name: "Carol" } })).status).toBe(200);
+  });
+
+  it("refuse an upload over the attachment storage quota before storing anything", async () => {
+    const t = await setupTenant(["alice"]);
+    const id = await createGroup(t.tokens.alice!, []);
+    await api("PUT", `/v1/tenants/${t.tenantId}/quotas`, { token: ADMIN, body: { attachmentBytes: 100 } });
+    expect((await upload(t.tokens.alice!, id)).status).toBe(201);
+    const refused = await upload(t.tokens.alice!, id);
+    expect(refused.status).toBe(403);
+    expect(refused.body.error).toMatchObject({ code: "quota_exceeded" });
+    expect(refused.body.error?.message).toContain("attachmentBytes");
+    const usage = await api("GET", "/v1/usage", { token: t.apiKey });
+    expect(usage.body.attachmentBytesStored).toBe(64);
+    expect(usage.body.days.find((d: { day: string }) => d.day === today())).toMatchObject({ attachmentBytesUploaded: 64 });
+  });
+});
+
+describe("usage", () => {
+  it("counts a tenant's active people per day and shows a tenant only its own", async () => {
+    const t = await setupTenant(["alice", "bob", "carol"]);
+    const other = await setupTenant(["zed"]);
+    for (const token of [t.tokens.alice!, t.tokens.bob!, t.tokens.bob!]) await api("GET", "/v1/conversations", { token });
+    await api("GET", "/v1/conversations", { token: other.tokens.zed! });
+    const usage = await api("GET", `/v1/usage?from=${today()}&to=${today()}`, { token: t.apiKey });
+    expect(usage.status).toBe(200);
+    expect(usage.body).toMatchObject({ tenantId: t.tenantId, from: today(), to: today() });
+    expect(usage.body.days).toEqual([expect.objectContaining({ day: today(), activeUsers: 2 })]);
+    const operator = await api("GET", "/v1/usage", { token: ADMIN });
+    expect(operator.status).toBe(200);
+    const perTenant = await api("GET", `/v1/tenants/${other.tenantId}/usage`, { token: ADMIN });
+    expect(perTenant.body.days).toEqual([expect.objectContaining({ activeUsers: 1 })]);
+  });
+
+  it("validates its date range", async () => {
+    const t = await setupTenant([]);
+    expectError(await api("GET", "/v1/usage?from=2026-13-01", { token: t.apiKey }), 400, "invalid_request");
+    expectError(await api("GET", "/v1/usage?from=2026-02-01&to=2026-01-01", { token: t.apiKey }), 400, "invalid_request");
+    expectError(await api("GET", "/v1/usage?from=2025-01-01&to=2026-01-01", { token: t.apiKey }), 400, "invalid_request");
+  });
+});
