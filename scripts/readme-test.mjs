@@ -155,7 +155,7 @@ async function main() {
   console.log(`README: ${runs.length} examples to run; Configuration table matches wrangler.toml and .dev.vars.example`);
 
   const state = mkdtempSync(join(tmpdir(), "readme-state-"));
-  const env = { ...process.env, PORT: String(PORT), INSPECTOR_PORT: "off", SWITCHBOARD_STATE: state };
+  const env = { ...process.env, PORT: String(PORT), INSPECTOR_PORT: "off", SWITCHBOARD_WATCH: "off", SWITCHBOARD_STATE: state };
   const children = [];
   let session;
   let failed = false;

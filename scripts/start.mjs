@@ -4,6 +4,7 @@
 //   PORT            HTTP port (default 8787)
 //   INSPECTOR_PORT  DevTools inspector port (default PORT + 1000; "off" disables it)
 //   SWITCHBOARD_STATE  directory for local data and the demo files (default .wrangler)
+//   SWITCHBOARD_WATCH  "off": do not rebuild and reload when a source file changes (the README test)
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createECDH, randomBytes } from "node:crypto";
@@ -18,6 +19,7 @@ const STATE_DIR = process.env.SWITCHBOARD_STATE ?? ".wrangler";
 const PERSIST = join(STATE_DIR, "state");
 const DEMO_JSON = join(STATE_DIR, "demo.json");
 const DEMO_ENV = join(STATE_DIR, "demo.env");
+const WATCH = process.env.SWITCHBOARD_WATCH !== "off";
 const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };
 
 function ensureDevVars() {
@@ -162,7 +164,7 @@ try {
   worker = await startWorker({
     config: "wrangler.toml",
     bindings: secretBindings(vars),
-    dev: { server: { hostname: HOST, port: PORT }, inspector: INSPECTOR, persist: PERSIST, watch: false },
+    dev: { server: { hostname: HOST, port: PORT }, inspector: INSPECTOR, persist: PERSIST, watch: WATCH },
   });
   await worker.ready;
   const health = await fetch(`${BASE}/health`);
