@@ -6,7 +6,8 @@
 //                        the subscription's private keys and answers 201 like a real push service
 //   PUT  /events/secret  the whsec_ secret of an outbound endpoint (as your CRM would store it);
 //   POST /events         outbound CRM events: checks the Standard Webhooks signature
-//   GET  /wait?for=TEXT  the first line received that contains TEXT, waiting for it (at most 30 s)
+//   GET  /wait?for=TEXT  the first line received that contains TEXT (every TEXT, when repeated), waiting
+//                        for it (at most 30 s, then 504)
 // Every delivery is printed as one line. Usage: npm run push-receiver   (127.0.0.1:8788; PUSH_RECEIVER_PORT
 // overrides it, 0 picks a free port; the address is printed either way)
 import { createServer } from "node:http";
@@ -24,11 +25,13 @@ const subscriptions = new Map();
 let eventSecret;
 let origin;
 
+const matches = (line, texts) => texts.every((t) => line.includes(t));
+
 function record(line) {
   lines.push(line);
   console.log(`${new Date().toISOString()} ${line}`);
   for (const w of waiters) {
-    if (line.includes(w.text)) {
+    if (matches(line, w.texts)) {
       waiters.delete(w);
       w.resolve(line);
     }
@@ -141,14 +144,15 @@ function onEvent(req, body) {
 
 // ---- waiting for a line ----------------------------------------------------------------------
 
-function onWait(res, text) {
-  if (!text) return send(res, 400, "give ?for=TEXT");
-  const found = lines.find((l) => l.includes(text));
+/** Answer with the first line containing every `for` text, now or when it arrives (504 after WAIT_MS). */
+function onWait(res, texts) {
+  if (texts.length === 0 || texts.some((t) => t === "")) return send(res, 400, "give ?for=TEXT (repeat it: a line containing all of them)");
+  const found = lines.find((l) => matches(l, texts));
   if (found) return send(res, 200, found);
-  const waiter = { text, resolve: (line) => { clearTimeout(timer); send(res, 200, line); } };
+  const waiter = { texts, resolve: (line) => { clearTimeout(timer); send(res, 200, line); } };
   const timer = setTimeout(() => {
     waiters.delete(waiter);
-    send(res, 504, `nothing containing "${text}" arrived within ${WAIT_MS / 1000} s`);
+    send(res, 504, `nothing containing ${texts.map((t) => `"${t}"`).join(" and ")} arrived within ${WAIT_MS / 1000} s`);
   }, WAIT_MS);
   waiters.add(waiter);
 }
@@ -172,7 +176,7 @@ const server = createServer(async (req, res) => {
       onEvent(req, body);
       return send(res, 204);
     }
-    if (req.method === "GET" && url.pathname === "/wait") return onWait(res, url.searchParams.get("for"));
+    if (req.method === "GET" && url.pathname === "/wait") return onWait(res, url.searchParams.getAll("for"));
     send(res, 404, "not found");
   } catch (err) {
     send(res, 500, err.message);
