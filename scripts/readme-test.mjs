@@ -100,6 +100,8 @@ function bashSession(env) {
   const bash = spawn("bash", ["--noprofile", "--norc"], { cwd: ROOT, env, stdio: ["pipe", "pipe", "pipe", "pipe"] });
   bash.stdout.on("data", (d) => process.stdout.write(d));
   bash.stderr.on("data", (d) => process.stderr.write(d));
+  // A block that kills the session leaves a closed stdin: the exit handler reports it, not EPIPE.
+  bash.stdin.on("error", () => {});
   const control = bash.stdio[3];
   control.setEncoding("utf8");
   let pending;
