@@ -2,7 +2,9 @@
 // A tiny terminal chat on the client SDK:  npm run chat -- <user> [conversationId]
 // Reads .wrangler/demo.json (written by `npm start`; SWITCHBOARD_DEMO=path overrides it), connects as
 // <user> (alice, bob or carol) to the conversation (default: the demo's "Sales team" group), prints
-// messages as `[seq] sender: text` and sends every line you type. Ctrl-D (or Ctrl-C) exits.
+// every message as `[seq] sender: …` in words and sends every line you type. It also opens the user's
+// device channel, as an app would: the user is online while it runs (so gets no pushes) and it prints
+// news from their other conversations and presence changes. Ctrl-D (or Ctrl-C) exits.
 import { readFileSync } from "node:fs";
 import { clearLine, createInterface, cursorTo } from "node:readline";
 
@@ -11,6 +13,7 @@ if (!process.features.typescript) {
   process.exit(1);
 }
 const { ConversationClient } = await import("../src/client/index.ts");
+const { renderDeviceFrame, renderMessage } = await import("./chat-render.mjs");
 
 const HISTORY = 20;
 const [user, conversationArg] = process.argv.slice(2);
@@ -66,25 +69,6 @@ function print(line) {
   prompt(true);
 }
 
-function render(message) {
-  const b = message.body ?? {};
-  let text;
-  if (message.recalled) text = "(recalled)";
-  else if (message.kind === "text") text = String(b.text ?? "");
-  else if (message.kind === "image" || message.kind === "file") text = `[${message.kind}] ${b.attachment?.name ?? ""}`;
-  else if (message.kind === "log") text = `[log ${b.date ?? ""}] ${[...(b.done ?? []), ...(b.planned ?? [])].join("; ")}`;
-  else if (message.kind === "approval") text = `[approval] ${b.title ?? ""}`;
-  else if (message.kind === "crm") text = `[${b.objectType ?? "crm"} ${b.event ?? ""}] ${b.title ?? ""}${b.stage ? ` (${b.stage})` : ""}`;
-  else if (message.kind === "system") {
-    const target = b.target ? ` [${b.target}]` : "";
-    if (b.event === "message_edited") text = `(edited${target}) ${b.body?.text ?? ""}`;
-    else if (b.event === "reaction_added" || b.event === "reaction_removed") text = `${b.emoji ?? ""} ${b.event === "reaction_added" ? "on" : "off"}${target}`;
-    else text = `[${b.event ?? "system"}]${target} ${(b.userIds ?? []).join(", ")}`;
-  }
-  else text = `[${message.kind}]`;
-  return `[${message.seq}] ${message.sender}: ${text}${message.editedAt ? " (edited)" : ""}`;
-}
-
 const client = new ConversationClient({
   baseUrl: demo.base,
   token,
@@ -96,7 +80,7 @@ const client = new ConversationClient({
 let everConnected = false;
 let readTimer;
 client.on("message", (message) => {
-  print(render(message));
+  print(renderMessage(message));
   clearTimeout(readTimer);
   readTimer = setTimeout(() => client.markRead(client.lastSeq), 300);
 });
@@ -167,12 +151,58 @@ rl.on("close", async () => {
     while (client.lastSeq < lastAcked && client.state === "open" && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   }
   client.close();
+  device?.close(1000, "bye");
   if (tty) process.stdout.write("\n");
   process.exit();
 });
 
+/** The device channel (`/v1/ws`): online while open; notify frames for other conversations, presence. */
+const deviceId = `chat-${user}`;
+const names = new Map();
+let device;
+let deviceRetry = 0;
+async function conversationNames() {
+  try {
+    const res = await fetch(`${demo.base}/v1/conversations`, { headers: { authorization: `Bearer ${token}` } });
+    if (!res.ok) return;
+    for (const c of (await res.json()).conversations ?? []) {
+      names.set(c.id, c.name ?? `direct with ${(c.members ?? []).filter((m) => m !== user).join(", ")}`);
+    }
+  } catch {
+    // names are a nicety: ids are printed instead
+  }
+}
+function openDeviceChannel() {
+  if (inputClosed) return;
+  const url = `${demo.base.replace(/^http/, "ws")}/v1/ws?token=${encodeURIComponent(token)}&device=${encodeURIComponent(deviceId)}`;
+  device = new WebSocket(url);
+  device.addEventListener("open", () => (deviceRetry = 0));
+  device.addEventListener("message", async (event) => {
+    let frame;
+    try {
+      frame = JSON.parse(String(event.data));
+    } catch {
+      return;
+    }
+    // This conversation's messages already arrive on its own socket.
+    if (frame.type === "notify" && frame.conversationId === conversationId) return;
+    if (frame.type === "notify" && !names.has(frame.conversationId)) await conversationNames();
+    const line = renderDeviceFrame(frame, names);
+    if (line) print(line);
+  });
+  device.addEventListener("close", (event) => {
+    // 4410: this device was deleted; anything else (restart, network) is retried with backoff.
+    if (inputClosed || event.code === 4410) return;
+    const delay = Math.min(30_000, 500 * 2 ** deviceRetry++);
+    setTimeout(openDeviceChannel, delay);
+  });
+  device.addEventListener("error", () => {});
+}
+
 try {
   await client.connect();
+  await conversationNames();
+  openDeviceChannel();
   prompt();
 } catch (err) {
   if (err.code !== "closed") {

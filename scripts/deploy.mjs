@@ -92,7 +92,7 @@ async function checkProductionRules() {
   const secretsPath = join(state, "secrets.env");
   const admin = randomBytes(24).toString("base64url");
   writeFileSync(secretsPath, `ADMIN_TOKEN=${admin}\nTOKEN_SIGNING_KEY=${randomBytes(32).toString("base64url")}\n`);
-  const port = Number(process.env.DEPLOY_CHECK_PORT ?? 8797);
+  const port = Number(process.env.DEPLOY_CHECK_PORT ?? 8796);
   const base = `http://127.0.0.1:${port}`;
   const migrate = wrangler(["d1", "migrations", "apply", "DB", "--local", "-c", PROD_CONFIG, "--persist-to", state], { allowFailure: true });
   if (!migrate.ok) fail(`local migrations against the production config failed:\n${migrate.err}`);

@@ -1,12 +1,25 @@
 #!/usr/bin/env node
-// Local edge stack: secrets, D1 migrations, `wrangler dev`, and an idempotent demo tenant.
-import { spawn, spawnSync } from "node:child_process";
+// Local edge stack: secrets, D1 migrations, the Worker under wrangler's dev server, and an idempotent
+// demo tenant whose credentials land in .wrangler/demo.json and .wrangler/demo.env.
+//   PORT            HTTP port (default 8787)
+//   INSPECTOR_PORT  DevTools inspector port (default PORT + 1000; "off" disables it)
+//   SWITCHBOARD_STATE  directory for local data and the demo files (default .wrangler)
+//   SWITCHBOARD_WATCH  "off": do not rebuild and reload when a source file changes (the README test)
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createECDH, randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { unstable_startWorker as startWorker } from "wrangler";
 
 const PORT = Number(process.env.PORT ?? 8787);
 const HOST = "127.0.0.1";
 const BASE = `http://${HOST}:${PORT}`;
+const INSPECTOR = process.env.INSPECTOR_PORT === "off" ? false : { hostname: HOST, port: Number(process.env.INSPECTOR_PORT ?? PORT + 1000) };
+const STATE_DIR = process.env.SWITCHBOARD_STATE ?? ".wrangler";
+const PERSIST = join(STATE_DIR, "state");
+const DEMO_JSON = join(STATE_DIR, "demo.json");
+const DEMO_ENV = join(STATE_DIR, "demo.env");
+const WATCH = process.env.SWITCHBOARD_WATCH !== "off";
 const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };
 
 function ensureDevVars() {
@@ -42,19 +55,13 @@ function readDevVars() {
   return vars;
 }
 
-async function waitForHealth(child) {
-  const deadline = Date.now() + 120_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited with code ${child.exitCode}`);
-    try {
-      const res = await fetch(`${BASE}/health`);
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`${BASE}/health did not answer within 120 s`);
+/**
+ * Every non-empty value of .dev.vars as a secret binding. wrangler.toml's `[secrets] required` makes
+ * wrangler load only the required names from .dev.vars, which would silently drop the optional push
+ * secrets (VAPID_*, FCM_*, APNS_*); bindings given here reach the Worker as they would in production.
+ */
+function secretBindings(vars) {
+  return Object.fromEntries(Object.entries(vars).filter(([, v]) => v !== "").map(([k, v]) => [k, { type: "secret_text", value: v }]));
 }
 
 async function call(method, path, token, body) {
@@ -64,7 +71,12 @@ async function call(method, path, token, body) {
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
-  const data = text ? JSON.parse(text) : null;
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = text;
+  }
   return { status: res.status, data };
 }
 
@@ -74,14 +86,30 @@ async function must(method, path, token, body, ok = [200, 201]) {
   return res.data;
 }
 
-/** Seed the demo tenant. Safe to run again: the tenant is reused (with a fresh api key), users are upserted. */
-async function seed(adminToken) {
-  const created = await call("POST", "/v1/tenants", adminToken, { id: "demo", name: "Demo Corp" });
-  let apiKey;
-  if (created.status === 201) apiKey = created.data.apiKey;
-  else if (created.status === 409) apiKey = (await must("POST", "/v1/tenants/demo/api-keys", adminToken)).apiKey;
-  else throw new Error(`creating the demo tenant failed: ${created.status} ${JSON.stringify(created.data)}`);
+function readDemo() {
+  try {
+    return JSON.parse(readFileSync(DEMO_JSON, "utf8"));
+  } catch {
+    return undefined;
+  }
+}
 
+/** The demo tenant's api key: the one written last time while it still works, else a new one. */
+async function demoApiKey(adminToken) {
+  const created = await call("POST", "/v1/tenants", adminToken, { id: "demo", name: "Demo Corp" });
+  if (created.status === 201) return created.data.apiKey;
+  if (created.status !== 409) throw new Error(`creating the demo tenant failed: ${created.status} ${JSON.stringify(created.data)}`);
+  const stored = readDemo();
+  if (stored?.tenant === "demo" && typeof stored.apiKey === "string") {
+    const probe = await call("GET", "/v1/conversations?limit=1", stored.apiKey);
+    if (probe.status === 200) return stored.apiKey;
+  }
+  return (await must("POST", "/v1/tenants/demo/api-keys", adminToken)).apiKey;
+}
+
+/** Seed the demo tenant. Safe to run again: the tenant and its key are reused, users are upserted. */
+async function seed(adminToken) {
+  const apiKey = await demoApiKey(adminToken);
   const people = {
     alice: { name: "Alice Martin", title: "Account Executive" },
     bob: { name: "Bob Chen", title: "Sales Engineer" },
@@ -97,52 +125,63 @@ async function seed(adminToken) {
   for (const id of Object.keys(people)) tokens[id] = (await must("POST", `/v1/users/${id}/tokens`, apiKey, { ttlSeconds: 7 * 24 * 3600 })).token;
   const direct = await must("POST", "/v1/conversations", tokens.alice, { type: "direct", with: "bob" });
   const demo = { base: BASE, tenant: "demo", apiKey, groupId: group.id, directId: direct.id, tokens };
-  mkdirSync(".wrangler", { recursive: true });
-  writeFileSync(".wrangler/demo.json", JSON.stringify(demo, null, 2), { mode: 0o600 });
+  mkdirSync(STATE_DIR, { recursive: true });
+  writeFileSync(DEMO_JSON, JSON.stringify(demo, null, 2), { mode: 0o600 });
+  const exports = { BASE, ADMIN: adminToken, KEY: apiKey, ALICE: tokens.alice, BOB: tokens.bob, CAROL: tokens.carol, GROUP: group.id };
+  writeFileSync(
+    DEMO_ENV,
+    `# Written by npm start: the demo tenant for the README's examples. Use it with: source ${DEMO_ENV}\n` +
+      Object.entries(exports).map(([k, v]) => `export ${k}='${v}'`).join("\n") +
+      "\n",
+    { mode: 0o600 },
+  );
   return demo;
 }
 
 function banner(demo) {
-  const ws = BASE.replace("http", "ws");
   console.log(`
-Switchboard is running on ${BASE}  (demo tenant "demo"; details in .wrangler/demo.json)
+Switchboard is running on ${BASE}  (demo tenant "demo"; details in ${DEMO_JSON})
 
   tenant api key : ${demo.apiKey}
   group "Sales team": ${demo.groupId}      alice<->bob direct: ${demo.directId}
-  alice token    : ${demo.tokens.alice}
-  bob token      : ${demo.tokens.bob}
-  carol token    : ${demo.tokens.carol}
 
-Try:
-  curl -s ${BASE}/v1/conversations -H "Authorization: Bearer ${demo.tokens.alice}"
-  curl -s -X POST ${BASE}/v1/conversations/${demo.groupId}/messages \\
-       -H "Authorization: Bearer ${demo.tokens.alice}" -H "Content-Type: application/json" \\
-       -d '{"clientId":"hello-1","kind":"text","body":{"text":"Hello team"}}'
-  curl -s "${BASE}/v1/conversations/${demo.groupId}/messages?after=0" -H "Authorization: Bearer ${demo.tokens.bob}"
+In another terminal, load the demo's credentials and try the README's examples:
+  source ${DEMO_ENV}        # BASE, ADMIN, KEY, ALICE, BOB, CAROL, GROUP
+  curl -fsS $BASE/v1/conversations -H "Authorization: Bearer $ALICE"
   # chat live between two terminals:
-  npm run chat -- alice ${demo.groupId}
-  npm run chat -- bob ${demo.groupId}
-  # raw socket: ${ws}/v1/conversations/${demo.groupId}/ws?token=<token>&after=0
+  npm run chat -- alice
+  npm run chat -- bob
 `);
 }
 
 const vars = ensureDevVars();
-const migrate = spawnSync("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local"], { stdio: "inherit", env });
+const migrate = spawnSync("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", PERSIST], { stdio: "inherit", env });
 if (migrate.status !== 0) process.exit(migrate.status ?? 1);
 
-const child = spawn(
-  "npx",
-  ["wrangler", "dev", "--ip", HOST, "--port", String(PORT), "--show-interactive-dev-session=false"],
-  { stdio: "inherit", env },
-);
-for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
-child.on("exit", (code) => process.exit(code ?? 0));
-
+process.env.WRANGLER_SEND_METRICS = "false";
+let worker;
 try {
-  await waitForHealth(child);
+  worker = await startWorker({
+    config: "wrangler.toml",
+    bindings: secretBindings(vars),
+    dev: { server: { hostname: HOST, port: PORT }, inspector: INSPECTOR, persist: PERSIST, watch: WATCH },
+  });
+  await worker.ready;
+  const health = await fetch(`${BASE}/health`);
+  if (!health.ok) throw new Error(`${BASE}/health answered ${health.status}`);
   banner(await seed(vars.ADMIN_TOKEN));
 } catch (err) {
   console.error(`start failed: ${err.message}`);
-  child.kill("SIGTERM");
-  process.exitCode = 1;
+  await worker?.dispose();
+  process.exit(1);
+}
+
+let stopping = false;
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.on(signal, async () => {
+    if (stopping) return;
+    stopping = true;
+    await worker.dispose();
+    process.exit(0);
+  });
 }
