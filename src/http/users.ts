@@ -21,7 +21,10 @@ const CrmId = z
 
 /** `crm: {system: id}`: each id in comparable form too; a Salesforce id must be a valid 15 or 18-character id. */
 const CrmIds = z
-  .record(z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, "CRM system names match [a-z][a-z0-9_-]{0,31}"), CrmId)
+  .unknown()
+  // A record schema silently drops a "__proto__" key; a name that is not a system name is refused, like any other.
+  .refine((raw) => typeof raw !== "object" || raw === null || !Object.hasOwn(raw, "__proto__"), "CRM system names match [a-z][a-z0-9_-]{0,31}")
+  .pipe(z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, "CRM system names match [a-z][a-z0-9_-]{0,31}"), CrmId))
   .superRefine((ids, ctx) => {
     if (Object.keys(ids).length > CRM_SYSTEMS_PER_USER) ctx.addIssue({ code: "custom", message: `at most ${CRM_SYSTEMS_PER_USER} CRM systems` });
   })
