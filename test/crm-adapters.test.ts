@@ -520,6 +520,19 @@ describe("hubspot adapter", () => {
       });
     });
 
+    it("names the new owner of a hubspot_owner_id change (numeric or text), and no owner for other changes", () => {
+      const base = { eventId: 1, subscriptionId: 2, portalId: 3, occurredAt: 10, subscriptionType: "contact.propertyChange" };
+      const events = eventsOf(
+        parse([
+          { ...base, objectId: 1, propertyName: "hubspot_owner_id", propertyValue: 1001 },
+          { ...base, objectId: 2, propertyName: "hubspot_owner_id", propertyValue: "2002" },
+          { ...base, objectId: 3, propertyName: "hubspot_owner_id", propertyValue: "not an id!" },
+          { ...base, objectId: 4, propertyName: "lifecyclestage", propertyValue: "lead" },
+        ]),
+      );
+      expect(events.map((e) => e.card.owner ?? null)).toEqual(["1001", "2002", null, null]);
+    });
+
     it("maps companies to customers and deals to opportunities, legacy eventType and generic object.* included", () => {
       const base = { eventId: 1, subscriptionId: 2, portalId: 3, occurredAt: 10 };
       const events = eventsOf(

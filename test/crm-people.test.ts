@@ -146,6 +146,13 @@ describe("the integration's inbox", () => {
     expect((await api("GET", `/v1/conversations/${inbox}`, { token: t.tokens.bob! })).body.members).toEqual(["bob", "bot", "carol"]);
   });
 
+  it("refuses the fallbackConversationId of earlier versions, pointing at inboxMembers", async () => {
+    const t = await setupTenant(["alice"]);
+    const res = await api("POST", "/v1/integrations", { token: t.apiKey, body: { kind: "standard", name: "x", fallbackConversationId: "g_" + "1".repeat(32) } });
+    expectError(res, 400, "invalid_request");
+    expect(res.body.error.message).toMatch(/inboxMembers/);
+  });
+
   it("refuses inboxMembers nobody could use: empty, unknown people, the bot", async () => {
     const t = await setupTenant(["alice"]);
     for (const inboxMembers of [[], ["ghost"], ["bot"], "alice"]) {

@@ -93,6 +93,25 @@ describe("the tenant api key acts as the tenant's administrator", () => {
     expect((await api("GET", `/v1/conversations/${group}`, { token: a.tokens.alice! })).body.members).toEqual(["alice", "bob"]);
   });
 
+  it("re-routes an integration with PATCH, to a conversation of its own tenant only", async () => {
+    const t = await setupTenant();
+    const other = await setupTenant();
+    const first = await createGroup(t.tokens.alice!, ["bob"], "First");
+    const second = await createGroup(t.tokens.bob!, ["carol"], "Second");
+    const foreign = await createGroup(other.tokens.alice!, ["bob"], "Foreign");
+    const hook = await api("POST", "/v1/integrations", { token: t.apiKey, body: { kind: "slack", name: "Alerts", conversationId: first } });
+    expectError(await api("PATCH", `/v1/integrations/${hook.body.id}`, { token: t.apiKey, body: { conversationId: foreign } }), 400, "invalid_request");
+    const patched = await api("PATCH", `/v1/integrations/${hook.body.id}`, { token: t.apiKey, body: { conversationId: second } });
+    expect(patched.status, JSON.stringify(patched.body)).toBe(200);
+    expect(patched.body.conversationId).toBe(second);
+    const posted = await exports.default.fetch(hook.body.url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ text: "Moved" }) });
+    expect(posted.status).toBe(200);
+    await posted.text();
+    expect(await history(t.tokens.alice!, first)).toEqual([]);
+    expect((await history(t.tokens.carol!, second)).filter((m) => m.kind === "crm").map((m) => m.body.text)).toEqual(["Moved"]);
+    expect(await history(other.tokens.alice!, foreign)).toEqual([]);
+  });
+
   it("routes an integration to a conversation the bot is not in: the bot joins it with its first card", async () => {
     const t = await setupTenant();
     const group = await createGroup(t.tokens.alice!, ["bob"], "Deals");

@@ -42,6 +42,8 @@ const CreateIntegration = z.object({
   conversationId: ConversationId.optional(),
   /** Who sees events of unknown owners (the inbox); the default rule of src/crm/inbox.ts when left out. */
   inboxMembers: InboxMembers.optional(),
+  /** Earlier versions took a conversation for unassigned events; the inbox and its members replace it. */
+  fallbackConversationId: z.never({ message: "replaced by inboxMembers: unassigned events go to the integration's inbox" }).optional(),
   /** hubspot: the app's client secret (HubSpot signs with it); generated when left out. */
   clientSecret: z.string().min(8).max(256).optional(),
   /** hubspot: signature versions accepted besides v3. */
