@@ -520,6 +520,19 @@ describe("hubspot adapter", () => {
       });
     });
 
+    it("names the new owner of a hubspot_owner_id change (numeric or text), and no owner for other changes", () => {
+      const base = { eventId: 1, subscriptionId: 2, portalId: 3, occurredAt: 10, subscriptionType: "contact.propertyChange" };
+      const events = eventsOf(
+        parse([
+          { ...base, objectId: 1, propertyName: "hubspot_owner_id", propertyValue: 1001 },
+          { ...base, objectId: 2, propertyName: "hubspot_owner_id", propertyValue: "2002" },
+          { ...base, objectId: 3, propertyName: "hubspot_owner_id", propertyValue: "not an id!" },
+          { ...base, objectId: 4, propertyName: "lifecyclestage", propertyValue: "lead" },
+        ]),
+      );
+      expect(events.map((e) => e.card.owner ?? null)).toEqual(["1001", "2002", null, null]);
+    });
+
     it("maps companies to customers and deals to opportunities, legacy eventType and generic object.* included", () => {
       const base = { eventId: 1, subscriptionId: 2, portalId: 3, occurredAt: 10 };
       const events = eventsOf(
@@ -712,6 +725,7 @@ ${notifications}
           title: "Acme — Renewal 2026",
           amount: 125000,
           currency: "EUR",
+          owner: "0055g00000AbCdEAAV",
           stage: "Negotiation/Review",
           url: "https://acme.my.salesforce.com/0065g00000QrStUAAV",
         },
@@ -735,13 +749,13 @@ ${notifications}
     ]);
   });
 
-  it("titles a lead without a company by its name, and never takes OwnerId as the owner", () => {
+  it("titles a lead without a company by its name, and names OwnerId as the owner when no Switchboard_Owner__c is set", () => {
     const bare = `<Notification><Id>04l5g00000AAAAaAAP</Id><sObject xsi:type="sf:Lead" xmlns:sf="urn:sobject.enterprise.soap.sforce.com">
       <sf:Id>00Q5g00000AbCdEEAV</sf:Id><sf:FirstName>Jane</sf:FirstName><sf:LastName>Doe</sf:LastName><sf:OwnerId>0055g00000AbCdEAAV</sf:OwnerId>
     </sObject></Notification>`;
     const [event] = eventsOf(adapter.parse(request(envelope(bare))));
     expect(event?.card).toMatchObject({ objectType: "lead", title: "Jane Doe", contact: "Jane Doe", event: "lead.updated" });
-    expect(event?.card.owner).toBeUndefined();
+    expect(event?.card.owner).toBe("0055g00000AbCdEAAV");
   });
 
   it("pins the OrganizationId in its 15- and 18-character forms", async () => {
@@ -786,8 +800,8 @@ ${envelope(lead.replace("Acme &amp; Sons", "&xxe;"))}`;
   it("refuses DOCTYPE and ENTITY declarations (billion laughs, external entities) without expanding them", async () => {
     for (const [name, body] of Object.entries({ billionLaughs, externalEntity, lowerDoctype, bareEntity, otherDeclaration })) {
       const started = Date.now();
-      const verified = await adapter.verify(request(body), {});
-      expect(verified.ok, name).toBe(false);
+      // Not a credential problem (the URL token is): verify lets it through, parse refuses it (400).
+      expect((await adapter.verify(request(body), { organizationId: "00De0000000pmu1EAA" })).ok, name).toBe(true);
       const parsed = adapter.parse(request(body));
       expect(reasonOf(parsed), name).toMatch(/refused/);
       expect(Date.now() - started).toBeLessThan(1000);
@@ -815,8 +829,10 @@ ${envelope(lead.replace("Acme &amp; Sons", "&xxe;"))}`;
     expect(reasonOf(adapter.parse(request(envelope(many(101)))))).toMatch(/at most 100/);
   });
 
-  it("refuses an unreadable message when an org is pinned", async () => {
-    expect((await adapter.verify(request("<a><b></a>"), { organizationId: "00De0000000pmu1EAA" })).ok).toBe(false);
+  it("leaves an unreadable message to parse (a 400) even when an org is pinned, and refuses another org's message", async () => {
+    expect((await adapter.verify(request("<a><b></a>"), { organizationId: "00De0000000pmu1EAA" })).ok).toBe(true);
+    expect(reasonOf(adapter.parse(request("<a><b></a>")))).toMatch(/malformed XML/);
+    expect((await adapter.verify(request(envelope(lead)), { organizationId: "00Dx0000000pmu1EAA" })).ok).toBe(false);
   });
 
   it("acknowledges with the exact SOAP Ack Salesforce expects", async () => {

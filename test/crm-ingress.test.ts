@@ -79,7 +79,7 @@ describe("CRM ingress (Standard Webhooks)", () => {
     await unknown.text();
   });
 
-  it("routes to the owner's direct conversation with bot, and unknown owners to the fallback conversation", async () => {
+  it("routes to the owner's direct conversation with bot, and unknown owners to the integration's inbox", async () => {
     const t = await setupTenant();
     const hook = await integration(t, { kind: "standard", name: "Pipeline" });
     expect((await deliverStandard(hook, lead("L-1", { owner: "alice" }))).status).toBe(200);
@@ -88,9 +88,9 @@ describe("CRM ingress (Standard Webhooks)", () => {
     expect((await deliverStandard(hook, lead("L-2", { owner: "ghost" }))).status).toBe(200);
     expect((await deliverStandard(hook, lead("L-3"))).status).toBe(200);
     const listed = await api("GET", "/v1/integrations", { token: t.apiKey });
-    const fallback = listed.body.integrations[0].fallbackConversationId as string;
-    expect(fallback).toMatch(/^g_/);
-    const cards = await messagesOf(t.apiKey, fallback);
+    const inbox = listed.body.integrations[0].inboxConversationId as string;
+    expect(inbox).toMatch(/^g_/);
+    const cards = await messagesOf(t.tokens.alice!, inbox);
     expect(cards.map((m) => m.body.objectId)).toEqual(["L-2", "L-3"]);
   });
 
@@ -202,8 +202,9 @@ describe("CRM ingress (HubSpot, Salesforce, Slack)", () => {
     expect(res.status).toBe(200);
     expect(await res.text()).toContain("<Ack>true</Ack>");
     const bomb = await post(hook.url, `<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]><lolz>&lol2;</lolz>`);
-    // Refused before any parsing (the adapter rejects DOCTYPE and ENTITY outright), with a SOAP fault.
-    expect([400, 401]).toContain(bomb.status);
+    // Refused before any parsing (the adapter rejects DOCTYPE and ENTITY outright), with a SOAP fault: the
+    // URL token was right, so it is a bad body (400), not a bad credential.
+    expect(bomb.status).toBe(400);
     expect(await bomb.text()).toContain("Fault");
     const cards = await messagesOf(t.tokens.alice!, room);
     expect(cards.map((m) => [m.body.objectType, m.body.title, m.body.stage])).toEqual([["opportunity", "ACME expansion", "Negotiation"]]);

@@ -6,7 +6,7 @@
 
 import { CrmCardBody, describeIssue } from "../domain/kinds";
 import { errorBody } from "../http/errors";
-import type { CrmCard } from "./types";
+import type { CrmCard, RejectionStatus } from "./types";
 
 const encoder = new TextEncoder();
 
@@ -235,9 +235,9 @@ export function jsonResponse(status: number, body: unknown): Response {
   return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json; charset=utf-8" } });
 }
 
-const ENVELOPE_CODE = { 400: "invalid_request", 401: "unauthorized", 404: "not_found", 413: "too_large" } as const;
+const ENVELOPE_CODE = { 400: "invalid_request", 401: "unauthorized", 404: "not_found", 409: "conflict", 413: "too_large", 429: "rate_limited" } as const;
 
 /** The API error envelope (API.md "Conventions") for a rejected delivery. */
-export function envelopeRejection(status: 400 | 401 | 404 | 413, reason: string): Response {
+export function envelopeRejection(status: RejectionStatus, reason: string): Response {
   return jsonResponse(status, errorBody(ENVELOPE_CODE[status], reason));
 }

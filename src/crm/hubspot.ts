@@ -11,12 +11,15 @@
  *   `opportunity.stage_changed` with `stage`), deletion / restore / merge → `.deleted` / `.restored` /
  *   `.merged`. Other subscriptions (associationChange, privacyDeletion, tickets, products, conversations…)
  *   are skipped: they are acknowledged but post nothing.
+ * - owner: a change of `hubspot_owner_id` names the new owner (HubSpot's owner id, which routing matches
+ *   against people's `crm.hubspot` ids); other events name none.
  * - title "Contact 123" / "Company 123" / "Deal 123"; url https://app.hubspot.com/contacts/<portalId>/record/<objectTypeId>/<objectId>
  *   (HubSpot's record URL, which redirects to the account's data-centre host such as app-eu1).
  */
 
 import { z } from "zod";
 import { describeIssue } from "../domain/kinds";
+import { isExternalId } from "../protocol/ids";
 import {
   base64Encode,
   CARD_LIMITS,
@@ -208,6 +211,8 @@ export function parseHubSpotWebhook(request: IngressRequest): ParseResult {
       const { kind } = mapped;
       const isStage = kind.objectType === "opportunity" && mapped.action === "updated" && event.propertyName === "dealstage";
       const propertyName = event.propertyName === undefined ? undefined : clip(event.propertyName, CARD_LIMITS.field);
+      const ownerValue = event.propertyName === "hubspot_owner_id" && mapped.action === "updated" ? event.propertyValue : undefined;
+      const owner = typeof ownerValue === "string" || typeof ownerValue === "number" ? String(ownerValue) : undefined;
       const card: CrmCard = {
         source: "hubspot",
         objectType: kind.objectType,
@@ -216,6 +221,7 @@ export function parseHubSpotWebhook(request: IngressRequest): ParseResult {
         title: `${kind.label} ${event.objectId}`,
         ...definedOnly<CrmCard>({
           stage: isStage ? clipUnknown(event.propertyValue, CARD_LIMITS.stage) : undefined,
+          owner: owner !== undefined && isExternalId(owner) ? owner : undefined,
           changedFields: mapped.action === "updated" && propertyName ? [propertyName] : undefined,
           url:
             event.portalId !== undefined && mapped.action !== "deleted"

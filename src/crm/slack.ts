@@ -14,7 +14,7 @@
  */
 
 import { CARD_LIMITS, cardProblem, clip, sha256Sync, toHex, utf8Decode } from "./crypto";
-import type { CrmAdapter, CrmCard, IngressRequest, ParseResult, VerifyResult } from "./types";
+import type { CrmAdapter, CrmCard, IngressRequest, ParseResult, RejectionStatus, VerifyResult } from "./types";
 
 /** Longest title taken from the first line of the message. */
 export const SLACK_TITLE_CHARS = 200;
@@ -194,9 +194,10 @@ const plain = (status: number, body: string) =>
 
 /**
  * Slack's error replies: 400 with the Slack error string the parse reason starts with (else
- * `invalid_payload`), 403 `invalid_token` for a bad credential, 404 `no_service`, 413 `request_too_large`.
+ * `invalid_payload`), 403 `invalid_token` for a bad credential, 404 `no_service`, 409 `channel_not_found`
+ * (nobody could see the message), 413 `request_too_large`, 429 `rate_limited`.
  */
-export function slackRejection(status: 400 | 401 | 404 | 413, reason: string): Response {
+export function slackRejection(status: RejectionStatus, reason: string): Response {
   switch (status) {
     case 400: {
       const code = reason.split(":")[0]?.trim() ?? "";
@@ -206,8 +207,12 @@ export function slackRejection(status: 400 | 401 | 404 | 413, reason: string): R
       return plain(403, "invalid_token");
     case 404:
       return plain(404, "no_service");
+    case 409:
+      return plain(409, "channel_not_found");
     case 413:
       return plain(413, "request_too_large");
+    case 429:
+      return plain(429, "rate_limited");
   }
 }
 

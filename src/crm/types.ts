@@ -59,6 +59,9 @@ export interface CardEvent {
 
 export type ParseResult = { ok: true; events: CardEvent[] } | { ok: false; reason: string };
 
+/** 400 bad body, 401 bad credential, 404 no such hook, 409 nobody could see the event, 413 too large, 429 retry later. */
+export type RejectionStatus = 400 | 401 | 404 | 409 | 413 | 429;
+
 export interface CrmAdapter {
   readonly kind: IntegrationKind;
   /** Check the signature (or token) and the timestamp. Never throws. */
@@ -68,5 +71,5 @@ export interface CrmAdapter {
   /** The success reply the sender expects (e.g. Salesforce's SOAP Ack, Slack's "ok"). */
   accepted(): Response;
   /** The error reply in the sender's own format (e.g. a SOAP fault, Slack's error strings). */
-  rejected(status: 400 | 401 | 404 | 413, reason: string): Response;
+  rejected(status: RejectionStatus, reason: string): Response;
 }

@@ -3,7 +3,7 @@ import { LIMITS } from "../protocol/limits";
 import { BOT_USER_ID } from "../protocol/ids";
 import type { AttachmentRecord, RoomStore, Room, MemberState, SendResult } from "../storage/room-store";
 import { checkMessageBody, previewOf } from "./kinds";
-import { canAddMembers, canChangeRole, canRemoveMember, nextOwner, type ConversationType, type Role } from "./membership";
+import { canAddMembers, canChangeRole, canRemoveMember, nextOwner, tenantAdminAuthority, type ConversationType, type Role } from "./membership";
 import { fail, ok, type Actor, type Failure, type Result } from "./result";
 import { TokenBucket } from "./rate";
 
@@ -77,19 +77,28 @@ export class Conversation {
     return ok({ room, member });
   }
 
+  /** Like access, but the tenant's administrator passes without being a member (member is then undefined). */
+  private accessAsAdmin(actor: Actor): Result<{ room: Room; member: MemberState | undefined }> {
+    if (!actor.tenantAdmin) return this.access(actor);
+    const room = this.store.getRoom();
+    if (!room || room.tenantId !== actor.tenantId) return fail("not_found", "conversation not found");
+    return ok({ room, member: this.store.member(actor.userId) });
+  }
+
   isMember(actor: Actor): boolean {
     return this.access(actor).ok;
   }
 
   view(actor: Actor): Result<ConversationView> {
-    const access = this.access(actor);
+    const access = this.accessAsAdmin(actor);
     if (!access.ok) return access;
     return ok(this.viewFor(access.value.room, access.value.member));
   }
 
-  private viewFor(room: Room, member: MemberState): ConversationView {
+  /** The conversation as one member sees it; for a tenant administrator who is not a member, without its messages. */
+  private viewFor(room: Room, member: MemberState | undefined): ConversationView {
     const members = [...this.store.activeMembers().values()];
-    const last = this.store.lastCountable();
+    const last = member ? this.store.lastCountable() : undefined;
     return {
       id: room.conversationId,
       type: room.type,
@@ -98,9 +107,9 @@ export class Conversation {
       roles: Object.fromEntries(members.map((m) => [m.userId, m.role])),
       createdAt: room.createdAt,
       lastSeq: room.lastSeq,
-      readSeq: member.readSeq,
-      unread: this.store.unreadOf(member),
-      muted: member.muted,
+      readSeq: member?.readSeq ?? 0,
+      unread: member ? this.store.unreadOf(member) : 0,
+      muted: member?.muted ?? false,
       lastMessage: last ? { ...last, preview: previewOf(last.kind, last.body) } : null,
     };
   }
@@ -146,7 +155,7 @@ export class Conversation {
 
   /** Send a message. A repeated (sender, clientId) returns the stored message and writes nothing. */
   send(actor: Actor, input: SendInput, now: number, onStored?: (result: SendResult) => void): Result<SendResult> {
-    const access = this.access(actor);
+    const access = this.accessAsAdmin(actor);
     if (!access.ok) return access;
     const existing = this.store.findByClientId(actor.userId, input.clientId);
     if (existing) {
@@ -200,6 +209,14 @@ export class Conversation {
       if (outsider !== undefined) return fail("invalid_request", `body.approvers: ${outsider} is not a member`);
       checked.body.state = "pending";
       checked.body.decisions = [];
+    }
+    if (!access.value.member) {
+      // The tenant's administrator joins before its first message, in the open: everyone sees it arrive.
+      if (this.store.activeMembers().size + 1 > LIMITS.membersPerGroup) {
+        return fail("invalid_request", `the conversation has ${LIMITS.membersPerGroup} members: ${actor.userId} cannot join it`);
+      }
+      this.store.addMembers([actor.userId], now);
+      this.system(actor.userId, { event: "members_added", actor: actor.userId, userIds: [actor.userId] }, now);
     }
     const result = this.store.append({
       sender: actor.userId,
@@ -454,10 +471,11 @@ export class Conversation {
   }
 
   addMembers(actor: Actor, userIds: readonly string[], now: number): Result<ConversationView> {
-    const access = this.access(actor);
+    const access = this.accessAsAdmin(actor);
     if (!access.ok) return access;
     const { room, member } = access.value;
-    const allowed = canAddMembers(room.type, member.role);
+    const authority = actor.tenantAdmin || !member ? tenantAdminAuthority(actor.userId) : member;
+    const allowed = canAddMembers(room.type, authority.role);
     if (!allowed.ok) return fail(allowed.code, allowed.message);
     const wanted = [...new Set(userIds)];
     const newcomers = wanted.filter((id) => !this.store.member(id));
@@ -470,12 +488,13 @@ export class Conversation {
   }
 
   removeMember(actor: Actor, userId: string, now: number): Result<{ removed: boolean }> {
-    const access = this.access(actor);
+    const access = this.accessAsAdmin(actor);
     if (!access.ok) return access;
     const { room, member } = access.value;
     const target = this.store.member(userId);
     if (!target) return fail("not_found", `${userId} is not a member`);
-    const allowed = canRemoveMember(room.type, member, target);
+    const authority = actor.tenantAdmin || !member ? tenantAdminAuthority(actor.userId) : member;
+    const allowed = canRemoveMember(room.type, authority, target);
     if (!allowed.ok) return fail(allowed.code, allowed.message);
     const leaving = userId === actor.userId;
     this.store.removeMember(userId);

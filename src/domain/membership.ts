@@ -15,6 +15,15 @@ export type Decision = { ok: true } | { ok: false; code: "forbidden" | "invalid_
 const allow: Decision = { ok: true };
 const deny = (code: "forbidden" | "invalid_request" | "conflict", message: string): Decision => ({ ok: false, code, message });
 
+/**
+ * The tenant's administrator (the tenant backend, acting as `bot`) manages the membership of every
+ * group of its tenant, member or not: it has the owner's rights over members. Roles and direct
+ * conversations stay as they are.
+ */
+export function tenantAdminAuthority(userId: string): Member {
+  return { userId, role: "owner", joinedAt: 0 };
+}
+
 /** Owners and admins add members to groups; direct conversations have fixed members. */
 export function canAddMembers(type: ConversationType, actor: Role): Decision {
   if (type === "direct") return deny("forbidden", "direct conversations have fixed members");

@@ -19,4 +19,9 @@ export interface Actor {
   userId: string;
   /** The device (or "http") the action comes from, for per-device rate limits. */
   deviceId?: string | undefined;
+  /**
+   * Set only for the tenant backend (its api key): it may post in any conversation of its tenant,
+   * joining it first, and manage the members of any group (src/domain/membership.ts).
+   */
+  tenantAdmin?: boolean | undefined;
 }

@@ -110,11 +110,14 @@ function describeKind(kind: PrincipalKind): string {
   return kind === "operator" ? "the operator token" : kind === "tenant" ? "a tenant api key" : "a user token";
 }
 
-/** The tenant and acting user of a member-level request: a user, or the tenant backend as its bot. */
-export function actorOf(c: AppContext, deviceId = "http"): { tenantId: string; userId: string; deviceId: string } {
+/**
+ * The tenant and acting user of a member-level request: a user, or the tenant backend as its bot,
+ * which acts with the rights of the tenant's administrator (`tenantAdmin`).
+ */
+export function actorOf(c: AppContext, deviceId = "http"): { tenantId: string; userId: string; deviceId: string; tenantAdmin?: true } {
   const p = c.get("principal");
   if (p.kind === "user") return { tenantId: p.tenantId, userId: p.userId, deviceId };
-  if (p.kind === "tenant") return { tenantId: p.tenantId, userId: BOT_USER_ID, deviceId };
+  if (p.kind === "tenant") return { tenantId: p.tenantId, userId: BOT_USER_ID, deviceId, tenantAdmin: true };
   throw new ApiError("forbidden", "the operator token cannot act in a tenant");
 }
 

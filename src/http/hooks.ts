@@ -4,8 +4,8 @@ import { readLimited } from "./body";
 import { ApiError } from "./errors";
 import { ADAPTERS } from "../crm/adapters";
 import type { VerifyContext } from "../crm/types";
-import { deliverCards } from "../crm/routing";
-import { integrationById, rememberDeliveries, seenDeliveries } from "../storage/integrations";
+import { deliverCards, type DeliveryResult } from "../crm/routing";
+import { claimDeliveries, completeDeliveries, integrationById, releaseDeliveries } from "../storage/integrations";
 import { unseal } from "../auth/sealing";
 import { secretsEqual, sha256Hex } from "../auth/credentials";
 
@@ -46,9 +46,27 @@ export const hookRoutes = new Hono<AppEnv>().post("/:id/:token?", async (c) => {
   if (!verified.ok) return adapter.rejected(401, verified.reason);
   const parsed = adapter.parse(request);
   if (!parsed.ok) return adapter.rejected(400, parsed.reason);
-  const seen = await seenDeliveries(c.env.DB, integration.id, parsed.events.map((e) => e.deliveryId));
-  const fresh = parsed.events.filter((e) => !seen.has(e.deliveryId));
-  await deliverCards(c.env, integration, fresh);
-  await rememberDeliveries(c.env.DB, integration.id, fresh.map((e) => e.deliveryId), request.now);
+
+  // Claim first, post second: of identical deliveries arriving together, one holds each event.
+  const claimed = await claimDeliveries(c.env.DB, integration.id, parsed.events.map((e) => e.deliveryId), request.now);
+  const fresh = parsed.events.filter((e) => claimed.has(e.deliveryId));
+  let result: DeliveryResult;
+  try {
+    result = await deliverCards(c.env, integration, fresh);
+  } catch (err) {
+    // Nothing is known about the events left: give them back so the sender's retry posts them.
+    await releaseDeliveries(c.env.DB, integration.id, [...claimed]);
+    throw err;
+  }
+  await completeDeliveries(c.env.DB, integration.id, result.records);
+  const handled = new Set(result.records.map((r) => r.deliveryId));
+  await releaseDeliveries(c.env.DB, integration.id, [...claimed].filter((id) => !handled.has(id)));
+  if (result.stopped) {
+    const refused = adapter.rejected(result.stopped.status, result.stopped.reason);
+    if (result.stopped.retryAfterSeconds !== undefined) refused.headers.set("Retry-After", String(result.stopped.retryAfterSeconds));
+    return refused;
+  }
+  const failed = result.records.find((r) => r.outcome === "failed");
+  if (failed) return adapter.rejected(400, `event ${failed.deliveryId}: ${failed.detail ?? "could not be posted"}`);
   return adapter.accepted();
 });

@@ -1,23 +1,49 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import type { AppContext, AppEnv } from "./context";
-import { requirePrincipal, tenantOf } from "./auth";
+import { actorOf, requirePrincipal, tenantOf } from "./auth";
 import { readJson } from "./body";
 import { ApiError } from "./errors";
 import { INTEGRATION_KINDS, type IntegrationKind } from "../crm/types";
 import { newStandardSecret } from "../crm/adapters";
 import { seal } from "../auth/sealing";
 import { sha256Hex } from "../auth/credentials";
-import { deleteIntegration, insertIntegration, integrationOf, integrationsOf, updateIntegrationSecret, type IntegrationRow } from "../storage/integrations";
-import { ConversationId, BOT_USER_ID } from "../protocol/ids";
+import {
+  deleteIntegration,
+  deliveriesOf,
+  insertIntegration,
+  integrationOf,
+  integrationsOf,
+  updateIntegration,
+  updateIntegrationSecret,
+  type IntegrationRow,
+} from "../storage/integrations";
+import { defaultInboxPeople, unknownUserIds } from "../storage/users";
+import { tenantDb } from "../storage/shards";
+import { INBOX_DEFAULT_MAX, syncInboxMembers } from "../crm/inbox";
+import { ConversationId, BOT_USER_ID, UserId } from "../protocol/ids";
 import { roomStub } from "../objects";
+
+/** Most people in an integration's `inboxMembers`. */
+export const INBOX_MEMBERS_MAX = 200;
+/** Entries of the delivery log returned at once. */
+export const DELIVERY_LOG_PAGE = 100;
+
+const InboxMembers = z
+  .array(UserId)
+  .min(1, "must name at least one person (an inbox nobody sees is refused)")
+  .max(INBOX_MEMBERS_MAX)
+  .transform((ids) => [...new Set(ids)])
+  .refine((ids) => !ids.includes(BOT_USER_ID), "must name people, not the tenant's bot");
 
 const CreateIntegration = z.object({
   kind: z.enum(INTEGRATION_KINDS),
   name: z.string().trim().min(1).max(120),
   conversationId: ConversationId.optional(),
-  /** Where cards of unknown owners go; created on first need when left out. */
-  fallbackConversationId: ConversationId.optional(),
+  /** Who sees events of unknown owners (the inbox); the default rule of src/crm/inbox.ts when left out. */
+  inboxMembers: InboxMembers.optional(),
+  /** Earlier versions took a conversation for unassigned events; the inbox and its members replace it. */
+  fallbackConversationId: z.never({ message: "replaced by inboxMembers: unassigned events go to the integration's inbox" }).optional(),
   /** hubspot: the app's client secret (HubSpot signs with it); generated when left out. */
   clientSecret: z.string().min(8).max(256).optional(),
   /** hubspot: signature versions accepted besides v3. */
@@ -54,22 +80,42 @@ function hookUrl(c: AppContext, id: string, urlToken: string | null): string {
   return new URL(urlToken ? `/v1/hooks/${id}/${urlToken}` : `/v1/hooks/${id}`, c.req.url).toString();
 }
 
+const UpdateIntegration = z.object({
+  name: z.string().trim().min(1).max(120).optional(),
+  conversationId: ConversationId.nullable().optional(),
+  inboxMembers: InboxMembers.optional(),
+});
+
 function view(row: IntegrationRow) {
   return {
     id: row.id,
     kind: row.kind,
     name: row.name,
     conversationId: row.conversationId,
-    fallbackConversationId: row.fallbackConversationId,
+    inboxConversationId: row.inboxConversationId,
+    inboxMembers: row.inboxMembers,
     organizationId: row.organizationId,
     createdAt: row.createdAt,
   };
 }
 
-async function requireBotMember(c: AppContext, conversationId: string | undefined, field: string) {
+/** The conversation must be one of the tenant's (the bot joins it with its first card when it is not a member). */
+async function requireTenantConversation(c: AppContext, conversationId: string | null | undefined) {
   if (!conversationId) return;
-  const res = await roomStub(c.env, tenantOf(c), conversationId).getConversation({ tenantId: tenantOf(c), userId: BOT_USER_ID });
-  if (!res.ok) throw new ApiError("invalid_request", `${field}: the tenant's bot is not a member of that conversation`);
+  const res = await roomStub(c.env, tenantOf(c), conversationId).getConversation(actorOf(c));
+  if (!res.ok) throw new ApiError("invalid_request", "conversationId: no such conversation in this tenant");
+}
+
+async function requirePeople(c: AppContext, ids: readonly string[] | undefined) {
+  if (!ids) return;
+  const unknown = await unknownUserIds(tenantDb(c.env, tenantOf(c)), tenantOf(c), ids);
+  if (unknown.length > 0) throw new ApiError("invalid_request", `inboxMembers: unknown user ${unknown.slice(0, 5).join(", ")}`);
+}
+
+async function requireIntegration(c: AppContext): Promise<IntegrationRow> {
+  const row = await integrationOf(c.env.DB, tenantOf(c), c.req.param("id") ?? "");
+  if (!row) throw new ApiError("not_found", "integration not found");
+  return row;
 }
 
 /** CRM integrations of the calling tenant (tenant api key). */
@@ -78,8 +124,9 @@ export const integrationRoutes = new Hono<AppEnv>()
   .post("/", async (c) => {
     const input = await readJson(c, CreateIntegration);
     const tenantId = tenantOf(c);
-    await requireBotMember(c, input.conversationId, "conversationId");
-    await requireBotMember(c, input.fallbackConversationId, "fallbackConversationId");
+    await requireTenantConversation(c, input.conversationId);
+    await requirePeople(c, input.inboxMembers);
+    const inboxMembers = input.inboxMembers ?? (await defaultInboxPeople(tenantDb(c.env, tenantId), tenantId, INBOX_DEFAULT_MAX));
     const id = `int_${randomToken().slice(0, 32)}`;
     const issued = await issueSecret(c, input.kind, input.clientSecret);
     const row: IntegrationRow = {
@@ -88,7 +135,9 @@ export const integrationRoutes = new Hono<AppEnv>()
       kind: input.kind,
       name: input.name,
       conversationId: input.conversationId ?? null,
-      fallbackConversationId: input.fallbackConversationId ?? null,
+      inboxConversationId: null,
+      // Empty only for a tenant without users yet: the default rule applies again when the inbox is first needed.
+      inboxMembers: inboxMembers.length > 0 ? inboxMembers : null,
       ...issued.stored,
       organizationId: input.organizationId ?? null,
       hubspotVersions: input.hubspotVersions ? JSON.stringify(input.hubspotVersions) : null,
@@ -98,14 +147,22 @@ export const integrationRoutes = new Hono<AppEnv>()
     return c.json({ ...view(row), url: hookUrl(c, id, issued.urlToken), secret: issued.secret }, 201);
   })
   .get("/", async (c) => c.json({ integrations: (await integrationsOf(c.env.DB, tenantOf(c))).map(view) }))
-  .get("/:id", async (c) => {
-    const row = await integrationOf(c.env.DB, tenantOf(c), c.req.param("id"));
-    if (!row) throw new ApiError("not_found", "integration not found");
-    return c.json(view(row));
+  .get("/:id", async (c) => c.json(view(await requireIntegration(c))))
+  .patch("/:id", async (c) => {
+    const row = await requireIntegration(c);
+    const input = await readJson(c, UpdateIntegration);
+    await requireTenantConversation(c, input.conversationId);
+    await requirePeople(c, input.inboxMembers);
+    await updateIntegration(c.env.DB, row.tenantId, row.id, input);
+    if (input.inboxMembers) await syncInboxMembers(c.env, row, row.inboxMembers ?? [], input.inboxMembers);
+    return c.json(view(await requireIntegration(c)));
+  })
+  .get("/:id/deliveries", async (c) => {
+    const row = await requireIntegration(c);
+    return c.json({ deliveries: await deliveriesOf(c.env.DB, row.id, DELIVERY_LOG_PAGE) });
   })
   .post("/:id/rotate", async (c) => {
-    const row = await integrationOf(c.env.DB, tenantOf(c), c.req.param("id"));
-    if (!row) throw new ApiError("not_found", "integration not found");
+    const row = await requireIntegration(c);
     const body = await readJson(c, z.object({ clientSecret: z.string().min(8).max(256).optional() }));
     const issued = await issueSecret(c, row.kind, body.clientSecret);
     await updateIntegrationSecret(c.env.DB, row.tenantId, row.id, issued.stored);

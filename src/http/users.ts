@@ -4,14 +4,45 @@ import type { AppContext, AppEnv } from "./context";
 import { requirePrincipal, tenantOf } from "./auth";
 import { readJson } from "./body";
 import { ApiError } from "./errors";
-import { UserId } from "../protocol/ids";
+import { BOT_USER_ID, UserId } from "../protocol/ids";
 import { LIMITS } from "../protocol/limits";
 import { issueUserToken } from "../auth/credentials";
-import { getUser, upsertUser } from "../storage/users";
+import { CrmIdTaken, getUser, upsertUser, type CrmIdentity } from "../storage/users";
+import { crmKeyOf } from "../crm/owners";
 import { tenantDb } from "../storage/shards";
 import { userStatus } from "../storage/user-admin";
 import { audit } from "./audit";
 import { activeUserCount, quotasOf } from "../storage/usage";
+
+/** CRM systems per person (hubspot, salesforce, or the tenant's own names). */
+export const CRM_SYSTEMS_PER_USER = 10;
+/** Longest CRM id. */
+export const CRM_ID_CHARS = 128;
+
+const CrmId = z
+  .union([z.string().trim().regex(/^[\x21-\x7e]+$/, "must be printable ASCII without spaces").min(1).max(CRM_ID_CHARS), z.number().int().nonnegative().transform(String)]);
+
+/** `crm: {system: id}`: each id in comparable form too; a Salesforce id must be a valid 15 or 18-character id. */
+const CrmIds = z
+  .unknown()
+  // A record schema silently drops a "__proto__" key; a name that is not a system name is refused, like any other.
+  .refine((raw) => typeof raw !== "object" || raw === null || !Object.hasOwn(raw, "__proto__"), "CRM system names match [a-z][a-z0-9_-]{0,31}")
+  .pipe(z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, "CRM system names match [a-z][a-z0-9_-]{0,31}"), CrmId))
+  .superRefine((ids, ctx) => {
+    if (Object.keys(ids).length > CRM_SYSTEMS_PER_USER) ctx.addIssue({ code: "custom", message: `at most ${CRM_SYSTEMS_PER_USER} CRM systems` });
+  })
+  .transform((ids, ctx): CrmIdentity[] => {
+    const out: CrmIdentity[] = [];
+    for (const [system, crmId] of Object.entries(ids)) {
+      const crmKey = crmKeyOf(system, crmId);
+      if (crmKey === undefined) {
+        ctx.addIssue({ code: "custom", path: [system], message: "must be a 15 or 18-character Salesforce id" });
+        return z.NEVER;
+      }
+      out.push({ system, crmId, crmKey });
+    }
+    return out;
+  });
 
 const Profile = z.object({
   name: z.string().trim().min(1).max(LIMITS.userNameChars),
@@ -21,6 +52,8 @@ const Profile = z.object({
     .max(LIMITS.urlChars)
     .regex(/^https?:\/\//, "must be an http(s) URL")
     .optional(),
+  crm: CrmIds.optional(),
+  crmAdmin: z.boolean().optional(),
 });
 
 const TokenRequest = z.object({
@@ -50,9 +83,18 @@ export const userRoutes = new Hono<AppEnv>()
   .put("/:userId", requirePrincipal("tenant"), async (c) => {
     const id = userIdParam(c);
     const profile = await readJson(c, Profile);
+    if (id === BOT_USER_ID && (profile.crm?.length || profile.crmAdmin)) {
+      throw new ApiError("invalid_request", "crm: the tenant's bot is not a person of the CRM");
+    }
     await requireUserQuota(c, id);
     const now = Date.now();
-    const user = await upsertUser(tenantDb(c.env, tenantOf(c)), tenantOf(c), id, profile, now);
+    let user;
+    try {
+      user = await upsertUser(tenantDb(c.env, tenantOf(c)), tenantOf(c), id, profile, now);
+    } catch (err) {
+      if (err instanceof CrmIdTaken) throw new ApiError("conflict", err.message);
+      throw err;
+    }
     await audit(c, user.createdAt === now ? "user.created" : "user.updated", id, { fields: Object.keys(profile) });
     return c.json(user, 200);
   })

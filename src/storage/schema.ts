@@ -57,8 +57,27 @@ export const users = sqliteTable(
     deactivatedAt: integer("deactivated_at"),
     /** Tokens carry the generation they were issued under; revoking tokens moves it on. */
     tokenGeneration: integer("token_generation").notNull().default(0),
+    /** The person administers the tenant's CRM: the default inbox members of a new integration. */
+    crmAdmin: integer("crm_admin", { mode: "boolean" }).notNull().default(false),
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.id] })],
+);
+
+/**
+ * A person's ids in the tenant's CRM systems (`hubspot`, `salesforce`, or the tenant's own names), so a
+ * CRM event's owner finds its user. `crmKey` is the id in comparable form (Salesforce: the 15-character
+ * case-sensitive id) and is unique per tenant and system; `crmId` is the id as given.
+ */
+export const userCrmIds = sqliteTable(
+  "user_crm_ids",
+  {
+    tenantId: text("tenant_id").notNull(),
+    system: text("system").notNull(),
+    crmKey: text("crm_key").notNull(),
+    crmId: text("crm_id").notNull(),
+    userId: text("user_id").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.system, t.crmKey] }), index("user_crm_ids_user").on(t.tenantId, t.userId)],
 );
 
 /** One row per conversation, written only by that conversation's object (its outbox flush). */
@@ -163,8 +182,10 @@ export const integrations = sqliteTable(
     kind: text("kind", { enum: ["standard", "hubspot", "salesforce", "slack"] }).notNull(),
     name: text("name").notNull(),
     conversationId: text("conversation_id"),
-    /** Where cards go when their owner is unknown (created on first need when not configured). */
-    fallbackConversationId: text("fallback_conversation_id"),
+    /** The inbox for events of unknown owners, once created (its id is derived from the integration's). */
+    inboxConversationId: text("fallback_conversation_id"),
+    /** JSON array of the inbox's people; null until resolved (see src/crm/inbox.ts). */
+    inboxMembers: text("inbox_members"),
     secretCiphertext: text("secret_ciphertext"),
     tokenHash: text("token_hash"),
     organizationId: text("organization_id"),
@@ -174,15 +195,28 @@ export const integrations = sqliteTable(
   (t) => [index("integrations_tenant").on(t.tenantId)],
 );
 
-/** Delivery ids seen per integration: a replay within the retention window is answered and ignored. */
+/**
+ * The ingress delivery log, one row per event: claimed before posting (a replay within the retention
+ * window finds the row and is answered without posting), then completed with where the card went.
+ */
 export const webhookDeliveries = sqliteTable(
   "webhook_deliveries",
   {
     integrationId: text("integration_id").notNull(),
     deliveryId: text("delivery_id").notNull(),
     receivedAt: integer("received_at").notNull(),
+    state: text("state", { enum: ["claimed", "done"] }).notNull().default("done"),
+    /** posted | rejoined | inbox | failed (see src/crm/routing.ts). */
+    outcome: text("outcome"),
+    conversationId: text("conversation_id"),
+    seq: integer("seq"),
+    detail: text("detail"),
   },
-  (t) => [primaryKey({ columns: [t.integrationId, t.deliveryId] }), index("webhook_deliveries_age").on(t.receivedAt)],
+  (t) => [
+    primaryKey({ columns: [t.integrationId, t.deliveryId] }),
+    index("webhook_deliveries_age").on(t.receivedAt),
+    index("webhook_deliveries_recent").on(t.integrationId, t.receivedAt),
+  ],
 );
 
 /** Outbound event subscriptions of a tenant's CRM (signed with Standard Webhooks). */
