@@ -70,6 +70,41 @@ describe("audit trail", () => {
   });
 });
 
+describe("audit of conversations and integrations", () => {
+  it("records member changes, role changes, admin recalls, integrations and endpoints, with who did them", async () => {
+    const t = await setupTenant(["alice", "bob", "carol"]);
+    const id = await createGroup(t.tokens.alice!, ["bob"]);
+    await api("POST", `/v1/conversations/${id}/members`, { token: t.tokens.alice!, body: { userIds: ["carol"] } });
+    await api("PUT", `/v1/conversations/${id}/members/bob`, { token: t.tokens.alice!, body: { role: "admin" } });
+    await sendHttp(t.tokens.carol!, id, "c1", "oops");
+    const seq = (await api("GET", `/v1/conversations/${id}/messages?after=0`, { token: t.tokens.bob! })).body.messages.find((m: { clientId: string }) => m.clientId === "c1").seq;
+    expect((await api("POST", `/v1/conversations/${id}/messages/${seq}/recall`, { token: t.tokens.bob! })).status).toBe(200);
+    await api("DELETE", `/v1/conversations/${id}/members/carol`, { token: t.apiKey });
+    const hook = await api("POST", "/v1/integrations", { token: t.apiKey, body: { kind: "standard", name: "Pipeline", conversationId: id } });
+    await api("POST", `/v1/integrations/${hook.body.id}/rotate`, { token: t.apiKey });
+    await api("DELETE", `/v1/integrations/${hook.body.id}`, { token: t.apiKey });
+    const endpoint = await api("POST", "/v1/webhooks", { token: t.apiKey, body: { url: "http://127.0.0.1:9/events", events: ["message.created"] } });
+    await api("DELETE", `/v1/webhooks/${endpoint.body.id}`, { token: t.apiKey });
+    const entries = await auditOf(t.apiKey, "?limit=12");
+    expect(entries.map((e) => [e.action, e.actor.kind === "user" ? e.actor.id : e.actor.kind])).toEqual([
+      ["endpoint.deleted", "tenant"],
+      ["endpoint.created", "tenant"],
+      ["integration.deleted", "tenant"],
+      ["integration.rotated", "tenant"],
+      ["integration.created", "tenant"],
+      ["member.removed", "tenant"],
+      ["message.recalled_by_admin", "bob"],
+      ["member.role_changed", "alice"],
+      ["member.added", "alice"],
+      ["conversation.created", "alice"],
+      ["token.issued", "tenant"],
+      ["user.created", "tenant"],
+    ]);
+    expect(JSON.stringify(entries)).not.toContain(hook.body.secret);
+    expect(JSON.stringify(entries)).not.toContain(endpoint.body.secret);
+  });
+});
+
 describe("api keys", () => {
   it("lists keys without secrets, adds one for rotation, revokes the old one at once", async () => {
     const t = await setupTenant([]);

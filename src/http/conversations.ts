@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { AppContext, AppEnv } from "./context";
 import { actorOf, requirePrincipal } from "./auth";
 import { intParam, readJson } from "./body";
+import { audit } from "./audit";
 import { ApiError, unwrap } from "./errors";
 import { ClientId } from "../protocol/frames";
 import { EXTERNAL_ID, isConversationId, UserId } from "../protocol/ids";
@@ -94,6 +95,7 @@ export const conversationRoutes = new Hono<AppEnv>()
         members,
       }),
     );
+    await audit(c, "conversation.created", id, { type: "group", members: members.length + 1 });
     return c.json(view, 201);
   })
   .get("/", async (c) => {
@@ -105,19 +107,24 @@ export const conversationRoutes = new Hono<AppEnv>()
   .post("/:id/members", async (c) => {
     const input = await readJson(c, AddMembers);
     await requireKnownUsers(c, input.userIds);
-    return c.json(unwrap(await room(c).addMembers(actorOf(c), input.userIds)));
+    const view = unwrap(await room(c).addMembers(actorOf(c), input.userIds));
+    await audit(c, "member.added", c.req.param("id"), { userIds: input.userIds });
+    return c.json(view);
   })
   .delete("/:id/members/:userId", async (c) => {
     const userId = c.req.param("userId");
     if (!EXTERNAL_ID.test(userId)) throw new ApiError("invalid_request", "userId: must match [A-Za-z0-9_.-]{1,64}");
     unwrap(await room(c).removeMember(actorOf(c), userId));
+    await audit(c, "member.removed", c.req.param("id"), { userId });
     return c.body(null, 204);
   })
   .put("/:id/members/:userId", async (c) => {
     const userId = c.req.param("userId");
     if (!EXTERNAL_ID.test(userId)) throw new ApiError("invalid_request", "userId: must match [A-Za-z0-9_.-]{1,64}");
     const input = await readJson(c, SetRole);
-    return c.json(unwrap(await room(c).setRole(actorOf(c), userId, input.role)));
+    const view = unwrap(await room(c).setRole(actorOf(c), userId, input.role));
+    await audit(c, "member.role_changed", c.req.param("id"), { userId, role: input.role });
+    return c.json(view);
   })
   .post("/:id/messages", async (c) => {
     const input = await readJson(c, SendMessage);
@@ -138,7 +145,13 @@ export const conversationRoutes = new Hono<AppEnv>()
     unwrap(await room(c).hideMessage(actorOf(c), seqParam(c)));
     return c.body(null, 204);
   })
-  .post("/:id/messages/:seq/recall", async (c) => c.json(unwrap(await room(c).recallMessage(actorOf(c), seqParam(c)))))
+  .post("/:id/messages/:seq/recall", async (c) => {
+    const actor = actorOf(c);
+    const message = unwrap(await room(c).recallMessage(actor, seqParam(c)));
+    // Recalling someone else's message is an administrator's act (group admins, the tenant key).
+    if (message.sender !== actor.userId) await audit(c, "message.recalled_by_admin", c.req.param("id"), { seq: message.seq, sender: message.sender });
+    return c.json(message);
+  })
   .get("/:id/messages/:seq/edits", async (c) => c.json(unwrap(await room(c).editHistory(actorOf(c), seqParam(c)))))
   .get("/:id/messages/:seq/receipts", async (c) => c.json(unwrap(await room(c).receipts(actorOf(c), seqParam(c)))))
   .put("/:id/messages/:seq/reactions/:emoji", async (c) => reaction(c, true))

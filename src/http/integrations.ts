@@ -4,6 +4,7 @@ import type { AppContext, AppEnv } from "./context";
 import { actorOf, requirePrincipal, tenantOf } from "./auth";
 import { readJson } from "./body";
 import { ApiError } from "./errors";
+import { audit } from "./audit";
 import { INTEGRATION_KINDS, type IntegrationKind } from "../crm/types";
 import { newStandardSecret } from "../crm/adapters";
 import { seal } from "../auth/sealing";
@@ -144,6 +145,7 @@ export const integrationRoutes = new Hono<AppEnv>()
       createdAt: Date.now(),
     };
     await insertIntegration(c.env.DB, row);
+    await audit(c, "integration.created", id, { kind: row.kind, name: row.name, conversationId: row.conversationId, inboxMembers: row.inboxMembers });
     return c.json({ ...view(row), url: hookUrl(c, id, issued.urlToken), secret: issued.secret }, 201);
   })
   .get("/", async (c) => c.json({ integrations: (await integrationsOf(c.env.DB, tenantOf(c))).map(view) }))
@@ -155,6 +157,7 @@ export const integrationRoutes = new Hono<AppEnv>()
     await requirePeople(c, input.inboxMembers);
     await updateIntegration(c.env.DB, row.tenantId, row.id, input);
     if (input.inboxMembers) await syncInboxMembers(c.env, row, row.inboxMembers ?? [], input.inboxMembers);
+    await audit(c, "integration.updated", row.id, { ...input });
     return c.json(view(await requireIntegration(c)));
   })
   .get("/:id/deliveries", async (c) => {
@@ -166,10 +169,12 @@ export const integrationRoutes = new Hono<AppEnv>()
     const body = await readJson(c, z.object({ clientSecret: z.string().min(8).max(256).optional() }));
     const issued = await issueSecret(c, row.kind, body.clientSecret);
     await updateIntegrationSecret(c.env.DB, row.tenantId, row.id, issued.stored);
+    await audit(c, "integration.rotated", row.id);
     return c.json({ ...view(row), url: hookUrl(c, row.id, issued.urlToken), secret: issued.secret });
   })
   .delete("/:id", async (c) => {
     if (!(await deleteIntegration(c.env.DB, tenantOf(c), c.req.param("id")))) throw new ApiError("not_found", "integration not found");
+    await audit(c, "integration.deleted", c.req.param("id"));
     return c.body(null, 204);
   });
 

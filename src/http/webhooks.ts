@@ -4,6 +4,7 @@ import type { AppEnv } from "./context";
 import { requirePrincipal, tenantOf } from "./auth";
 import { readJson } from "./body";
 import { ApiError } from "./errors";
+import { audit } from "./audit";
 import { newStandardSecret } from "../crm/adapters";
 import { seal } from "../auth/sealing";
 import { checkWebhookEndpoint } from "../push/webhook";
@@ -44,11 +45,13 @@ export const webhookRoutes = new Hono<AppEnv>()
       createdAt: Date.now(),
     };
     await insertEndpoint(c.env.DB, row);
+    await audit(c, "endpoint.created", row.id, { url: row.url, events: row.events, conversationIds: row.conversationIds });
     return c.json({ ...view(row), secret }, 201);
   })
   .get("/", async (c) => c.json({ endpoints: (await endpointsOf(c.env.DB, tenantOf(c))).map(view) }))
   .delete("/:id", async (c) => {
     if (!(await deleteEndpoint(c.env.DB, tenantOf(c), c.req.param("id")))) throw new ApiError("not_found", "endpoint not found");
+    await audit(c, "endpoint.deleted", c.req.param("id"));
     return c.body(null, 204);
   })
   .get("/:id/deliveries", async (c) => {
