@@ -6,7 +6,8 @@
 //   CHAOS_SEED=123 npm run chaos      the same random plan again (also --seed 123)
 //
 // Options: --long, --seed N, --port N (default 8810; the inspector uses port + 1000), --deliveries N
-// (long form target, default 100000), --keep (keep the state directory). Env: CHAOS_SEED, CHAOS_LONG=1,
+// (long form target, default 100000), --keep (keep the state directory), --fault drop|duplicate|reorder
+// (the clients break deliveries on purpose, to show the checks catch it). Env: CHAOS_SEED, CHAOS_LONG=1,
 // CHAOS_PORT. Talks to 127.0.0.1 only. Exits non-zero on any failed check; the last line is
 // "N passed, M failed".
 import { mkdtempSync, rmSync } from "node:fs";
@@ -34,15 +35,16 @@ try {
       port: { type: "string" },
       deliveries: { type: "string" },
       keep: { type: "boolean", default: false },
+      fault: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   }).values;
 } catch (err) {
-  console.error(`${err.message}\nusage: npm run chaos [-- --long] [--seed N] [--port N] [--deliveries N] [--keep]`);
+  console.error(`${err.message}\nusage: npm run chaos [-- --long] [--seed N] [--port N] [--deliveries N] [--keep] [--fault drop|duplicate|reorder]`);
   process.exit(2);
 }
 if (args.help) {
-  console.log("usage: npm run chaos [-- --long] [--seed N] [--port N] [--deliveries N] [--keep]\nSee README.md, section \"Chaos test\".");
+  console.log("usage: npm run chaos [-- --long] [--seed N] [--port N] [--deliveries N] [--keep] [--fault drop|duplicate|reorder]\nSee README.md, section \"Chaos test\".");
   process.exit(0);
 }
 
@@ -52,15 +54,21 @@ const port = Number(args.port ?? process.env.CHAOS_PORT ?? 8810);
 const minDeliveries = Number(args.deliveries ?? 100_000);
 if (!Number.isInteger(port) || port < 1024 || port > 64_535) throw new Error(`--port must be 1024..64535, got ${port}`);
 if (!Number.isInteger(minDeliveries) || minDeliveries < 1) throw new Error(`--deliveries must be a positive integer`);
+if (args.fault !== undefined && !["drop", "duplicate", "reorder"].includes(args.fault)) throw new Error("--fault must be drop, duplicate or reorder");
 
 const { ConversationClient } = await import("../src/client/index.ts");
 const plan = makePlan({ long, minDeliveries });
 const rng = new Rng(seed);
 const stats = new Stats();
+// --fault: the clients drop, repeat or swap about 1 in 50 message frames as if the server had, so a run
+// shows that the checks catch each kind of broken delivery (such a run must fail).
+const faultRng = new Rng((seed ^ 0x5bd1e995) >>> 0 || 1);
+const fault = args.fault && { kind: args.fault, strike: () => faultRng.chance(0.02) };
 const began = Date.now();
 const log = (line) => console.log(`[${((Date.now() - began) / 1000).toFixed(1).padStart(6)} s] ${line}`);
 
 console.log(`chaos test, ${plan.name} form, seed ${seed} (reproduce the plan: CHAOS_SEED=${seed} npm run chaos${long ? " -- --long" : ""})`);
+if (fault) console.log(`fault injected on purpose: the clients ${fault.kind} about 1 in 50 message frames; this run must fail`);
 
 const dir = mkdtempSync(join(tmpdir(), "switchboard-chaos-"));
 let stack;
@@ -77,7 +85,7 @@ async function cleanup() {
   }
   for (const s of run?.senders ?? []) s.traffic = false;
   if (stack) {
-    await stack.stop();
+    await stack.shutdown();
     stack.close();
   }
 }
@@ -88,15 +96,22 @@ function removeDir(keep) {
 }
 
 process.on("exit", () => stack?.killNow());
+/** Set on Ctrl-C (or SIGTERM): the handler cleans up and exits; the main flow only waits for it. */
+let interrupted;
 for (const signal of ["SIGINT", "SIGTERM"]) {
   process.once(signal, () => {
     console.error(`\n${signal}: stopping the clients and the stack`);
-    void cleanup().finally(() => {
+    interrupted = cleanup().finally(() => {
       removeDir(args.keep);
+      console.log("interrupted before the checks\n0 passed, 1 failed");
       process.exit(130);
     });
   });
 }
+process.on("unhandledRejection", (err) => {
+  console.error(`unexpected error: ${err?.stack ?? err}`);
+  void cleanup().finally(() => process.exit(1));
+});
 const watchdog = setTimeout(() => {
   console.error(`the run exceeded its time bound of ${plan.maxRunMs / 60_000} minutes`);
   run?.check("the run finishes within its time bound", false, `${plan.maxRunMs / 60_000} minutes`);
@@ -116,7 +131,7 @@ try {
   stack.migrate();
   const startMs = await stack.start();
   log(`stack up in ${(startMs / 1000).toFixed(1)} s`);
-  run = new ChaosRun({ plan, rng, stack, adminToken: snapshot.adminToken, stats, ConversationClient, log });
+  run = new ChaosRun({ plan, rng, stack, adminToken: snapshot.adminToken, stats, ConversationClient, log, fault });
   run.figures.firstStartMs = startMs;
   await run.setup();
   log(`${run.devices.length} devices and ${run.senders.length} HTTP senders in ${run.ledgers.length} conversations`);
@@ -126,11 +141,13 @@ try {
   log("checking history, deliveries, the D1 mirror and search");
   await run.verify(rng.fork());
 } catch (err) {
+  if (interrupted) await interrupted;
   failure = err;
   console.error(`run failed: ${err.stack ?? err}`);
   if (stack) console.error(`last lines of the stack's log:\n${stack.tail(25)}`);
 }
 
+if (interrupted) await interrupted;
 const checks = run?.checks ?? [];
 if (failure) checks.push({ name: "the run completes", ok: false, detail: String(failure.message ?? failure) });
 const restartsWanted = 1;

@@ -9,7 +9,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const MAX_ACTIONS = 200_000;
 
 export class Device {
-  constructor({ base, conversation, ledger, userId, deviceId, token, rng, stats, timing, ConversationClient }) {
+  constructor({ base, conversation, ledger, userId, deviceId, token, rng, stats, timing, ConversationClient, fault }) {
     this.base = base;
     this.conversation = conversation;
     this.ledger = ledger;
@@ -20,8 +20,11 @@ export class Device {
     this.stats = stats;
     this.timing = timing;
     this.ConversationClient = ConversationClient;
+    this.fault = fault;
     this.label = `c${conversation.index}/${userId}/${deviceId}`;
     this.delivery = new Delivery(this.label);
+    /** What the SDK handed the application (it drops repeated seqs, so it can only show gaps). */
+    this.appDelivery = new Delivery(this.label);
     /** Sends not acknowledged yet, kept across client restarts: clientId -> body. */
     this.outbox = new Map();
     /** Every clientId ever written on a socket by this device, to count re-sends. */
@@ -30,7 +33,6 @@ export class Device {
     this.client = undefined;
     this.socket = undefined;
     this.everOpened = false;
-    this.appSeq = 0;
     this.counter = 0;
     this.actions = 0;
     this.injecting = false;
@@ -186,8 +188,7 @@ export class Device {
   /** What the SDK hands the application: strictly increasing, never a seq twice. */
   onAppMessage(client, message) {
     if (client !== this.client) return;
-    if (message.seq <= this.appSeq) this.stats.violation("SDK emitted a seq again or backwards", `${this.label} seq ${message.seq} after ${this.appSeq}`);
-    this.appSeq = Math.max(this.appSeq, message.seq);
+    if (this.appDelivery.accept(message.seq) !== "ok") this.stats.violation("SDK emitted a seq again or backwards", `${this.label} seq ${message.seq}`);
     if (this.traffic && this.rng.chance(this.timing.readShare)) client.markRead(message.seq);
   }
 

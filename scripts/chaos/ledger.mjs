@@ -11,6 +11,8 @@ export class Stats {
     this.sockets = 0;
     this.reconnects = 0;
     this.disconnects = 0;
+    /** Open sockets the SDK gave up on because nothing arrived for a whole ping interval. */
+    this.silentReplaced = 0;
     this.clientRestarts = 0;
     this.restarts = 0;
     this.resends = { sdk: 0, injected: 0, afterRestart: 0, http: 0 };

@@ -19,7 +19,7 @@ export function printReport({ plan, seed, stats, run, began, log, checks = run?.
   log(`  lost            ${n(stats.lost)}`);
   log(`  duplicated      ${n(stats.duplicated)}`);
   log(`  reordered       ${n(stats.reordered)}`);
-  log(`  reconnects      ${n(stats.reconnects)} (${n(stats.disconnects)} disconnects injected, of them ${n(stats.clientRestarts)} client restarts; ${n(stats.sockets)} sockets opened)`);
+  log(`  reconnects      ${n(stats.reconnects)} (${n(stats.disconnects)} disconnects injected, of them ${n(stats.clientRestarts)} client restarts; ${n(stats.silentReplaced)} silent sockets replaced by the SDK; ${n(stats.sockets)} sockets opened)`);
   log(`  restarts        ${n(stats.restarts)} of the whole stack${downs ? ` (down ${downs})` : ""}`);
   log(`  idle periods    ${f.idles.length ? f.idles.map(s).join(", ") : "none"}`);
   log(`  re-sends        ${n(resends)} (${n(stats.resends.sdk)} by the SDK after reconnects and client restarts, ${n(stats.resends.injected)} duplicate frames, ${n(stats.resends.http)} HTTP retries)`);

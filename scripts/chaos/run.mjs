@@ -18,8 +18,8 @@ async function until(ready, deadline, everyMs = 100) {
 }
 
 export class ChaosRun {
-  constructor({ plan, rng, stack, adminToken, stats, ConversationClient, log }) {
-    Object.assign(this, { plan, rng, stack, adminToken, stats, ConversationClient, log });
+  constructor({ plan, rng, stack, adminToken, stats, ConversationClient, log, fault }) {
+    Object.assign(this, { plan, rng, stack, adminToken, stats, ConversationClient, log, fault });
     this.api = new Api(stack.base);
     this.devices = [];
     this.senders = [];
@@ -42,7 +42,7 @@ export class ChaosRun {
       const spec = this.plan.conversations[conversation.index];
       const ledger = new Ledger(conversation, this.stats);
       this.ledgers.push(ledger);
-      const common = { base: this.stack.base, conversation, ledger, stats: this.stats, timing: this.plan.timing, ConversationClient: this.ConversationClient };
+      const common = { base: this.stack.base, conversation, ledger, stats: this.stats, timing: this.plan.timing, ConversationClient: this.ConversationClient, fault: this.fault };
       for (const userId of conversation.members) {
         const token = this.tokens[userId];
         const ids = [`d-${userId}`, ...(spec.second.includes(userId) ? [`d-${userId}-b`] : [])];
@@ -75,7 +75,8 @@ export class ChaosRun {
       await this.traffic(round);
       if (round.idleMs) await this.idle(round.idleMs);
       this.figures.rounds = i + 1;
-      this.log(`round ${i + 1}: ${this.stats.deliveries.toLocaleString("en-US")} deliveries so far`);
+      const st = this.stats;
+      this.log(`round ${i + 1}: so far ${st.deliveries.toLocaleString("en-US")} deliveries, ${st.reconnects} reconnects, ${st.silentReplaced} silent sockets replaced, ${st.resends.sdk} SDK re-sends`);
       if (!long && i + 1 >= this.plan.rounds.length) break;
       if (long && i + 1 >= this.plan.minRounds && this.stats.deliveries >= this.plan.minDeliveries) break;
       if (long && Date.now() > runDeadline - 5 * 60_000) {
@@ -90,11 +91,12 @@ export class ChaosRun {
     const deadline = () => this.endBy;
     for (const d of this.devices) d.startTraffic();
     for (const s of this.senders) s.startTraffic(deadline);
-    let restart = Promise.resolve();
-    if (round.restartAtMs !== undefined) restart = sleep(round.restartAtMs).then(() => this.restart());
+    // Settles with the restart's error (if any), so a failed restart is raised here, never unhandled.
+    const restart = round.restartAtMs === undefined ? Promise.resolve() : sleep(round.restartAtMs).then(() => this.restart()).then(() => undefined, (err) => err);
     await sleep(round.trafficMs);
     for (const d of this.devices) d.stopTraffic();
-    await restart;
+    const failed = await restart;
+    if (failed) throw failed;
     await Promise.all(this.senders.map((s) => s.stopTraffic()));
     this.figures.trafficMs += Date.now() - began;
   }
@@ -127,8 +129,9 @@ export class ChaosRun {
    * stay connected through the idle period; afterwards the closed ones resume with after=.
    */
   async idle(ms) {
+    const settling = Date.now();
     const settled = await until(() => this.settled(), Date.now() + 60_000);
-    if (!settled) this.log("idle: not everything settled within 60 s; idling anyway");
+    this.log(settled ? `settled ${((Date.now() - settling) / 1000).toFixed(1)} s after the traffic stopped` : "idle: not everything settled within 60 s; idling anyway");
     const closed = this.devices.filter(() => this.rng.chance(this.plan.idleCloseShare));
     for (const d of closed) d.close();
     const began = Date.now();

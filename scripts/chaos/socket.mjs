@@ -30,6 +30,25 @@ export class RawSocket {
 
   onMessage(text) {
     if (this.released) return;
+    // --fault: break the server's delivery on purpose, to show the checks catch it.
+    const fault = this.device.fault;
+    if (fault && typeof text === "string" && text.startsWith('{"type":"message"') && fault.strike()) {
+      if (fault.kind === "drop") return;
+      if (fault.kind === "duplicate") this.pass(text);
+      if (fault.kind === "reorder" && !this.heldBack) {
+        this.heldBack = text;
+        return;
+      }
+    }
+    this.pass(text);
+    if (this.heldBack && text !== this.heldBack) {
+      const held = this.heldBack;
+      this.heldBack = undefined;
+      this.pass(held);
+    }
+  }
+
+  pass(text) {
     if (typeof text === "string") this.inspect(text);
     this.dispatch("message", { data: text });
   }
@@ -88,6 +107,8 @@ export class RawSocket {
   }
 
   close(code, reason) {
+    // The SDK replacing a socket that is still open: it heard nothing for a whole ping interval.
+    if (!this.released && this.ws.readyState === WebSocket.OPEN && reason === "reconnecting") this.device.stats.silentReplaced += 1;
     this.released = true;
     try {
       this.ws.close(code, reason);

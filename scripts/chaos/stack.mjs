@@ -106,6 +106,8 @@ export class Stack {
     this.child = undefined;
     this.tree = new Set();
     this.starts = 0;
+    /** Set by shutdown(): no start after that, so a start racing a Ctrl-C cannot leave a stack behind. */
+    this.closed = false;
     // wrangler's own entry point, run by this Node (npx would add a process and a second or two per start).
     this.wrangler = join(app, "node_modules", "wrangler", "bin", "wrangler.js");
   }
@@ -127,11 +129,12 @@ export class Stack {
     for (const [port, what] of [[this.port, "stack"], [this.inspectorPort, "inspector"]]) {
       // A port we just released can take a moment to be free again; anyone else's is an error.
       const deadline = Date.now() + (this.starts > 0 ? 15_000 : 0);
-      while (!(await portFree(port))) {
-        if (Date.now() >= deadline) throw new Error(`${what} port ${port} is in use; pick another with --port`);
+      for (let i = 0; !(await portFree(port)); i++) {
+        if (Date.now() >= deadline || i >= 100) throw new Error(`${what} port ${port} is in use; pick another with --port`);
         await sleep(250);
       }
     }
+    if (this.closed) throw new Error("the stack is shut down");
     this.starts += 1;
     this.log.write(`\n---- start #${this.starts} at ${new Date().toISOString()}\n`);
     const child = spawn(
@@ -152,8 +155,9 @@ export class Stack {
     child.stdout.pipe(this.log, { end: false });
     child.stderr.pipe(this.log, { end: false });
     const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
+    for (let i = 0; i < 2_000 && Date.now() < deadline; i++) {
       for (const pid of descendants(child.pid)) this.tree.add(pid);
+      if (this.closed) throw new Error("the stack is shut down");
       if (child.exitCode !== null) throw new Error(`wrangler dev exited with code ${child.exitCode}; see ${this.logFile}`);
       try {
         const res = await fetch(`${this.base}/health`, { signal: AbortSignal.timeout(2_000) });
@@ -192,13 +196,19 @@ export class Stack {
     };
     signalAll("SIGINT");
     const deadline = Date.now() + STOP_GRACE_MS;
-    while (Date.now() < deadline && tree.some(alive)) await sleep(100);
+    for (let i = 0; i < 200 && Date.now() < deadline && tree.some(alive); i++) await sleep(100);
     if (tree.some(alive)) signalAll("SIGKILL");
     const hard = Date.now() + 5_000;
-    while (Date.now() < hard && tree.some(alive)) await sleep(100);
+    for (let i = 0; i < 100 && Date.now() < hard && tree.some(alive); i++) await sleep(100);
     this.child = undefined;
     this.tree = new Set(tree.filter(alive));
     return Date.now() - began;
+  }
+
+  /** Stop for good: stop() now, and refuse any later start(). */
+  shutdown() {
+    this.closed = true;
+    return this.stop();
   }
 
   /** Synchronous last resort for process exit handlers: SIGKILL whatever is left. */
