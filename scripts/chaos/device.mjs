@@ -9,14 +9,19 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const MAX_ACTIONS = 200_000;
 
 export class Device {
-  constructor({ base, conversation, ledger, userId, deviceId, token, rng, stats, timing, ConversationClient, fault }) {
+  constructor({ base, api, conversation, ledger, userId, deviceId, token, rng, stats, timing, ConversationClient, fault }) {
     this.base = base;
+    this.api = api;
     this.conversation = conversation;
     this.ledger = ledger;
     this.userId = userId;
     this.deviceId = deviceId;
     this.token = token;
+    // One stream per purpose, so that how many messages arrive (which depends on timing) does not shift
+    // the choices of what to send and when to disconnect.
     this.rng = rng;
+    this.chaosRng = rng.fork();
+    this.readRng = rng.fork();
     this.stats = stats;
     this.timing = timing;
     this.ConversationClient = ConversationClient;
@@ -44,13 +49,16 @@ export class Device {
 
   /** Start an SDK client resuming after the last seq this device has, and re-send its outbox. */
   open() {
+    // Sockets are tied to the client that dialled them: a stopped client's late socket is never "current".
+    const owner = {};
+    this.owner = owner;
     const client = new this.ConversationClient({
       baseUrl: this.base,
       token: this.token,
       conversationId: this.conversation.id,
       deviceId: this.deviceId,
       after: this.delivery.maxSeen,
-      connect: connectFor(this),
+      connect: connectFor(this, owner),
       backoff: this.timing.backoff,
       pingIntervalMs: this.timing.pingMs,
       clientId: () => {
@@ -73,6 +81,7 @@ export class Device {
   close() {
     const client = this.client;
     this.client = undefined;
+    this.owner = undefined;
     this.socket = undefined;
     client?.close();
   }
@@ -99,17 +108,25 @@ export class Device {
     this.outbox.set(clientId, body);
     this.stats.sent.ws += 1;
     this.submit(clientId, body);
+    // Every draw is made whatever the state, so the stream of choices does not depend on timing.
+    const cut = this.rng.chance(this.timing.cutAfterSend);
+    const again = this.rng.chance(this.timing.duplicateWhilePending);
+    const late = this.rng.chance(this.timing.duplicateAfterAck);
+    const pick = this.rng.next();
+    const overHttp = this.rng.chance(this.timing.httpFallback);
     // The connection drops just after the frame left: stored or not, the re-send must land exactly once.
-    if (this.socket?.open && this.rng.chance(this.timing.cutAfterSend)) {
+    if (cut && this.socket?.open) {
       const socket = this.socket;
       this.stats.disconnects += 1;
-      setTimeout(() => socket.cut(), this.rng.int(0, 5));
+      setTimeout(() => socket.cut(), Math.floor(pick * 6));
     }
     // A client that retries on a timer writes the same frame again while the first is unanswered.
-    if (this.rng.chance(this.timing.duplicateWhilePending)) this.inject(clientId, body);
+    if (again) this.inject(clientId, body);
+    // An app that also tries HTTP while its socket is slow: same sender and clientId, so still one message.
+    if (overHttp) void this.postToo(clientId, body);
     // A late retry of something already stored: the server must answer with the original seq.
-    if (this.recentAcked.length && this.rng.chance(this.timing.duplicateAfterAck)) {
-      const [oldId, oldBody] = this.rng.pick(this.recentAcked);
+    if (late && this.recentAcked.length) {
+      const [oldId, oldBody] = this.recentAcked[Math.floor(pick * this.recentAcked.length)];
       this.inject(oldId, oldBody);
     }
   }
@@ -132,6 +149,17 @@ export class Device {
     );
   }
 
+  async postToo(clientId, body) {
+    this.stats.resends.http += 1;
+    try {
+      const res = await this.api.call("POST", `/v1/conversations/${this.conversation.id}/messages`, this.token, { clientId, kind: "text", body });
+      if (res.status === 200 || res.status === 201) this.ledger.acked(clientId, res.data.seq, `HTTP copy from ${this.label}`);
+      else if (res.status !== 429 && res.status < 500) this.stats.violation(`HTTP send answered ${res.status}`, `${this.label} ${clientId}: ${JSON.stringify(res.data).slice(0, 200)}`);
+    } catch {
+      // the stack is restarting: the socket send stands
+    }
+  }
+
   inject(clientId, body) {
     if (!this.socket) return;
     this.injecting = true;
@@ -148,7 +176,7 @@ export class Device {
     this.stats.sockets += 1;
     if (this.everOpened) this.stats.reconnects += 1;
     this.everOpened = true;
-    this.socket = socket;
+    if (socket.owner === this.owner) this.socket = socket;
   }
 
   onRefused(status, code) {
@@ -189,7 +217,7 @@ export class Device {
   onAppMessage(client, message) {
     if (client !== this.client) return;
     if (this.appDelivery.accept(message.seq) !== "ok") this.stats.violation("SDK emitted a seq again or backwards", `${this.label} seq ${message.seq}`);
-    if (this.traffic && this.rng.chance(this.timing.readShare)) client.markRead(message.seq);
+    if (this.traffic && this.readRng.chance(this.timing.readShare)) client.markRead(message.seq);
   }
 
   // ---- chaos schedule ----
@@ -212,16 +240,16 @@ export class Device {
       this.later(this.rng.exp(this.timing.sendMeanMs), sendLoop);
     }
     const chaosLoop = () => {
-      const roll = this.rng.next();
+      const roll = this.chaosRng.next();
       if (this.client && this.socket?.open) {
         if (roll < 0.55) this.socket.cut();
         else if (roll < 0.8) this.socket.closeCleanly();
         else this.restartClient();
         this.stats.disconnects += 1;
       }
-      this.later(this.rng.exp(this.timing.disconnectMeanMs), chaosLoop);
+      this.later(this.chaosRng.exp(this.timing.disconnectMeanMs), chaosLoop);
     };
-    this.later(this.rng.exp(this.timing.disconnectMeanMs), chaosLoop);
+    this.later(this.chaosRng.exp(this.timing.disconnectMeanMs), chaosLoop);
   }
 
   stopTraffic() {
@@ -269,6 +297,7 @@ export class HttpSender {
     const payload = { clientId, kind: "text", body: { text } };
     // A response lost on the way back: the request is abandoned after a few ms and sent again.
     let abandon = this.rng.chance(this.timing.httpAbandonShare) ? this.rng.int(0, 20) : undefined;
+    const repeatLate = this.rng.chance(this.timing.duplicateAfterAck);
     for (let attempt = 1; attempt <= 500 && Date.now() < deadline(); attempt++) {
       if (attempt > 1) this.stats.resends.http += 1;
       try {
@@ -283,7 +312,7 @@ export class HttpSender {
             this.stats.violation("duplicated: HTTP 201 twice for one clientId", `${this.label} ${clientId}`);
           }
           this.ledger.acked(clientId, res.data.seq, `HTTP ${res.status} to ${this.label}`);
-          if (this.rng.chance(this.timing.duplicateAfterAck)) await this.repeat(path, payload, res.data.seq);
+          if (repeatLate) await this.repeat(path, payload, res.data.seq);
           return;
         }
         if (res.status !== 429 && res.status < 500) {

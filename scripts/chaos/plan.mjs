@@ -23,6 +23,7 @@ function shortPlan() {
       httpMeanMs: 700,
       disconnectMeanMs: 5_000,
       cutAfterSend: 0.04,
+      httpFallback: 0.02,
       duplicateWhilePending: 0.05,
       duplicateAfterAck: 0.03,
       httpAbandonShare: 0.15,
@@ -35,6 +36,7 @@ function shortPlan() {
       { trafficMs: 14_000, restartAtMs: 6_000, idleMs: HIBERNATION_MS + 2_000 },
       { trafficMs: 5_000 },
     ],
+    restartSignals: ["SIGINT"],
     minDeliveries: 0,
     maxRounds: 2,
     idleCloseShare: 0.5,
@@ -65,6 +67,7 @@ function longPlan(minDeliveries) {
       httpMeanMs: 500,
       disconnectMeanMs: 8_000,
       cutAfterSend: 0.01,
+      httpFallback: 0.005,
       duplicateWhilePending: 0.03,
       duplicateAfterAck: 0.02,
       httpAbandonShare: 0.1,
@@ -74,6 +77,8 @@ function longPlan(minDeliveries) {
     },
     // Rounds repeat until the deliveries reach the target (at least 3 rounds, so 3 restarts and 3 idles).
     rounds: [{ trafficMs: 40_000, restartAtMs: 18_000, idleMs: HIBERNATION_MS + 3_000 }],
+    // Stops alternate between Ctrl-C and a crash (SIGKILL), where nothing shuts down cleanly.
+    restartSignals: ["SIGINT", "SIGKILL"],
     minRounds: 3,
     minDeliveries,
     maxRounds: 30,

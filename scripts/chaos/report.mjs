@@ -9,7 +9,7 @@ export function printReport({ plan, seed, stats, run, began, log, checks = run?.
   const duration = Date.now() - began;
   const messages = stats.sent.ws + stats.sent.http;
   const resends = stats.resends.sdk + stats.resends.injected + stats.resends.http;
-  const downs = f.restarts.map((r) => s(r.downMs)).join(", ");
+  const downs = f.restarts.map((r) => `${s(r.downMs)}${r.signal === "SIGKILL" ? " after a kill" : ""}`).join(", ");
   log("");
   log(`chaos ${plan.name} form, seed ${seed}`);
   log(`  duration        ${s(duration)} (first stack start ${s(f.firstStartMs)}, traffic ${s(f.trafficMs)}, drain ${s(f.drainMs)}, ${f.rounds ?? 0} rounds)`);
@@ -22,7 +22,7 @@ export function printReport({ plan, seed, stats, run, began, log, checks = run?.
   log(`  reconnects      ${n(stats.reconnects)} (${n(stats.disconnects)} disconnects injected, of them ${n(stats.clientRestarts)} client restarts; ${n(stats.silentReplaced)} silent sockets replaced by the SDK; ${n(stats.sockets)} sockets opened)`);
   log(`  restarts        ${n(stats.restarts)} of the whole stack${downs ? ` (down ${downs})` : ""}`);
   log(`  idle periods    ${f.idles.length ? f.idles.map(s).join(", ") : "none"}`);
-  log(`  re-sends        ${n(resends)} (${n(stats.resends.sdk)} by the SDK after reconnects and client restarts, ${n(stats.resends.injected)} duplicate frames, ${n(stats.resends.http)} HTTP retries)`);
+  log(`  re-sends        ${n(resends)} (${n(stats.resends.sdk)} by the SDK after reconnects and client restarts, ${n(stats.resends.injected)} duplicate frames, ${n(stats.resends.http)} HTTP retries and copies of socket sends)`);
   log(`  rate limited    ${n(stats.rateLimited)} answers`);
   log(`  mirror catch-up ${f.mirrorMs === undefined ? "did not agree" : `${n(f.mirrorMs)} ms`} (conversation lists), search ${f.searchMs === undefined ? "did not agree" : `${n(f.searchMs)} ms`}`);
   log("");

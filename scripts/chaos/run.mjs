@@ -42,7 +42,7 @@ export class ChaosRun {
       const spec = this.plan.conversations[conversation.index];
       const ledger = new Ledger(conversation, this.stats);
       this.ledgers.push(ledger);
-      const common = { base: this.stack.base, conversation, ledger, stats: this.stats, timing: this.plan.timing, ConversationClient: this.ConversationClient, fault: this.fault };
+      const common = { base: this.stack.base, api: this.api, conversation, ledger, stats: this.stats, timing: this.plan.timing, ConversationClient: this.ConversationClient, fault: this.fault };
       for (const userId of conversation.members) {
         const token = this.tokens[userId];
         const ids = [`d-${userId}`, ...(spec.second.includes(userId) ? [`d-${userId}-b`] : [])];
@@ -104,12 +104,14 @@ export class ChaosRun {
   /** Stop and start `wrangler dev` on the same persisted state while the clients keep going. */
   async restart() {
     const began = Date.now();
-    this.log("restarting the stack");
-    const stopMs = await this.stack.stop();
+    const signals = this.plan.restartSignals;
+    const signal = signals[this.stats.restarts % signals.length];
+    this.log(`restarting the stack (${signal === "SIGKILL" ? "killed: a crash" : "stopped with Ctrl-C"})`);
+    const stopMs = await this.stack.stop(signal);
     const startMs = await this.stack.start();
     this.stats.restarts += 1;
     const downMs = Date.now() - began;
-    this.figures.restarts.push({ stopMs, startMs, downMs });
+    this.figures.restarts.push({ stopMs, startMs, downMs, signal });
     this.log(`stack back after ${(downMs / 1000).toFixed(1)} s (stop ${stopMs} ms, start ${startMs} ms)`);
   }
 

@@ -10,10 +10,11 @@ let nextSocketId = 1;
  * its listeners are held and handed over in order, so no frame of the replay can slip past unseen.
  */
 export class RawSocket {
-  constructor(ws, url, device) {
+  constructor(ws, url, device, owner) {
     this.id = nextSocketId++;
     this.ws = ws;
     this.device = device;
+    this.owner = owner;
     this.after = Number(new URL(url).searchParams.get("after") ?? "0");
     this.expected = this.after + 1;
     this.ready = false;
@@ -167,13 +168,13 @@ class Refused extends Error {
   }
 }
 
-/** The SDK's `connect` option for one device. */
-export function connectFor(device) {
+/** The SDK's `connect` option for one device's client (`owner` names that client). */
+export function connectFor(device, owner) {
   return (url) =>
     new Promise((resolve, reject) => {
       if (new URL(url).hostname !== "127.0.0.1") return reject(new Error(`refusing to connect to ${url}`));
       const ws = new WebSocket(url, { handshakeTimeout: 15_000, perMessageDeflate: false });
-      const socket = new RawSocket(ws, url, device);
+      const socket = new RawSocket(ws, url, device, owner);
       let settled = false;
       ws.once("open", () => {
         settled = true;

@@ -173,8 +173,11 @@ export class Stack {
     throw new Error(`${this.base}/health did not answer within ${timeoutMs / 1000} s; see ${this.logFile}`);
   }
 
-  /** Stop everything this stack started: SIGINT to the whole group (what Ctrl-C does), then SIGKILL after a grace period. */
-  async stop() {
+  /**
+   * Stop everything this stack started: SIGINT to the whole group (what Ctrl-C does), then SIGKILL after a
+   * grace period. `signal: "SIGKILL"` is a crash instead: nothing gets to shut down cleanly.
+   */
+  async stop(signal = "SIGINT") {
     const child = this.child;
     if (!child) return 0;
     const began = Date.now();
@@ -194,7 +197,7 @@ export class Stack {
         }
       }
     };
-    signalAll("SIGINT");
+    signalAll(signal);
     const deadline = Date.now() + STOP_GRACE_MS;
     for (let i = 0; i < 200 && Date.now() < deadline && tree.some(alive); i++) await sleep(100);
     if (tree.some(alive)) signalAll("SIGKILL");
