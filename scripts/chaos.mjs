@@ -128,7 +128,7 @@ try {
   const snapshot = prepareSnapshot(dir);
   stack = new Stack({ app: snapshot.app, state: snapshot.state, port, inspectorPort: port + 1000, logFile: join(dir, "wrangler.log") });
   log(`starting the stack on ${stack.base} (state in ${snapshot.state})`);
-  stack.migrate();
+  await stack.migrate();
   const startMs = await stack.start();
   log(`stack up in ${(startMs / 1000).toFixed(1)} s`);
   run = new ChaosRun({ plan, rng, stack, adminToken: snapshot.adminToken, stats, ConversationClient, log, fault });

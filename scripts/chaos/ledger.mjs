@@ -5,7 +5,8 @@
 export class Stats {
   constructor() {
     this.deliveries = 0;
-    this.lost = 0;
+    /** Counted by the end-of-run checks; undefined when the run did not get that far. */
+    this.lost = undefined;
     this.duplicated = 0;
     this.reordered = 0;
     this.sockets = 0;

@@ -16,7 +16,7 @@ export function printReport({ plan, seed, stats, run, began, log, checks = run?.
   log(`  conversations   ${run?.ledgers.length ?? 0}, devices ${run?.devices.length ?? 0}, HTTP senders ${run?.senders.length ?? 0}`);
   log(`  messages        ${n(messages)} sent (${n(stats.sent.ws)} over WebSockets, ${n(stats.sent.http)} over HTTP), ${n(f.messages)} stored`);
   log(`  deliveries      ${n(stats.deliveries)}`);
-  log(`  lost            ${n(stats.lost)}`);
+  log(`  lost            ${stats.lost === undefined ? "not checked (the run stopped before its checks)" : n(stats.lost)}`);
   log(`  duplicated      ${n(stats.duplicated)}`);
   log(`  reordered       ${n(stats.reordered)}`);
   log(`  reconnects      ${n(stats.reconnects)} (${n(stats.disconnects)} disconnects injected, of them ${n(stats.clientRestarts)} client restarts; ${n(stats.silentReplaced)} silent sockets replaced by the SDK; ${n(stats.sockets)} sockets opened)`);

@@ -1,7 +1,7 @@
 // The local stack for the chaos run, started the way `npm start` starts it (secrets in .dev.vars, D1
 // migrations, `wrangler dev`), but on a port and a state directory of its own, so it can be stopped and
 // started again on the same persisted state without touching anyone else's stack.
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { cpSync, createWriteStream, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createECDH, randomBytes } from "node:crypto";
 import { createServer } from "node:net";
@@ -112,15 +112,26 @@ export class Stack {
     this.wrangler = join(app, "node_modules", "wrangler", "bin", "wrangler.js");
   }
 
-  migrate() {
-    const migrate = spawnSync(process.execPath, [this.wrangler, "d1", "migrations", "apply", "DB", "--local", "--persist-to", this.state], {
+  /** Apply the D1 migrations to the state directory, as `npm start` does before `wrangler dev`. */
+  async migrate(timeoutMs = 180_000) {
+    const child = spawn(process.execPath, [this.wrangler, "d1", "migrations", "apply", "DB", "--local", "--persist-to", this.state], {
       cwd: this.app,
       env,
-      encoding: "utf8",
-      timeout: 180_000,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
     });
-    this.log.write(`${migrate.stdout ?? ""}${migrate.stderr ?? ""}`);
-    if (migrate.status !== 0) throw new Error(`d1 migrations failed (exit ${migrate.status}); see ${this.logFile}`);
+    // Tracked like the stack, so Ctrl-C during the migrations ends them too.
+    this.child = child;
+    this.tree.add(child.pid);
+    child.stdout.pipe(this.log, { end: false });
+    child.stderr.pipe(this.log, { end: false });
+    const timer = setTimeout(() => this.stop("SIGKILL"), timeoutMs);
+    const code = await new Promise((resolve) => child.once("exit", (c) => resolve(c)));
+    clearTimeout(timer);
+    this.child = undefined;
+    this.tree.delete(child.pid);
+    if (this.closed) throw new Error("the stack is shut down");
+    if (code !== 0) throw new Error(`d1 migrations failed (exit ${code}); see ${this.logFile}`);
   }
 
   /** Start wrangler dev and wait for /health. Returns how long it took (ms). */
