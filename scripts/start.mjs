@@ -126,13 +126,27 @@ Try:
 `);
 }
 
+/** One ready link per demo user: the token rides in the fragment, which never reaches the server. */
+function printSignInLinks(demo) {
+  console.log("Open the web app (one link per person; use separate browser windows or profiles):");
+  for (const [user, token] of Object.entries(demo.tokens)) console.log(`  ${user.padEnd(6)} ${BASE}/#token=${token}`);
+  console.log("");
+}
+
+// The web app (web/) is built into web/dist, which the Worker serves as static assets.
+const build = spawnSync("npx", ["vite", "build", "--config", "web/vite.config.ts", "--logLevel", "warn"], { stdio: "inherit", env });
+if (build.status !== 0) process.exit(build.status ?? 1);
+
+// SWITCHBOARD_STATE=<dir> keeps this stack's local D1/DO/R2 state apart (the browser tests use it).
+const persist = process.env.SWITCHBOARD_STATE ? ["--persist-to", process.env.SWITCHBOARD_STATE] : [];
+const inspector = process.env.INSPECTOR_PORT ? ["--inspector-port", process.env.INSPECTOR_PORT] : [];
 const vars = ensureDevVars();
-const migrate = spawnSync("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local"], { stdio: "inherit", env });
+const migrate = spawnSync("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", ...persist], { stdio: "inherit", env });
 if (migrate.status !== 0) process.exit(migrate.status ?? 1);
 
 const child = spawn(
   "npx",
-  ["wrangler", "dev", "--ip", HOST, "--port", String(PORT), "--show-interactive-dev-session=false"],
+  ["wrangler", "dev", "--ip", HOST, "--port", String(PORT), "--show-interactive-dev-session=false", ...persist, ...inspector],
   { stdio: "inherit", env },
 );
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
@@ -140,7 +154,9 @@ child.on("exit", (code) => process.exit(code ?? 0));
 
 try {
   await waitForHealth(child);
-  banner(await seed(vars.ADMIN_TOKEN));
+  const demo = await seed(vars.ADMIN_TOKEN);
+  banner(demo);
+  printSignInLinks(demo);
 } catch (err) {
   console.error(`start failed: ${err.message}`);
   child.kill("SIGTERM");
