@@ -128,7 +128,7 @@ Try:
 
 /** One ready link per demo user: the token rides in the fragment, which never reaches the server. */
 function printSignInLinks(demo) {
-  console.log("Open the web app (one link per person; use separate browser windows or profiles):");
+  console.log("Open the web app (one link per person, each in its own tab):");
   for (const [user, token] of Object.entries(demo.tokens)) console.log(`  ${user.padEnd(6)} ${BASE}/#token=${token}`);
   console.log("");
 }

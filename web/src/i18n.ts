@@ -136,6 +136,7 @@ const en = {
   editMessage: "Edit message",
   required: "{field} is required",
   connectionLost: "Connection lost",
+  latest: "Latest messages",
 };
 
 export type MessageKey = keyof typeof en;
@@ -276,6 +277,7 @@ const zh: Record<MessageKey, string> = {
   editMessage: "编辑消息",
   required: "请填写{field}",
   connectionLost: "连接已断开",
+  latest: "最新消息",
 };
 
 /** The first of the browser's languages that we speak; English otherwise. */

@@ -38,7 +38,7 @@ function Workspace(props: { signIn: Extract<SignIn, { ok: true }>; onEnd: (reaso
   const [selected, setSelected] = useState<string>();
   const [jumpTo, setJumpTo] = useState<number>();
   const [query, setQuery] = useState("");
-  const [searching, setSearching] = useState<string>();
+  const [searching, setSearching] = useState<{ q: string; at: number }>();
   const [newChat, setNewChat] = useState(false);
 
   useEffect(() => {
@@ -80,7 +80,7 @@ function Workspace(props: { signIn: Extract<SignIn, { ok: true }>; onEnd: (reaso
           className="search-form"
           onSubmit={(e) => {
             e.preventDefault();
-            if (query.trim()) setSearching(query.trim());
+            if (query.trim()) setSearching({ q: query.trim(), at: Date.now() });
           }}
         >
           <input type="search" aria-label={t("search")} placeholder={t("searchPlaceholder")} value={query} onChange={(e) => setQuery(e.target.value)} maxLength={100} />
@@ -111,7 +111,7 @@ function Workspace(props: { signIn: Extract<SignIn, { ok: true }>; onEnd: (reaso
       </nav>
       <main className="main" id="main">
         {searching ? (
-          <SearchView app={app} q={searching} onOpen={open} />
+          <SearchView key={searching.at} app={app} q={searching.q} onOpen={open} />
         ) : selected ? (
           <ConversationView key={selected} app={app} id={selected} jumpTo={jumpTo} onJumped={() => setJumpTo(undefined)} onLeft={() => (setSelected(undefined), void app.refreshList())} />
         ) : (

@@ -43,7 +43,6 @@ export function Composer(props: { app: AppStore; store: ConversationStore; reply
   const [dragging, setDragging] = useState(false);
   const input = useRef<HTMLTextAreaElement>(null);
   const fileInput = useRef<HTMLInputElement>(null);
-  const composing = useRef(false);
   const mentioned = useRef(new Map<string, string>());
 
   const members = (store.info?.members ?? []).filter((m) => m !== app.session.userId && m !== "bot");
@@ -75,7 +74,8 @@ export function Composer(props: { app: AppStore; store: ConversationStore; reply
 
   const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
     // Enter that confirms an input method's composition (Chinese, Japanese, Korean) must not send.
-    if (e.nativeEvent.isComposing || composing.current || e.keyCode === 229) return;
+    // Safari sends that keydown after compositionend, without isComposing but with keyCode 229.
+    if (e.nativeEvent.isComposing || e.keyCode === 229) return;
     if (candidates.length > 0) {
       if (e.key === "ArrowDown" || e.key === "ArrowUp") {
         e.preventDefault();
@@ -200,9 +200,6 @@ export function Composer(props: { app: AppStore; store: ConversationStore; reply
           }}
           onSelect={(e) => setCaret(e.currentTarget.selectionStart)}
           onKeyDown={onKeyDown}
-          onCompositionStart={() => (composing.current = true)}
-          // Safari sends the confirming Enter's keydown after compositionend: stay "composing" until it has passed.
-          onCompositionEnd={() => setTimeout(() => (composing.current = false), 0)}
           onPaste={onPaste}
         />
         <button type="button" className="primary" onClick={send} disabled={!text.trim()}>

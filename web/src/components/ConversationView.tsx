@@ -52,7 +52,7 @@ function OpenConversation(props: { app: AppStore; store: ConversationStore; jump
   const muted = entry?.muted ?? info.muted;
   const typing = store.typingNames();
   return (
-    <section className="conversation" aria-labelledby="conversation-title">
+    <section className="conversation" aria-labelledby="conversation-title" data-state={store.state}>
       <header className="conversation-head">
         <div className="grow">
           <h1 id="conversation-title">

@@ -42,6 +42,7 @@ export function MessageList(props: { app: AppStore; store: ConversationStore; ve
   const atBottom = useRef(true);
   const anchor = useRef<{ key: string; delta: number } | undefined>(undefined);
   const [highlight, setHighlight] = useState<number>();
+  const [awayFromBottom, setAwayFromBottom] = useState(false);
   const virtualizer = useVirtualizer({
     count: rows.length,
     getScrollElement: () => scroller.current,
@@ -69,6 +70,7 @@ export function MessageList(props: { app: AppStore; store: ConversationStore; ve
     const el = scroller.current;
     if (!el) return;
     atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 48;
+    setAwayFromBottom(!atBottom.current);
     if (el.scrollTop < 300 && store.hasOlder && !store.loadingOlder) {
       const first = virtualizer.getVirtualItems().find((v) => v.start + v.size > el.scrollTop);
       if (first) anchor.current = { key: String(first.key), delta: first.start - el.scrollTop };
@@ -103,7 +105,18 @@ export function MessageList(props: { app: AppStore; store: ConversationStore; ve
   }, [rows]);
 
   const items = virtualizer.getVirtualItems();
+  const toLatest = () => {
+    atBottom.current = true;
+    setAwayFromBottom(false);
+    virtualizer.scrollToIndex(rows.length - 1, { align: "end" });
+  };
   return (
+    <div className="list-wrap">
+    {awayFromBottom ? (
+      <button type="button" className="to-latest" onClick={toLatest}>
+        {t("latest")} ↓
+      </button>
+    ) : null}
     <div ref={scroller} className="scroller" onScroll={onScroll} id="messages" tabIndex={0} role="log" aria-label={t("messageList")} aria-busy={store.loadingOlder}>
       <div style={{ height: virtualizer.getTotalSize(), position: "relative", width: "100%" }}>
         <div style={{ position: "absolute", top: 0, left: 0, width: "100%", transform: `translateY(${items[0]?.start ?? 0}px)` }}>
@@ -128,6 +141,7 @@ export function MessageList(props: { app: AppStore; store: ConversationStore; ve
           })}
         </div>
       </div>
+    </div>
     </div>
   );
 }
