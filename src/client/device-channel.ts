@@ -38,6 +38,8 @@ type AnyListener = (payload: never) => void;
 
 const PING_TEXT = '{"type":"ping"}';
 const DEVICE_DELETED = 4410;
+/** Refused upgrades after which redialing cannot help. */
+const FATAL_STATUS: Record<number, "invalid_request" | "unauthorized" | "forbidden" | "not_found"> = { 400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found" };
 
 /** A self-healing device channel. */
 export class DeviceChannel {
@@ -99,8 +101,12 @@ export class DeviceChannel {
       const base = this.options.baseUrl.replace(/\/+$/, "").replace(/^http/i, "ws");
       const url = `${base}/v1/ws?${params}`;
       socket = await (this.options.connect ?? defaultConnect)(url);
-    } catch {
-      if (generation === this.generation) this.retry(generation);
+    } catch (err) {
+      if (generation !== this.generation) return;
+      const status = typeof err === "object" && err !== null ? (err as { status?: unknown }).status : undefined;
+      const fatal = typeof status === "number" ? FATAL_STATUS[status] : undefined;
+      if (fatal) this.fail(new SwitchboardError(fatal, `connection refused: HTTP ${String(status)}`, { status: status as number, fatal: true }));
+      else this.retry(generation);
       return;
     }
     if (generation !== this.generation) {

@@ -69,6 +69,8 @@ describe("the web app", () => {
     const sent = ["first", "second", "third", "fourth", "fifth"].map((w) => `order ${w}`);
     for (const text of sent) await say(alice!.page, text);
     await seen(bob!.page, sent.at(-1)!, "bob");
+    // carol has no conversation open: her list shows the group's unread count, live from the device channel.
+    await people.carol!.page.locator("button[data-conversation]", { hasText: "Sales team" }).locator(".unread", { hasText: "5" }).waitFor();
     assert.deepEqual((await texts(bob!.page)).filter((t) => t.startsWith("order ")), sent);
     await say(bob!.page, "order reply");
     await seen(alice!.page, "order reply", "alice");
@@ -99,6 +101,10 @@ describe("the web app", () => {
     const offline = ["offline one", "offline two", "offline three"];
     for (const text of offline) await say(alice!.page, text);
     await say(bob!.page, "while alice was away");
+    assert.equal(await alice!.page.locator("article.outgoing", { hasText: "Sending…" }).count(), 3);
+    // Wait until the client itself notices the dead link (its ping goes unanswered), so coming back
+    // exercises the real path: a new socket, resume with after=, re-send with the same clientIds.
+    await alice!.page.locator('section.conversation[data-state="connecting"]').waitFor({ timeout: 30_000 });
     await alice!.context.setOffline(false);
     await seen(bob!.page, "offline three", "bob");
     await seen(alice!.page, "while alice was away", "alice");

@@ -64,6 +64,7 @@ export class AppStore extends Observable {
   private onChannelNotify(n: DeviceChannelEvents["notify"]): void {
     const entry = this.conversations.find((c) => c.id === n.conversationId);
     if (!entry) return void this.refreshList();
+    if (n.seq <= entry.lastSeq) return; // already counted (the list was re-read since)
     const updated: Conversation = {
       ...entry,
       lastSeq: Math.max(entry.lastSeq, n.seq),
