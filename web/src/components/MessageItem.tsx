@@ -1,4 +1,5 @@
-import { memo, useEffect, useRef, useState, type KeyboardEvent } from "react";
+import { memo, useEffect, useRef, useState, type CSSProperties, type KeyboardEvent } from "react";
+import { createPortal } from "react-dom";
 import type { Message, Receipts } from "../../../src/client/index.ts";
 import { formatTime } from "../format";
 import { t } from "../i18n";
@@ -63,7 +64,7 @@ export const MessageItem = memo(function MessageItem({ message, app, store, high
     );
   }
   const replied = message.replyTo !== undefined && message.kind !== "crm" ? store.message(message.replyTo) : undefined;
-  const reactions = Object.entries(message.reactions ?? {});
+  const reactions = message.recalled ? [] : Object.entries(message.reactions ?? {});
   const receipt = mine ? store.readCount(message.seq) : undefined;
   return (
     <article className={`row message${mine ? " mine" : ""}${highlighted ? " highlighted" : ""}`} data-seq={message.seq} aria-label={`${app.nameOf(message.sender)} ${formatTime(message.ts)}`} tabIndex={-1}>
@@ -153,9 +154,20 @@ function Actions({ message, app, store, onReply }: Pick<ItemProps, "message" | "
   const mine = message.sender === app.session.userId;
   const role = store.info?.roles?.[app.session.userId];
   const canRecall = mine || (store.info?.type === "group" && (role === "owner" || role === "admin"));
+  const [place, setPlace] = useState<CSSProperties>({});
   useEffect(() => {
     if (open) menu.current?.querySelector<HTMLButtonElement>("button")?.focus();
   }, [open]);
+  // The menu lives in a portal (the virtualised list clips and transforms its rows), placed by the
+  // button: below it when there is room, above it otherwise.
+  const openMenu = () => {
+    const rect = button.current?.getBoundingClientRect();
+    if (rect) {
+      const right = window.innerWidth - rect.right;
+      setPlace(rect.bottom + 260 < window.innerHeight ? { top: rect.bottom + 4, right } : { bottom: window.innerHeight - rect.top + 4, right });
+    }
+    setOpen(true);
+  };
   const close = () => {
     setOpen(false);
     button.current?.focus();
@@ -180,11 +192,11 @@ function Actions({ message, app, store, onReply }: Pick<ItemProps, "message" | "
   };
   return (
     <div className="actions">
-      <button ref={button} type="button" className="icon more" aria-haspopup="menu" aria-expanded={open} aria-label={t("moreActions")} onClick={() => (open ? close() : setOpen(true))}>
+      <button ref={button} type="button" className="icon more" aria-haspopup="menu" aria-expanded={open} aria-label={t("moreActions")} onClick={() => (open ? close() : openMenu())}>
         ⋯
       </button>
-      {open ? (
-        <div ref={menu} className="menu" role="menu" aria-label={t("moreActions")} onKeyDown={onKey} onBlur={(e) => !e.currentTarget.contains(e.relatedTarget) && setOpen(false)}>
+      {open ? createPortal(
+        <div ref={menu} className="menu" style={place} role="menu" aria-label={t("moreActions")} onKeyDown={onKey} onBlur={(e) => !e.currentTarget.contains(e.relatedTarget) && setOpen(false)}>
           <div className="menu-emoji" role="group" aria-label={t("react")}>
             {QUICK_REACTIONS.map((emoji) => (
               <button type="button" role="menuitem" key={emoji} aria-label={`${t("react")} ${emoji}`} onClick={run(() => void store.react(message.seq, emoji))}>
@@ -208,7 +220,8 @@ function Actions({ message, app, store, onReply }: Pick<ItemProps, "message" | "
           <button type="button" role="menuitem" onClick={run(() => void store.act(() => app.api.deleteForMe(store.id, message.seq)))}>
             {t("deleteForMe")}
           </button>
-        </div>
+        </div>,
+        document.body,
       ) : null}
       {editing ? <EditDialog message={message} app={app} store={store} onClose={() => setEditing(false)} /> : null}
     </div>

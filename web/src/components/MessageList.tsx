@@ -40,7 +40,7 @@ export function MessageList(props: { app: AppStore; store: ConversationStore; ve
   const rows = useMemo(() => buildRows(store), [store, version]);
   const scroller = useRef<HTMLDivElement>(null);
   const atBottom = useRef(true);
-  const anchor = useRef<{ key: string; delta: number } | undefined>(undefined);
+  const anchor = useRef<{ key: string; index: number; delta: number } | undefined>(undefined);
   const [highlight, setHighlight] = useState<number>();
   const [awayFromBottom, setAwayFromBottom] = useState(false);
   const virtualizer = useVirtualizer({
@@ -55,8 +55,10 @@ export function MessageList(props: { app: AppStore; store: ConversationStore; ve
   useLayoutEffect(() => {
     const held = anchor.current;
     if (held) {
-      anchor.current = undefined;
       const index = rows.findIndex((r) => r.key === held.key);
+      // Rows also change while the page is loading; the anchor is used once older rows are in.
+      if (index === held.index && store.loadingOlder) return;
+      anchor.current = undefined;
       if (index >= 0) {
         const start = virtualizer.getOffsetForIndex(index, "start")?.[0];
         if (start !== undefined) virtualizer.scrollToOffset(start - held.delta);
@@ -72,8 +74,9 @@ export function MessageList(props: { app: AppStore; store: ConversationStore; ve
     atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 48;
     setAwayFromBottom(!atBottom.current);
     if (el.scrollTop < 300 && store.hasOlder && !store.loadingOlder) {
-      const first = virtualizer.getVirtualItems().find((v) => v.start + v.size > el.scrollTop);
-      if (first) anchor.current = { key: String(first.key), delta: first.start - el.scrollTop };
+      // Anchor on a message row: separators and the list's edge move when older pages arrive.
+      const first = virtualizer.getVirtualItems().find((v) => v.start + v.size > el.scrollTop && String(v.key).startsWith("m-"));
+      if (first) anchor.current = { key: String(first.key), index: first.index, delta: first.start - el.scrollTop };
       void store.loadOlder();
     }
     if (atBottom.current) store.markRead();

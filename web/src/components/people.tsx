@@ -1,4 +1,4 @@
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import type { Role } from "../../../src/client/index.ts";
 import { t, type MessageKey } from "../i18n";
 import type { AppStore } from "../state/app-store";
@@ -97,6 +97,7 @@ export function MembersDialog(props: { app: AppStore; store: ConversationStore; 
   const me = app.session.userId;
   const [adding, setAdding] = useState("");
   const [error, setError] = useState<string>();
+  useEffect(() => void app.loadPresence(info?.members ?? []), [info?.members.join(",")]);
   if (!info) return null;
   const roles = info.roles ?? {};
   const myRole = roles[me] ?? "member";
@@ -118,7 +119,7 @@ export function MembersDialog(props: { app: AppStore; store: ConversationStore; 
           const canRemove = isGroup && m !== me && (myRole === "owner" || (myRole === "admin" && role === "member"));
           return (
             <li key={m}>
-              <span className={`dot ${app.presence.get(m) ?? "offline"}`} aria-label={t(app.presence.get(m) === "online" ? "online" : "offline")} role="img" />
+              {m === "bot" ? <span className="dot none" aria-hidden="true" /> : <span className={`dot ${app.statusOf(m)}`} aria-label={t(app.statusOf(m))} role="img" />}
               <span className="grow">
                 {app.nameOf(m)} <span className="muted">@{m}{m === me ? ` (${t("you")})` : ""}</span>
               </span>

@@ -97,6 +97,25 @@ export class AppStore extends Observable {
     for (const [id, p] of Object.entries(presence)) this.presence.set(id, p.status);
   }
 
+  /** Presence of some people (e.g. a group's members); later changes arrive on the device channel. */
+  async loadPresence(userIds: string[]): Promise<void> {
+    const ids = userIds.filter((u) => u !== "bot" && u !== this.session.userId).slice(0, 200);
+    if (ids.length === 0) return;
+    try {
+      const { presence } = await this.api.presence(ids);
+      for (const [id, p] of Object.entries(presence)) this.presence.set(id, p.status);
+      this.changed();
+    } catch (err) {
+      this.report(err);
+    }
+  }
+
+  /** Online or offline; this device counts for the signed-in person while its channel is open. */
+  statusOf(userId: string): "online" | "offline" {
+    if (userId === this.session.userId) return this.channelState === "open" ? "online" : "offline";
+    return this.presence.get(userId) ?? "offline";
+  }
+
   open(id: string | undefined): void {
     this.openId = id;
     this.conversations = this.conversations.map((c) => (c.id === id ? { ...c, unread: 0 } : c));
