@@ -155,6 +155,13 @@ describe("the web app", () => {
       await card.waitFor();
       await card.getByText("ACME Corp").waitFor();
     }
+    // A later event about the same lead is a new card, and the first card shows it too.
+    const update = await deliverStandardWebhook(integration.url, integration.secret, {
+      type: "lead.updated",
+      data: { id: "lead-42", title: "ACME expansion", company: "ACME Corp", stage: "qualified", owner: "alice" },
+    });
+    assert.equal(update.status, 200, await update.text());
+    await carol!.page.locator(".crm-card", { hasText: "ACME expansion" }).first().locator(".crm-latest", { hasText: "qualified" }).waitFor();
   });
 
   test("searching a two-character Chinese term finds the message and jumps to it", async () => {

@@ -4,6 +4,7 @@ import { t } from "../i18n";
 import type { AppStore } from "../state/app-store";
 import type { ConversationStore } from "../state/conversation-store";
 import { ApprovalForm, LogForm } from "./forms";
+import { ApprovalIcon, LogIcon, PaperclipIcon } from "./icons";
 
 /** What the server accepts (docs/protocol.md, Attachments); the tenant may allow fewer, the server says so. */
 const ACCEPTED = new Set([
@@ -173,14 +174,14 @@ export function Composer(props: { app: AppStore; store: ConversationStore; reply
       ) : null}
       <div className="composer-row">
         <button type="button" className="icon" onClick={() => fileInput.current?.click()} aria-label={t("attach")} title={t("attach")}>
-          📎
+          <PaperclipIcon />
         </button>
         <input ref={fileInput} type="file" hidden multiple onChange={(e) => ([...(e.target.files ?? [])].forEach((f) => void upload(f)), (e.target.value = ""))} />
         <button type="button" className="icon" onClick={() => setForm("log")} aria-label={t("workLog")} title={t("workLog")}>
-          📝
+          <LogIcon />
         </button>
         <button type="button" className="icon" onClick={() => setForm("approval")} aria-label={t("approvalRequest")} title={t("approvalRequest")}>
-          ✅
+          <ApprovalIcon />
         </button>
         <textarea
           ref={input}

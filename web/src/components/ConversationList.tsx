@@ -3,10 +3,21 @@ import { formatListTime } from "../format";
 import { t } from "../i18n";
 import type { AppStore } from "../state/app-store";
 
+/** The server's preview when it sent one; otherwise made here from the message (live updates). */
 function preview(c: Conversation, app: AppStore): string {
   const m = c.lastMessage;
   if (!m) return "";
-  const text = m.preview ?? String(m.body.text ?? "");
+  const b = m.body;
+  const attachment = (b.attachment ?? {}) as { name?: unknown };
+  const made: Record<string, string> = {
+    text: String(b.text ?? ""),
+    image: `[${t("picture")}] ${String(attachment.name ?? "")}`,
+    file: `[${t("document")}] ${String(attachment.name ?? "")}`,
+    log: `[${t("workLog")}] ${String(b.date ?? "")}`,
+    approval: typeof b.request === "number" ? `[${t("approvalRequest")}]` : `[${t("approvalRequest")}] ${String(b.title ?? "")}`,
+    crm: `[${String(b.objectType ?? "CRM")}] ${String(b.title ?? "")}`,
+  };
+  const text = m.recalled ? t("recalled") : (m.preview ?? made[m.kind] ?? "");
   return c.type === "group" && m.sender !== "system" ? `${app.nameOf(m.sender)}: ${text}` : text;
 }
 

@@ -115,36 +115,36 @@ export function MessageList(props: { app: AppStore; store: ConversationStore; ve
   };
   return (
     <div className="list-wrap">
-    {awayFromBottom ? (
-      <button type="button" className="to-latest" onClick={toLatest}>
-        {t("latest")} ↓
-      </button>
-    ) : null}
-    <div ref={scroller} className="scroller" onScroll={onScroll} id="messages" tabIndex={0} role="log" aria-label={t("messageList")} aria-busy={store.loadingOlder}>
-      <div style={{ height: virtualizer.getTotalSize(), position: "relative", width: "100%" }}>
-        <div style={{ position: "absolute", top: 0, left: 0, width: "100%", transform: `translateY(${items[0]?.start ?? 0}px)` }}>
-          {items.map((v) => {
-            const row = rows[v.index];
-            if (!row) return null;
-            return (
-              <div key={v.key} data-index={v.index} ref={virtualizer.measureElement}>
-                {row.type === "start" ? <p className="list-edge">{t("beginning")}</p> : null}
-                {row.type === "older" ? <p className="list-edge">{store.loadingOlder ? t("loadingOlder") : ""}</p> : null}
-                {row.type === "day" ? (
-                  <div className="day" role="separator">
-                    <span>{formatDay(row.ts)}</span>
-                  </div>
-                ) : null}
-                {row.type === "message" ? (
-                  <MessageItem message={store.message(row.seq)!} app={app} store={store} version={version} highlighted={highlight === row.seq} onReply={props.onReply} />
-                ) : null}
-                {row.type === "outgoing" ? <OutgoingItem item={row.item} app={app} store={store} /> : null}
-              </div>
-            );
-          })}
+      {awayFromBottom ? (
+        <button type="button" className="to-latest" onClick={toLatest}>
+          {t("latest")} ↓
+        </button>
+      ) : null}
+      <div ref={scroller} className="scroller" onScroll={onScroll} id="messages" tabIndex={0} role="log" aria-label={t("messageList")} aria-busy={store.loadingOlder}>
+        <div style={{ height: virtualizer.getTotalSize(), position: "relative", width: "100%" }}>
+          <div style={{ position: "absolute", top: 0, left: 0, width: "100%", transform: `translateY(${items[0]?.start ?? 0}px)` }}>
+            {items.map((v) => {
+              const row = rows[v.index];
+              if (!row) return null;
+              return (
+                <div key={v.key} data-index={v.index} ref={virtualizer.measureElement}>
+                  {row.type === "start" ? <p className="list-edge">{t("beginning")}</p> : null}
+                  {row.type === "older" ? <p className="list-edge">{store.loadingOlder ? t("loadingOlder") : ""}</p> : null}
+                  {row.type === "day" ? (
+                    <div className="day" role="separator">
+                      <span>{formatDay(row.ts)}</span>
+                    </div>
+                  ) : null}
+                  {row.type === "message" ? (
+                    <MessageItem message={store.message(row.seq)!} app={app} store={store} version={version} highlighted={highlight === row.seq} onReply={props.onReply} />
+                  ) : null}
+                  {row.type === "outgoing" ? <OutgoingItem item={row.item} app={app} store={store} /> : null}
+                </div>
+              );
+            })}
+          </div>
         </div>
       </div>
-    </div>
     </div>
   );
 }
