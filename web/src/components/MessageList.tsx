@@ -51,6 +51,14 @@ export function MessageList(props: { app: AppStore; store: ConversationStore; ve
     overscan: 10,
   });
 
+  // Sending something takes the reader to the bottom, where it appears.
+  const sends = useRef(store.sends);
+  if (sends.current !== store.sends) {
+    sends.current = store.sends;
+    atBottom.current = true;
+    if (awayFromBottom) setAwayFromBottom(false);
+  }
+
   // Keep the view where the reader is: at the bottom for new messages, on the same row when older ones arrive above.
   useLayoutEffect(() => {
     const held = anchor.current;

@@ -189,7 +189,11 @@ export class ConversationStore extends Observable {
 
   // ---- writing ----
 
+  /** Counts this person's sends, so the list can follow them to the bottom. */
+  sends = 0;
+
   send<K extends SendableKind>(kind: K, body: SendBodies[K], replyTo?: number): void {
+    this.sends++;
     const outgoing: Outgoing = { clientId: crypto.randomUUID(), kind, body, replyTo, state: "sending", error: undefined };
     this.outbox = [...this.outbox, outgoing];
     this.changed();
