@@ -17,6 +17,8 @@ interface ItemProps {
   /** Changes whenever the store does, so memoised rows re-render with it. */
   version: number;
   highlighted: boolean;
+  /** Follows a message of the same person: no avatar or name line. */
+  compact?: boolean;
   onReply: (seq: number) => void;
 }
 
@@ -53,7 +55,7 @@ function TextBody(props: { text: string; mentions: string[]; app: AppStore }) {
   );
 }
 
-export const MessageItem = memo(function MessageItem({ message, app, store, highlighted, onReply }: ItemProps) {
+export const MessageItem = memo(function MessageItem({ message, app, store, highlighted, compact, onReply }: ItemProps) {
   const me = app.session.userId;
   const mine = message.sender === me;
   if (message.kind === "system" || (message.kind === "approval" && typeof message.body.request === "number")) {
@@ -67,7 +69,7 @@ export const MessageItem = memo(function MessageItem({ message, app, store, high
   const reactions = message.recalled ? [] : Object.entries(message.reactions ?? {});
   const receipt = mine ? store.readCount(message.seq) : undefined;
   return (
-    <article className={`row message${mine ? " mine" : ""}${highlighted ? " highlighted" : ""}`} data-seq={message.seq} aria-label={`${app.nameOf(message.sender)} ${formatTime(message.ts)}`} tabIndex={-1}>
+    <article className={`row message${mine ? " mine" : ""}${highlighted ? " highlighted" : ""}${compact ? " compact" : ""}`} data-seq={message.seq} aria-label={`${app.nameOf(message.sender)} ${formatTime(message.ts)}`} tabIndex={-1}>
       <div className="avatar" aria-hidden="true">
         {app.nameOf(message.sender).slice(0, 1).toUpperCase()}
       </div>

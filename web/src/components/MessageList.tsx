@@ -4,27 +4,38 @@ import { dayKey, formatDay } from "../format";
 import { t } from "../i18n";
 import type { AppStore } from "../state/app-store";
 import type { ConversationStore, Outgoing } from "../state/conversation-store";
+import type { Message } from "../../../src/client/index.ts";
 import { MessageItem } from "./MessageItem";
+
+const GROUP_MS = 5 * 60_000;
+
+/** Messages shown as a centred line in words (membership events, approval decisions), not under a name. */
+const isLine = (m: Message) => m.kind === "system" || (m.kind === "approval" && typeof m.body.request === "number");
 
 type Row =
   | { type: "start"; key: string }
   | { type: "older"; key: string }
   | { type: "day"; key: string; ts: number }
-  | { type: "message"; key: string; seq: number }
+  | { type: "message"; key: string; seq: number; compact: boolean }
   | { type: "outgoing"; key: string; item: Outgoing };
 
 function buildRows(store: ConversationStore): Row[] {
   const rows: Row[] = [store.hasOlder ? { type: "older", key: "older" } : { type: "start", key: "start" }];
   let day = "";
+  let previous: Message | undefined;
   for (const seq of store.seqs) {
     const m = store.message(seq);
     if (!m) continue;
     const key = dayKey(m.ts);
     if (key !== day) {
       day = key;
+      previous = undefined;
       rows.push({ type: "day", key: `day-${key}`, ts: m.ts });
     }
-    rows.push({ type: "message", key: `m-${seq}`, seq });
+    // A run of plain messages by one person within a few minutes is shown under one name.
+    const compact = previous !== undefined && previous.sender === m.sender && !isLine(previous) && !isLine(m) && m.ts - previous.ts < GROUP_MS && !m.editedAt && m.replyTo === undefined;
+    rows.push({ type: "message", key: `m-${seq}`, seq, compact });
+    previous = m;
   }
   for (const item of store.outbox) rows.push({ type: "outgoing", key: `o-${item.clientId}`, item });
   return rows;
@@ -144,7 +155,7 @@ export function MessageList(props: { app: AppStore; store: ConversationStore; ve
                     </div>
                   ) : null}
                   {row.type === "message" ? (
-                    <MessageItem message={store.message(row.seq)!} app={app} store={store} version={version} highlighted={highlight === row.seq} onReply={props.onReply} />
+                    <MessageItem message={store.message(row.seq)!} compact={row.compact} app={app} store={store} version={version} highlighted={highlight === row.seq} onReply={props.onReply} />
                   ) : null}
                   {row.type === "outgoing" ? <OutgoingItem item={row.item} app={app} store={store} /> : null}
                 </div>
