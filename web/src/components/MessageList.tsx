@@ -125,6 +125,12 @@ export function MessageList(props: { app: AppStore; store: ConversationStore; ve
   useEffect(() => {
     if (atBottom.current && document.visibilityState === "visible") store.markRead();
   }, [rows]);
+  // Messages that arrived while the tab was hidden are read when the person comes back to it.
+  useEffect(() => {
+    const onVisible = () => atBottom.current && document.visibilityState === "visible" && store.markRead();
+    document.addEventListener("visibilitychange", onVisible);
+    return () => document.removeEventListener("visibilitychange", onVisible);
+  }, [store]);
 
   const items = virtualizer.getVirtualItems();
   const toLatest = () => {
