@@ -7,6 +7,13 @@ import type { AppStore } from "../state/app-store";
 import type { ConversationStore } from "../state/conversation-store";
 import { ApprovalCard, CrmCard, FileCard, ImageCard, LogCard, systemText } from "./Cards";
 import { Dialog, FormError } from "./Dialog";
+import { LogForm, type LogFields } from "./forms";
+
+const strings = (v: unknown) => (Array.isArray(v) ? v.map(String) : []);
+function logFields(m: Message): LogFields {
+  const b = m.body;
+  return { date: String(b.date ?? ""), done: strings(b.done), planned: strings(b.planned), blockers: strings(b.blockers), ...(typeof b.text === "string" ? { text: b.text } : {}) };
+}
 
 export const QUICK_REACTIONS = ["👍", "❤️", "😂", "🎉", "✅", "👀"];
 
@@ -209,7 +216,7 @@ function Actions({ message, app, store, onReply }: Pick<ItemProps, "message" | "
           <button type="button" role="menuitem" onClick={run(() => onReply(message.seq))}>
             {t("reply")}
           </button>
-          {mine && message.kind === "text" ? (
+          {mine && (message.kind === "text" || message.kind === "log") ? (
             <button type="button" role="menuitem" onClick={run(() => setEditing(true))}>
               {t("edit")}
             </button>
@@ -225,7 +232,16 @@ function Actions({ message, app, store, onReply }: Pick<ItemProps, "message" | "
         </div>,
         document.body,
       ) : null}
-      {editing ? <EditDialog message={message} app={app} store={store} onClose={() => setEditing(false)} /> : null}
+      {editing && message.kind === "log" ? (
+        <LogForm
+          store={store}
+          initial={logFields(message)}
+          onSave={async (body) => void (await app.api.edit(store.id, message.seq, body))}
+          onClose={() => setEditing(false)}
+        />
+      ) : editing ? (
+        <EditDialog message={message} app={app} store={store} onClose={() => setEditing(false)} />
+      ) : null}
     </div>
   );
 }

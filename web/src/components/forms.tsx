@@ -7,24 +7,45 @@ import { Dialog, FormError } from "./Dialog";
 const lines = (s: string) => s.split("\n").map((l) => l.trim()).filter(Boolean);
 const today = () => new Date(Date.now() - new Date().getTimezoneOffset() * 60_000).toISOString().slice(0, 10);
 
-/** A work log: the day, what was done, what is planned, what blocks. */
-export function LogForm(props: { store: ConversationStore; onClose: () => void }) {
-  const [date, setDate] = useState(today());
-  const [done, setDone] = useState("");
-  const [planned, setPlanned] = useState("");
-  const [blockers, setBlockers] = useState("");
-  const [text, setText] = useState("");
+export interface LogFields {
+  date: string;
+  done: string[];
+  planned: string[];
+  blockers: string[];
+  text?: string;
+}
+
+/**
+ * A work log: the day, what was done, what is planned, what blocks. New logs are sent; with
+ * `initial` and `onSave` it edits one (a refusal, e.g. past the edit window, is shown in words).
+ */
+export function LogForm(props: { store: ConversationStore; onClose: () => void; initial?: LogFields; onSave?: (body: LogFields) => Promise<void> }) {
+  const init = props.initial;
+  const [date, setDate] = useState(init?.date ?? today());
+  const [done, setDone] = useState(init?.done.join("\n") ?? "");
+  const [planned, setPlanned] = useState(init?.planned.join("\n") ?? "");
+  const [blockers, setBlockers] = useState(init?.blockers.join("\n") ?? "");
+  const [text, setText] = useState(init?.text ?? "");
   const [error, setError] = useState<string>();
-  const submit = (e: FormEvent) => {
+  const submit = async (e: FormEvent) => {
     e.preventDefault();
     if (!date) return setError(t("required", { field: t("logDate") }));
     if (!lines(done).length && !lines(planned).length && !text.trim()) return setError(t("required", { field: t("logDone") }));
-    props.store.send("log", { date, done: lines(done), planned: lines(planned), blockers: lines(blockers), ...(text.trim() ? { text: text.trim() } : {}) });
+    const body: LogFields = { date, done: lines(done), planned: lines(planned), blockers: lines(blockers), ...(text.trim() ? { text: text.trim() } : {}) };
+    if (props.onSave) {
+      try {
+        await props.onSave(body);
+      } catch (err) {
+        return setError(err instanceof Error ? err.message : String(err));
+      }
+    } else {
+      props.store.send("log", body);
+    }
     props.onClose();
   };
   return (
-    <Dialog title={t("workLog")} onClose={props.onClose}>
-      <form onSubmit={submit}>
+    <Dialog title={props.initial ? t("editMessage") : t("workLog")} onClose={props.onClose}>
+      <form onSubmit={(e) => void submit(e)}>
         <label className="field">
           <span>{t("logDate")}</span>
           <input type="date" value={date} onChange={(e) => setDate(e.target.value)} required />
@@ -53,7 +74,7 @@ export function LogForm(props: { store: ConversationStore; onClose: () => void }
             {t("cancel")}
           </button>
           <button type="submit" className="primary">
-            {t("send")}
+            {props.initial ? t("save") : t("send")}
           </button>
         </div>
       </form>
