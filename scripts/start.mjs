@@ -154,6 +154,17 @@ In another terminal, load the demo's credentials and try the README's examples:
 `);
 }
 
+/** One ready link per demo user: the token rides in the fragment, which never reaches the server. */
+function printSignInLinks(demo) {
+  console.log("Open the web app (one link per person, each in its own tab):");
+  for (const [user, token] of Object.entries(demo.tokens)) console.log(`  ${user.padEnd(6)} ${BASE}/#token=${token}`);
+  console.log("");
+}
+
+// The web app (web/) is built into web/dist, which the Worker serves as static assets.
+const build = spawnSync("npx", ["vite", "build", "--config", "web/vite.config.ts", "--logLevel", "warn"], { stdio: "inherit", env });
+if (build.status !== 0) process.exit(build.status ?? 1);
+
 const vars = ensureDevVars();
 const migrate = spawnSync("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", PERSIST], { stdio: "inherit", env });
 if (migrate.status !== 0) process.exit(migrate.status ?? 1);
@@ -169,7 +180,9 @@ try {
   await worker.ready;
   const health = await fetch(`${BASE}/health`);
   if (!health.ok) throw new Error(`${BASE}/health answered ${health.status}`);
-  banner(await seed(vars.ADMIN_TOKEN));
+  const demo = await seed(vars.ADMIN_TOKEN);
+  banner(demo);
+  printSignInLinks(demo);
 } catch (err) {
   console.error(`start failed: ${err.message}`);
   await worker?.dispose();

@@ -664,3 +664,7 @@ function safeClose(socket: WebSocketLike, code: number, reason: string): void {
     // already closed or closing
   }
 }
+
+// HTTP API and device channel (separate files, so this one stays about the conversation socket).
+export * from "./api.ts";
+export * from "./device-channel.ts";

@@ -1,0 +1,310 @@
+/**
+ * Switchboard HTTP API for a signed-in person: conversations, history, the message lifecycle
+ * (react, edit, recall, delete for me, receipts, decisions, card actions), attachments, search and
+ * presence. Runs in browsers, Node 22+ and workerd; every refusal becomes a {@link SwitchboardError}
+ * carrying the server's code and message.
+ *
+ * Like index.ts this file must stay loadable by Node's type stripping: erasable syntax only, and no
+ * runtime imports outside src/client.
+ */
+import type { Message } from "../protocol/frames";
+import type { SendableKind } from "../domain/kinds";
+import type { SendBodies } from "./index.ts";
+import { SwitchboardError } from "./index.ts";
+
+export type Role = "owner" | "admin" | "member";
+
+/** A conversation as `GET /v1/conversations/:id` (with `roles`) or the list (with `role`) gives it. */
+export interface Conversation {
+  id: string;
+  type: "direct" | "group";
+  name: string | null;
+  members: string[];
+  roles?: Record<string, Role>;
+  role?: Role;
+  createdAt: number;
+  lastSeq: number;
+  readSeq: number;
+  unread: number;
+  muted: boolean;
+  activityAt?: number;
+  lastMessage?: (Message & { preview?: string }) | null;
+}
+
+export interface UserProfile {
+  id: string;
+  name: string;
+  title: string | null;
+  avatarUrl: string | null;
+}
+
+export interface UploadedAttachment {
+  id: string;
+  name: string;
+  size: number;
+  contentType: string;
+  width?: number;
+  height?: number;
+}
+
+export interface Receipts {
+  seq: number;
+  readBy: string[];
+  count: number;
+  of: number;
+}
+
+export interface SearchHit {
+  message: Message;
+  /** Up to 64 characters around the first match, matches in `<mark>…</mark>`; the rest is NOT escaped. */
+  snippet: string;
+}
+
+export interface Presence {
+  status: "online" | "offline";
+  lastSeen: number | null;
+}
+
+export interface ApiOptions {
+  /** The service, e.g. `https://switchboard.example.com`; `""` means the page's own origin (browsers). */
+  baseUrl: string;
+  /** A user token, or a function returning a fresh one. */
+  token: string | (() => string | Promise<string>);
+  /** Default: the global `fetch`. */
+  fetch?: typeof fetch;
+}
+
+export interface UploadOptions {
+  /** Called with bytes sent so far and the total, as the upload goes (browsers with XMLHttpRequest only). */
+  onProgress?: (sent: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+/** The part of a browser's XMLHttpRequest an upload with progress needs (workerd and Node have none). */
+interface UploadRequest {
+  open(method: string, url: string): void;
+  setRequestHeader(name: string, value: string): void;
+  send(body: Blob): void;
+  abort(): void;
+  readonly status: number;
+  readonly responseText: string;
+  upload: { onprogress: ((e: { loaded: number; total: number; lengthComputable: boolean }) => void) | null };
+  onerror: (() => void) | null;
+  onabort: (() => void) | null;
+  onload: (() => void) | null;
+}
+
+interface ErrorEnvelope {
+  error?: { code?: unknown; message?: unknown };
+}
+
+/** A typed client of the public HTTP API, acting as one user. */
+export class SwitchboardApi {
+  private readonly options: ApiOptions;
+
+  constructor(options: ApiOptions) {
+    this.options = options;
+  }
+
+  // ---- conversations ----
+
+  listConversations(limit = 100): Promise<{ conversations: Conversation[] }> {
+    return this.call("GET", `/v1/conversations?limit=${limit}`);
+  }
+
+  conversation(id: string): Promise<Conversation> {
+    return this.call("GET", `/v1/conversations/${enc(id)}`);
+  }
+
+  createDirect(withUser: string): Promise<Conversation> {
+    return this.call("POST", "/v1/conversations", { type: "direct", with: withUser });
+  }
+
+  createGroup(name: string, members: string[]): Promise<Conversation> {
+    return this.call("POST", "/v1/conversations", { type: "group", name, members });
+  }
+
+  addMembers(id: string, userIds: string[]): Promise<Conversation> {
+    return this.call("POST", `/v1/conversations/${enc(id)}/members`, { userIds });
+  }
+
+  /** Remove a member; with one's own id, leave. */
+  removeMember(id: string, userId: string): Promise<void> {
+    return this.call("DELETE", `/v1/conversations/${enc(id)}/members/${enc(userId)}`);
+  }
+
+  setRole(id: string, userId: string, role: Role): Promise<Conversation> {
+    return this.call("PUT", `/v1/conversations/${enc(id)}/members/${enc(userId)}`, { role });
+  }
+
+  setMuted(id: string, muted: boolean): Promise<{ conversationId: string; muted: boolean }> {
+    return this.call("PUT", `/v1/conversations/${enc(id)}/settings`, { muted });
+  }
+
+  markRead(id: string, seq: number): Promise<void> {
+    return this.call("POST", `/v1/conversations/${enc(id)}/read`, { seq });
+  }
+
+  // ---- messages ----
+
+  /** A page of history, ascending seq (see docs/protocol.md for how `after`/`before` combine). */
+  history(id: string, page: { after?: number; before?: number; limit?: number } = {}): Promise<{ messages: Message[] }> {
+    const params = new URLSearchParams();
+    if (page.after !== undefined) params.set("after", String(page.after));
+    if (page.before !== undefined) params.set("before", String(page.before));
+    if (page.limit !== undefined) params.set("limit", String(page.limit));
+    return this.call("GET", `/v1/conversations/${enc(id)}/messages?${params}`);
+  }
+
+  /** Send over HTTP (idempotent per `clientId`); live clients use {@link ConversationClient.send}. */
+  send<K extends SendableKind>(id: string, kind: K, body: SendBodies[K], clientId: string, replyTo?: number): Promise<Message> {
+    return this.call("POST", `/v1/conversations/${enc(id)}/messages`, { clientId, kind, body, ...(replyTo !== undefined ? { replyTo } : {}) });
+  }
+
+  react(id: string, seq: number, emoji: string, remove = false): Promise<{ seq: number; reactions: Record<string, string[]> }> {
+    return this.call(remove ? "DELETE" : "PUT", `/v1/conversations/${enc(id)}/messages/${seq}/reactions/${enc(emoji)}`);
+  }
+
+  edit(id: string, seq: number, body: SendBodies["text"] | SendBodies["log"]): Promise<Message> {
+    return this.call("PATCH", `/v1/conversations/${enc(id)}/messages/${seq}`, { body });
+  }
+
+  recall(id: string, seq: number): Promise<Message> {
+    return this.call("POST", `/v1/conversations/${enc(id)}/messages/${seq}/recall`);
+  }
+
+  /** Hide a message from this user's own history (on all their devices). */
+  deleteForMe(id: string, seq: number): Promise<void> {
+    return this.call("DELETE", `/v1/conversations/${enc(id)}/messages/${seq}`);
+  }
+
+  receipts(id: string, seq: number): Promise<Receipts> {
+    return this.call("GET", `/v1/conversations/${enc(id)}/messages/${seq}/receipts`);
+  }
+
+  decide(id: string, seq: number, decision: "approve" | "reject", clientId: string, comment?: string): Promise<{ decision: Message; request: Message }> {
+    return this.call("POST", `/v1/conversations/${enc(id)}/messages/${seq}/decision`, { clientId, decision, ...(comment ? { comment } : {}) });
+  }
+
+  cardAction(id: string, seq: number, action: string): Promise<void> {
+    return this.call("POST", `/v1/conversations/${enc(id)}/messages/${seq}/actions`, { action });
+  }
+
+  // ---- attachments ----
+
+  /** Upload bytes to a conversation; send them afterwards as an `image` or `file` message naming the id. */
+  async upload(id: string, file: Blob, name: string, options: UploadOptions = {}): Promise<UploadedAttachment> {
+    const path = `/v1/conversations/${enc(id)}/attachments?name=${enc(name)}`;
+    const contentType = file.type || "application/octet-stream";
+    const XHR = (globalThis as { XMLHttpRequest?: new () => UploadRequest }).XMLHttpRequest;
+    if (!XHR || !options.onProgress) return this.call("POST", path, file, contentType, options.signal);
+    const token = await this.tokenNow();
+    const onProgress = options.onProgress;
+    return new Promise<UploadedAttachment>((resolve, reject) => {
+      const xhr = new XHR();
+      xhr.open("POST", `${this.base()}${path}`);
+      xhr.setRequestHeader("authorization", `Bearer ${token}`);
+      xhr.setRequestHeader("content-type", contentType);
+      xhr.upload.onprogress = (e) => onProgress(e.loaded, e.lengthComputable ? e.total : file.size);
+      xhr.onerror = () => reject(new SwitchboardError("internal_error", "the upload failed: network error", { status: 0 }));
+      xhr.onabort = () => reject(new SwitchboardError("closed", "the upload was cancelled"));
+      xhr.onload = () => {
+        const data = parseJson(xhr.responseText);
+        if (xhr.status >= 200 && xhr.status < 300) resolve(data as UploadedAttachment);
+        else reject(errorOf(xhr.status, data));
+      };
+      options.signal?.addEventListener("abort", () => xhr.abort());
+      xhr.send(file);
+    });
+  }
+
+  /** A signed link to an attachment, valid for a few minutes, usable without a bearer (`<img src>`). */
+  attachmentUrl(id: string, attachmentId: string): Promise<{ url: string; expiresAt: number }> {
+    return this.call("GET", `/v1/conversations/${enc(id)}/attachments/${enc(attachmentId)}/url`);
+  }
+
+  // ---- people, presence, search ----
+
+  user(userId: string): Promise<UserProfile> {
+    return this.call("GET", `/v1/users/${enc(userId)}`);
+  }
+
+  presence(userIds: string[]): Promise<{ presence: Record<string, Presence> }> {
+    return this.call("GET", `/v1/presence?users=${userIds.map(enc).join(",")}`);
+  }
+
+  searchMessages(q: string, filters: { conversationId?: string; from?: string; kind?: string; limit?: number; cursor?: string } = {}): Promise<{ hits: SearchHit[]; nextCursor: string | null }> {
+    const params = new URLSearchParams({ q });
+    for (const [key, value] of Object.entries(filters)) if (value !== undefined) params.set(key, String(value));
+    return this.call("GET", `/v1/search/messages?${params}`);
+  }
+
+  searchConversations(q: string, limit = 20): Promise<{ conversations: Conversation[] }> {
+    return this.call("GET", `/v1/search/conversations?${new URLSearchParams({ q, limit: String(limit) })}`);
+  }
+
+  // ---- plumbing ----
+
+  private async call<T>(method: string, path: string, body?: unknown, contentType = "application/json", signal?: AbortSignal): Promise<T> {
+    const headers: Record<string, string> = { authorization: `Bearer ${await this.tokenNow()}` };
+    let payload: BodyInit | undefined;
+    if (body instanceof Blob) {
+      payload = body;
+      headers["content-type"] = contentType;
+    } else if (body !== undefined) {
+      payload = JSON.stringify(body);
+      headers["content-type"] = contentType;
+    }
+    let res: Response;
+    try {
+      res = await (this.options.fetch ?? fetch)(`${this.base()}${path}`, { method, headers, ...(payload !== undefined ? { body: payload } : {}), ...(signal ? { signal } : {}) });
+    } catch (err) {
+      throw new SwitchboardError("internal_error", `the service could not be reached (${err instanceof Error ? err.message : String(err)})`, { status: 0 });
+    }
+    const text = await res.text();
+    const data = parseJson(text);
+    if (!res.ok) throw errorOf(res.status, data);
+    return data as T;
+  }
+
+  private base(): string {
+    return this.options.baseUrl.replace(/\/+$/, "").replace(/^ws/i, "http");
+  }
+
+  private async tokenNow(): Promise<string> {
+    const token = this.options.token;
+    return typeof token === "function" ? await token() : token;
+  }
+}
+
+function enc(value: string): string {
+  return encodeURIComponent(value);
+}
+
+function parseJson(text: string): unknown {
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The error envelope as a SwitchboardError; a body that is not an envelope still gets a message in words. */
+function errorOf(status: number, data: unknown): SwitchboardError {
+  const envelope = (typeof data === "object" && data !== null ? data : {}) as ErrorEnvelope;
+  const code = typeof envelope.error?.code === "string" ? envelope.error.code : statusCode(status);
+  const message = typeof envelope.error?.message === "string" ? envelope.error.message : `HTTP ${status}`;
+  return new SwitchboardError(code as SwitchboardError["code"], message, { status });
+}
+
+function statusCode(status: number): SwitchboardError["code"] {
+  if (status === 400) return "invalid_request";
+  if (status === 401) return "unauthorized";
+  if (status === 403) return "forbidden";
+  if (status === 404) return "not_found";
+  if (status === 409) return "conflict";
+  if (status === 413) return "too_large";
+  if (status === 429) return "rate_limited";
+  return "internal_error";
+}
