@@ -13,7 +13,7 @@ import type { OutboundJob } from "../src/crm/outbound";
 import type { Message, ServerFrame } from "../src/protocol/frames";
 import { parseClientFrame, PING_TEXT, PONG_TEXT } from "../src/protocol/frames";
 import { LIMITS } from "../src/protocol/limits";
-import { TokenBucket } from "../src/domain/rate";
+import { systemClock, TokenBucket, type Clock } from "../src/domain/rate";
 import { errorBody } from "../src/http/errors";
 import { presenceShard, shardCount, type NotifyMember } from "../src/domain/notify";
 import { describeIssue, Emoji, previewOf } from "../src/domain/kinds";
@@ -53,6 +53,8 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
   private readonly store: RoomStore;
   private readonly conversation: Conversation;
   private readonly typingBuckets = new WeakMap<WebSocket, TokenBucket>();
+  /** Time for rate limits and message timestamps; a test may replace it with one it moves itself. */
+  clock: Clock = systemClock;
   private alarmArmed = false;
   private flushTail: Promise<void> | undefined;
   private notifying = false;
@@ -62,7 +64,7 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
     super(ctx, env);
     this.store = new RoomStore(ctx.storage);
     this.conversation = new Conversation(this.store, this);
-    ctx.blockConcurrencyWhile(async () => this.store.migrate());
+    ctx.blockConcurrencyWhile(async () => this.store.migrateIfCreated());
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_TEXT, PONG_TEXT));
   }
 
@@ -77,6 +79,9 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
     if (!this.conversation.isMember(actor.data)) return jsonError(404, "not_found", "conversation not found");
     if (this.ctx.getWebSockets().length >= LIMITS.socketsPerConversation) {
       return jsonError(429, "rate_limited", "this conversation has too many open connections", { "Retry-After": "5" });
+    }
+    if (this.ctx.getWebSockets(`u:${actor.data.userId}`).length >= LIMITS.socketsPerUser) {
+      return jsonError(429, "rate_limited", `at most ${LIMITS.socketsPerUser} open connections per person on a conversation`, { "Retry-After": "5" });
     }
     const after = Number(new URL(request.url).searchParams.get("after") ?? "0");
     const pair = new WebSocketPair();
@@ -110,7 +115,7 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
         return ws.close(4403, "not a member");
       }
       const frame = parsed.frame;
-      const now = Date.now();
+      const now = this.clock.now();
       switch (frame.type) {
         case "send": {
           const result = this.conversation.send(actor, frame satisfies SendInput, now, (stored) =>
@@ -146,8 +151,8 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
           const policy = await this.lifecyclePolicy();
           const result =
             frame.type === "edit"
-              ? this.conversation.edit(actor, frame.seq, frame.body, policy, Date.now())
-              : this.conversation.recall(actor, frame.seq, policy, Date.now());
+              ? this.conversation.edit(actor, frame.seq, frame.body, policy, this.clock.now())
+              : this.conversation.recall(actor, frame.seq, policy, this.clock.now());
           if (!result.ok) return send(ws, { type: "error", code: result.code, message: result.message });
           this.outbox();
           return;
@@ -207,13 +212,13 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
   // ---- RPC, called by the Worker with an identity it verified ----
 
   async openDirect(input: { tenantId: string; conversationId: string; members: [string, string]; actor: string }) {
-    const result = this.conversation.openDirect({ ...input, now: Date.now() });
+    const result = this.conversation.openDirect({ ...input, now: this.clock.now() });
     if (result.ok && result.value.created) await this.mirrorNow();
     return result;
   }
 
   async createGroup(input: { tenantId: string; conversationId: string; name: string; owner: string; members: string[] }) {
-    const result = this.conversation.createGroup({ ...input, now: Date.now() });
+    const result = this.conversation.createGroup({ ...input, now: this.clock.now() });
     if (result.ok) await this.mirrorNow();
     return result;
   }
@@ -223,19 +228,19 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
   }
 
   async addMembers(actor: Actor, userIds: string[]): Promise<Result<ConversationView>> {
-    return this.mirrored(this.conversation.addMembers(actor, userIds, Date.now()));
+    return this.mirrored(this.conversation.addMembers(actor, userIds, this.clock.now()));
   }
 
   async removeMember(actor: Actor, userId: string): Promise<Result<{ removed: boolean }>> {
-    return this.mirrored(this.conversation.removeMember(actor, userId, Date.now()));
+    return this.mirrored(this.conversation.removeMember(actor, userId, this.clock.now()));
   }
 
   async setRole(actor: Actor, userId: string, role: Role): Promise<Result<ConversationView>> {
-    return this.mirrored(this.conversation.setRole(actor, userId, role, Date.now()));
+    return this.mirrored(this.conversation.setRole(actor, userId, role, this.clock.now()));
   }
 
   async sendMessage(actor: Actor, input: SendInput): Promise<Result<SendResult>> {
-    const result = this.conversation.send(actor, input, Date.now());
+    const result = this.conversation.send(actor, input, this.clock.now());
     return result.ok && result.value.status === "created" ? this.mirrored(result) : result;
   }
 
@@ -244,12 +249,14 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
   }
 
   async react(actor: Actor, seq: number, emoji: string, add: boolean) {
-    return this.mirrored(this.conversation.react(actor, seq, emoji, add, Date.now()));
+    return this.mirrored(this.conversation.react(actor, seq, emoji, add, this.clock.now()));
   }
 
   async editMessage(actor: Actor, seq: number, body: unknown): Promise<Result<Message>> {
+    const denied = this.conversation.denied(actor);
+    if (denied) return denied;
     const policy = await this.lifecyclePolicy();
-    return this.mirrored(this.conversation.edit(actor, seq, body, policy, Date.now()));
+    return this.mirrored(this.conversation.edit(actor, seq, body, policy, this.clock.now()));
   }
 
   async editHistory(actor: Actor, seq: number) {
@@ -257,8 +264,10 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
   }
 
   async recallMessage(actor: Actor, seq: number): Promise<Result<Message>> {
+    const denied = this.conversation.denied(actor);
+    if (denied) return denied;
     const policy = await this.lifecyclePolicy();
-    return this.mirrored(this.conversation.recall(actor, seq, policy, Date.now()));
+    return this.mirrored(this.conversation.recall(actor, seq, policy, this.clock.now()));
   }
 
   async hideMessage(actor: Actor, seq: number) {
@@ -270,7 +279,7 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
   }
 
   async decide(actor: Actor, seq: number, input: { clientId: string; decision: "approve" | "reject"; comment?: string | undefined }) {
-    const result = this.conversation.decide(actor, seq, input, Date.now());
+    const result = this.conversation.decide(actor, seq, input, this.clock.now());
     if (result.ok && result.value.decision.status === "created" && result.value.final) {
       this.emitApprovalDecided(result.value.request);
       this.scheduleMirror();
@@ -316,7 +325,7 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
 
   /** Someone acted on a CRM card (e.g. "claim", "call", "won"): an event in the stream and for the CRM. */
   async cardAction(actor: Actor, seq: number, action: string) {
-    const result = this.conversation.cardAction(actor, seq, action, Date.now());
+    const result = this.conversation.cardAction(actor, seq, action, this.clock.now());
     if (!result.ok) return result;
     const card = result.value.card;
     this.store.enqueueOutbound("card.action", {

@@ -5,7 +5,7 @@ import type { AttachmentRecord, RoomStore, Room, MemberState, SendResult } from 
 import { checkMessageBody, previewOf } from "./kinds";
 import { canAddMembers, canChangeRole, canRemoveMember, nextOwner, type ConversationType, type Role } from "./membership";
 import { fail, ok, type Actor, type Failure, type Result } from "./result";
-import { TokenBucket } from "./rate";
+import { BucketMap } from "./rate";
 
 /** How the conversation reaches its live sockets; the Durable Object implements it. */
 export interface Fanout {
@@ -61,7 +61,9 @@ export const CLOSE_NOT_MEMBER = 4403;
  * broadcast always follows the write it announces.
  */
 export class Conversation {
-  private readonly buckets = new Map<string, TokenBucket>();
+  /** Send budgets per device and per user; both bounded, since device ids are the client's choice. */
+  private readonly deviceBuckets = new BucketMap(LIMITS.rateBucketsPerConversation, LIMITS.sendBurst, LIMITS.sendPerSecond);
+  private readonly userBuckets = new BucketMap(LIMITS.membersPerGroup, LIMITS.sendUserBurst, LIMITS.sendUserPerSecond);
 
   constructor(
     private readonly store: RoomStore,
@@ -79,6 +81,12 @@ export class Conversation {
 
   isMember(actor: Actor): boolean {
     return this.access(actor).ok;
+  }
+
+  /** The failure to answer when the actor may not use this conversation (checked before anything else is loaded). */
+  denied(actor: Actor): Failure | undefined {
+    const access = this.access(actor);
+    return access.ok ? undefined : access;
   }
 
   view(actor: Actor): Result<ConversationView> {
@@ -215,16 +223,22 @@ export class Conversation {
     return ok(result);
   }
 
+  /** One token from the device's bucket and one from the user's (devices of one user share a ceiling). */
   private takeSendToken(actor: Actor, now: number): Failure | undefined {
-    const key = `${actor.userId}\u0000${actor.deviceId ?? ""}`;
-    let bucket = this.buckets.get(key);
-    if (!bucket) {
-      bucket = new TokenBucket(LIMITS.sendBurst, LIMITS.sendPerSecond, now);
-      this.buckets.set(key, bucket);
+    const device = this.deviceBuckets.get(`${actor.userId}\u0000${actor.deviceId ?? ""}`, now);
+    const user = this.userBuckets.get(actor.userId, now);
+    const deviceWait = device.waitMs(now);
+    const userWait = user.waitMs(now);
+    if (deviceWait === 0 && userWait === 0) {
+      device.take(now);
+      user.take(now);
+      return undefined;
     }
-    const taken = bucket.take(now);
-    if (taken.ok) return undefined;
-    return fail("rate_limited", `too many messages: at most ${LIMITS.sendPerSecond} per second per device`, taken.retryAfterMs);
+    const message =
+      deviceWait > 0
+        ? `too many messages: at most ${LIMITS.sendPerSecond} per second per device`
+        : `too many messages: at most ${LIMITS.sendUserPerSecond} per second per person in a conversation, across devices`;
+    return fail("rate_limited", message, Math.max(deviceWait, userWait));
   }
 
   history(actor: Actor, range: { after?: number | undefined; before?: number | undefined; limit: number }): Result<Message[]> {

@@ -211,14 +211,21 @@ export class RoomStore {
     this.sql = storage.sql;
   }
 
-  /** Bring the schema up to date; call once, at construction. */
-  migrate(): void {
-    applySqlMigrations(this.storage, MIGRATIONS);
+  /**
+   * Bring the schema up to date, but only in an object that holds a conversation: an id nobody
+   * created must store nothing (a read of the empty catalog writes no file). Call once, at construction.
+   */
+  migrateIfCreated(): void {
+    this.schemaReady = this.sql.exec(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'room'`).toArray().length > 0;
+    if (this.schemaReady) applySqlMigrations(this.storage, MIGRATIONS);
   }
+
+  private schemaReady = false;
 
   /** The room header, or null before the conversation was created. Cached until the object hibernates. */
   getRoom(): Room | null {
     if (this.room === undefined) {
+      if (!this.schemaReady) return null;
       const row = this.sql.exec<RoomRow>(`SELECT * FROM room WHERE id = 1`).toArray()[0];
       this.room = row ? roomFromRow(row) : null;
     }
@@ -241,6 +248,10 @@ export class RoomStore {
     members: { userId: string; role: Role }[];
     now: number;
   }): void {
+    if (!this.schemaReady) {
+      applySqlMigrations(this.storage, MIGRATIONS);
+      this.schemaReady = true;
+    }
     this.sql.exec(
       `INSERT INTO room (id, tenant_id, conversation_id, type, name, created_by, created_at, version) VALUES (1, ?, ?, ?, ?, ?, ?, 1)`,
       init.tenantId,
