@@ -15,8 +15,6 @@ export interface Fanout {
   disconnectUser(userId: string, code: number, message: string): void;
   /** Send one frame to every socket of one user. */
   toUser(userId: string, frame: ServerFrame): void;
-  /** Delete an attachment's stored bytes (after a recall). */
-  discardFile?(attachmentId: string): void;
 }
 
 /** Kinds whose body an author may edit. */
@@ -152,16 +150,24 @@ export class Conversation {
     return this.view({ tenantId: input.tenantId, userId: input.owner });
   }
 
-  /** Send a message. A repeated (sender, clientId) returns the stored message and writes nothing. */
+  /**
+   * Send a message. A repeated (sender, clientId) returns the stored message and writes nothing, even
+   * when the send would be refused now (rate limit, a mention of someone who left). The idempotency
+   * key is checked by the insert itself, so a fresh message costs no lookup.
+   */
   send(actor: Actor, input: SendInput, now: number, onStored?: (result: SendResult) => void): Result<SendResult> {
+    const result = this.sendFresh(actor, input, now, onStored);
+    if (result.ok || !this.access(actor).ok) return result;
+    const existing = this.store.findByClientId(actor.userId, input.clientId);
+    if (!existing) return result;
+    const duplicate: SendResult = { status: "duplicate", message: existing };
+    onStored?.(duplicate);
+    return ok(duplicate);
+  }
+
+  private sendFresh(actor: Actor, input: SendInput, now: number, onStored?: (result: SendResult) => void): Result<SendResult> {
     const access = this.access(actor);
     if (!access.ok) return access;
-    const existing = this.store.findByClientId(actor.userId, input.clientId);
-    if (existing) {
-      const duplicate: SendResult = { status: "duplicate", message: existing };
-      onStored?.(duplicate);
-      return ok(duplicate);
-    }
     const limited = this.takeSendToken(actor, now);
     if (limited) return limited;
     const checked = checkMessageBody(input.kind, input.body);
@@ -217,7 +223,9 @@ export class Conversation {
       now,
       replyTo,
     });
-    if (checked.kind === "image" || checked.kind === "file") this.store.markAttachmentSent(String((checked.body.attachment as JsonObject).id), result.message.seq);
+    if (result.status === "created" && (checked.kind === "image" || checked.kind === "file")) {
+      this.store.markAttachmentSent(String((checked.body.attachment as JsonObject).id), result.message.seq);
+    }
     onStored?.(result);
     if (result.status === "created") this.fanout.broadcast({ type: "message", message: result.message });
     return ok(result);
@@ -332,10 +340,7 @@ export class Conversation {
     this.store.forgetEdits(seq);
     if (target.kind === "image" || target.kind === "file") {
       const id = String((target.body.attachment as JsonObject | undefined)?.id ?? "");
-      if (id) {
-        this.store.deleteAttachment(id);
-        this.fanout.discardFile?.(id);
-      }
+      if (id) this.store.discardAttachment(id, now);
     }
     // Edit events carried the body too: they keep their place in the sequence, without it.
     for (const event of this.store.editEventsOf(seq)) {
