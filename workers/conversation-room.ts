@@ -60,7 +60,7 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
       return jsonError(400, "invalid_request", "expected a WebSocket upgrade");
     }
     if (!this.conversation.isMember(actor.data)) return jsonError(404, "not_found", "conversation not found");
-    if (this.ctx.getWebSockets().length >= LIMITS.socketsPerConversation) {
+    if (this.liveSockets().size >= LIMITS.socketsPerConversation) {
       return jsonError(429, "rate_limited", "this conversation has too many open connections", { "Retry-After": "5" });
     }
     if (this.ctx.getWebSockets(`u:${actor.data.userId}`).length >= LIMITS.socketsPerUser) {
@@ -72,11 +72,12 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
     this.ctx.acceptWebSocket(server, [`u:${actor.data.userId}`, `d:${actor.data.deviceId}`]);
     server.serializeAttachment(actor.data satisfies SocketActor);
     actors.set(server, actor.data);
+    this.liveSockets().add(server);
     const room = this.store.requireRoom();
     send(server, { type: "ready", conversationId: room.conversationId, lastSeq: room.lastSeq });
     // Replay in pages, each decorated for this reader (reactions, deletions for them only).
     let cursor = after;
-    for (;;) {
+    while (cursor < room.lastSeq) {
       const page = this.store.page({ after: cursor, limit: REPLAY_PAGE });
       const last = page.at(-1);
       if (!last) break;
@@ -149,30 +150,44 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    this.sockets?.delete(ws);
     answerClose(ws, code, reason);
   }
 
   override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
+    this.sockets?.delete(ws);
     console.warn("websocket error", error);
+  }
+
+  /**
+   * The open sockets, kept in memory instead of asked of the runtime for every broadcast; rebuilt
+   * from the runtime after a wake-up, then maintained by accept and close.
+   */
+  private sockets: Set<WebSocket> | undefined;
+
+  private liveSockets(): Set<WebSocket> {
+    this.sockets ??= new Set(this.ctx.getWebSockets());
+    return this.sockets;
   }
 
   // ---- Fanout ----
 
   broadcast(frame: ServerFrame, skip?: (userId: string, socket: unknown) => boolean): void {
     const data = JSON.stringify(frame);
-    for (const ws of this.ctx.getWebSockets()) {
+    const sockets = this.liveSockets();
+    for (const ws of sockets) {
       if (skip) {
         const actor = socketActor(ws);
         if (!actor || skip(actor.userId, ws)) continue;
       }
-      trySend(ws, data);
+      if (!trySend(ws, data)) sockets.delete(ws);
     }
   }
 
   /** Users with a socket open here. */
   liveUsers(): Set<string> {
     const users = new Set<string>();
-    for (const ws of this.ctx.getWebSockets()) {
+    for (const ws of this.liveSockets()) {
       const actor = socketActor(ws);
       if (actor) users.add(actor.userId);
     }
@@ -189,6 +204,7 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
     for (const ws of this.ctx.getWebSockets(`u:${userId}`)) {
       trySend(ws, data);
       try {
+        this.sockets?.delete(ws);
         ws.close(code, message);
       } catch {
         // already closing

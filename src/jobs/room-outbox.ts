@@ -91,6 +91,7 @@ export class RoomOutbox {
     this.armedAt = undefined;
     if (!this.store.getRoom()) return;
     const now = Date.now();
+    this.store.persistNotified();
     this.kickNotify();
     this.sweepOrphans(now);
     let endpoints: EndpointRow[] | undefined;
@@ -124,6 +125,7 @@ export class RoomOutbox {
       room.mirroredSeq < room.lastSeq ||
       room.outboundSeq < room.lastSeq ||
       room.notifiedSeq < room.lastSeq ||
+      this.store.notifiedDirty() ||
       this.store.effects.nextDue() !== undefined
     );
   }
@@ -366,6 +368,8 @@ export class RoomOutbox {
         ),
       );
       this.store.markNotified(last.seq);
+      // The alarm persists the watermark, batched with the mirror's cadence.
+      this.schedule(this.mirrorDelay());
     }
   }
 }

@@ -242,6 +242,7 @@ export class RoomStore {
       if (!this.hasSchema()) return null;
       const row = this.sql.exec<RoomRow>(`SELECT * FROM room WHERE id = 1`).toArray()[0];
       this.room = row ? roomFromRow(row) : null;
+      this.persistedNotifiedSeq = row?.notified_seq ?? 0;
     }
     return this.room;
   }
@@ -765,12 +766,29 @@ export class RoomStore {
     return room.mirrorAttempts;
   }
 
-  /** Record that presence accepted notifications up to `seq`. */
+  /**
+   * Record that presence accepted notifications up to `seq`. Kept in memory and written by
+   * `persistNotified` (on the alarm's run): after a crash in between, the hand-over is repeated and
+   * presence, which keeps its own watermark, ignores what it already handled.
+   */
   markNotified(seq: number): void {
     const room = this.requireRoom();
-    if (seq <= room.notifiedSeq) return;
-    this.sql.exec(`UPDATE room SET notified_seq = ? WHERE id = 1`, seq);
-    room.notifiedSeq = seq;
+    if (seq > room.notifiedSeq) room.notifiedSeq = seq;
+  }
+
+  persistNotified(): void {
+    const room = this.getRoom();
+    if (!room || room.notifiedSeq <= this.persistedNotifiedSeq) return;
+    this.sql.exec(`UPDATE room SET notified_seq = max(notified_seq, ?) WHERE id = 1`, room.notifiedSeq);
+    this.persistedNotifiedSeq = room.notifiedSeq;
+  }
+
+  private persistedNotifiedSeq = 0;
+
+  /** True while the notify watermark in memory is ahead of the stored one. */
+  notifiedDirty(): boolean {
+    const room = this.getRoom();
+    return !!room && room.notifiedSeq > this.persistedNotifiedSeq;
   }
 
 }
