@@ -169,6 +169,8 @@ export class RoomOutbox {
 
   /** Uploads never sent within ORPHAN_AFTER_MS become file deletions in the outbox. */
   private sweepOrphans(now: number): void {
+    const oldest = this.store.oldestUnsentAttachment();
+    if (oldest === undefined || oldest >= now - ORPHAN_AFTER_MS) return;
     for (const id of this.store.orphanAttachments(now - ORPHAN_AFTER_MS)) this.store.discardAttachment(id, now);
   }
 
@@ -242,8 +244,13 @@ export class RoomOutbox {
     const room = this.store.requireRoom();
     if (room.outboundSeq >= room.lastSeq) return;
     const endpoints = prefetched ?? (await endpointsOf(this.host.env.DB, room.tenantId));
-    const messages = this.store.page({ after: room.outboundSeq, limit: OUTBOUND_BATCH });
     const targets = this.subscribed(endpoints, "message.created");
+    if (targets.length === 0) {
+      // Nobody subscribes: nothing to hand over, and nothing to read.
+      this.store.markOutboundSeq(room.lastSeq);
+      return;
+    }
+    const messages = this.store.page({ after: room.outboundSeq, limit: OUTBOUND_BATCH });
     const now = Date.now();
     const jobs: OutboundJob[] = [];
     for (const m of messages) {

@@ -436,6 +436,7 @@ export class RoomStore {
   }
 
   registerAttachment(a: AttachmentRecord): void {
+    this.oldestUnsent = undefined;
     this.sql.exec(
       `INSERT INTO attachments (id, uploader, name, size, content_type, width, height, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       a.id,
@@ -464,6 +465,7 @@ export class RoomStore {
   }
 
   markAttachmentSent(id: string, seq: number): void {
+    this.oldestUnsent = undefined;
     this.sql.exec(`UPDATE attachments SET sent_seq = coalesce(sent_seq, ?) WHERE id = ?`, seq, id);
   }
 
@@ -477,8 +479,14 @@ export class RoomStore {
 
   /** When the oldest unsent upload was made, if any. */
   oldestUnsentAttachment(): number | undefined {
-    return this.sql.exec<{ t: number | null }>(`SELECT min(created_at) AS t FROM attachments WHERE sent_seq IS NULL`).one().t ?? undefined;
+    if (this.oldestUnsent === undefined) {
+      this.oldestUnsent = this.sql.exec<{ t: number | null }>(`SELECT min(created_at) AS t FROM attachments WHERE sent_seq IS NULL`).one().t;
+    }
+    return this.oldestUnsent ?? undefined;
   }
+
+  /** Cached answer of `oldestUnsentAttachment` (null: none), forgotten by every change to uploads. */
+  private oldestUnsent: number | null | undefined;
 
   /** The seq of the first card about a CRM object in this conversation, if any. */
   firstCard(source: string, objectType: string, objectId: string): number | undefined {
@@ -509,6 +517,7 @@ export class RoomStore {
 
   /** Forget an attachment and, in the same transaction, schedule the deletion of its bytes. */
   discardAttachment(id: string, now: number): void {
+    this.oldestUnsent = undefined;
     this.sql.exec(`DELETE FROM attachments WHERE id = ?`, id);
     this.effects.add(`file:${id}`, { kind: "file.delete", attachmentId: id }, now);
   }
