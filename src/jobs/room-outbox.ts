@@ -81,7 +81,7 @@ export class RoomOutbox {
   schedule(delayMs: number): void {
     const at = Date.now() + delayMs;
     if (this.armedAt !== undefined && this.armedAt <= at) return;
-    if (!this.pendingWork() && delayMs < ORPHAN_AFTER_MS) return;
+    if (!this.pendingWork()) return;
     this.armedAt = at;
     void this.host.storage.setAlarm(at);
   }
