@@ -1,4 +1,7 @@
+import { runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
+import type { ConversationRoom } from "../workers/conversation-room";
+import { roomName } from "../src/protocol/ids";
 import { expect } from "vitest";
 import type { ChannelFrame, ServerFrame } from "../src/protocol/frames";
 
@@ -206,4 +209,25 @@ export async function eventually<T>(check: () => Promise<T>, timeoutMs = 5_000, 
       await new Promise((r) => setTimeout(r, stepMs));
     }
   }
+}
+
+/** A clock a test moves by hand, so rate limits do not depend on how busy the machine is. */
+export class ManualClock {
+  constructor(private t = Date.now()) {}
+  now(): number {
+    return this.t;
+  }
+  advance(ms: number): void {
+    this.t += ms;
+  }
+}
+
+/** Give a conversation's object a clock that only the test moves. */
+export async function manualRoomClock(tenantId: string, conversationId: string): Promise<ManualClock> {
+  const clock = new ManualClock();
+  const stub = env.ROOMS.get(env.ROOMS.idFromName(roomName(tenantId, conversationId)));
+  await runInDurableObject(stub, (room: ConversationRoom) => {
+    room.clock = clock;
+  });
+  return clock;
 }

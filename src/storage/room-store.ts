@@ -1,192 +1,18 @@
 import type { JsonObject, Message } from "../protocol/frames";
-import { advanceReadCursor, type ConversationType, type Member, type Role } from "../domain/membership";
+import { advanceReadCursor, type ConversationType, type Role } from "../domain/membership";
 import { previewOf } from "../domain/kinds";
-import { applySqlMigrations, type SqlMigration } from "./sql-migrations";
+import { applySqlMigrations } from "./sql-migrations";
 import type { HistoryRow, MirrorSnapshot } from "./conversations";
 import { cjkGrams, searchableText } from "../domain/search";
 import { utf8Length } from "../domain/kinds";
+import { EffectOutbox } from "./room-effects";
+import { memberFromRow, messageFromRow, MIGRATIONS, roomFromRow, type MemberRow, type MemberState, type MessageRow, type Room, type RoomRow } from "./room-schema";
 
-/**
- * The conversation object's own SQLite: the room header, members with read cursors, and the ordered log.
- * Every method is synchronous, so each one is a single implicit transaction of the object, and a
- * caller that does not await between a write and a broadcast cannot broadcast before the write.
- */
-const MIGRATIONS: SqlMigration[] = [
-  {
-    version: 1,
-    name: "room, members, messages",
-    sql: `
-      CREATE TABLE room (
-        id INTEGER PRIMARY KEY CHECK (id = 1),
-        tenant_id TEXT NOT NULL,
-        conversation_id TEXT NOT NULL,
-        type TEXT NOT NULL,
-        name TEXT,
-        created_by TEXT NOT NULL,
-        created_at INTEGER NOT NULL,
-        last_seq INTEGER NOT NULL DEFAULT 0,
-        last_ts INTEGER,
-        version INTEGER NOT NULL DEFAULT 1,
-        mirrored_version INTEGER NOT NULL DEFAULT 0,
-        mirror_attempts INTEGER NOT NULL DEFAULT 0
-      );
-      CREATE TABLE members (
-        user_id TEXT PRIMARY KEY,
-        role TEXT NOT NULL,
-        active INTEGER NOT NULL DEFAULT 1,
-        read_seq INTEGER NOT NULL DEFAULT 0,
-        muted INTEGER NOT NULL DEFAULT 0,
-        joined_at INTEGER NOT NULL,
-        version INTEGER NOT NULL,
-        mirrored_version INTEGER NOT NULL DEFAULT 0
-      );
-      CREATE INDEX members_unmirrored ON members (version, mirrored_version);
-      CREATE TABLE messages (
-        seq INTEGER PRIMARY KEY,
-        client_id TEXT NOT NULL,
-        sender TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        body TEXT NOT NULL,
-        ts INTEGER NOT NULL,
-        edited_at INTEGER,
-        recalled INTEGER NOT NULL DEFAULT 0
-      );
-      CREATE UNIQUE INDEX messages_idempotency ON messages (sender, client_id);
-    `,
-  },
-  {
-    version: 2,
-    name: "notify outbox watermark",
-    // Existing conversations start notified up to date: history is never re-announced.
-    sql: `ALTER TABLE room ADD COLUMN notified_seq INTEGER NOT NULL DEFAULT 0;
-          UPDATE room SET notified_seq = last_seq;`,
-  },
-  {
-    version: 3,
-    name: "history mirror watermark, message versions",
-    // mirrored_seq starts at 0: the next flush copies the whole existing log to D1 (a backfill).
-    sql: `ALTER TABLE room ADD COLUMN mirrored_seq INTEGER NOT NULL DEFAULT 0;
-          ALTER TABLE messages ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
-          CREATE TABLE history_revised (seq INTEGER PRIMARY KEY, version INTEGER NOT NULL);`,
-  },
-  {
-    version: 5,
-    name: "outbound event outbox",
-    sql: `CREATE TABLE outbound (id INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, payload TEXT NOT NULL, created_at INTEGER NOT NULL);`,
-  },
-  {
-    version: 7,
-    name: "outbound events watermark",
-    sql: `ALTER TABLE room ADD COLUMN outbound_seq INTEGER NOT NULL DEFAULT 0;
-          UPDATE room SET outbound_seq = last_seq;`,
-  },
-  {
-    version: 6,
-    name: "attachments",
-    sql: `CREATE TABLE attachments (
-            id TEXT PRIMARY KEY, uploader TEXT NOT NULL, name TEXT NOT NULL, size INTEGER NOT NULL,
-            content_type TEXT NOT NULL, width INTEGER, height INTEGER, created_at INTEGER NOT NULL, sent_seq INTEGER);
-          CREATE INDEX attachments_unsent ON attachments (created_at) WHERE sent_seq IS NULL;`,
-  },
-  {
-    version: 4,
-    name: "message lifecycle: replies, unread ordinals, reactions, edits, hidden",
-    // `ordinal` counts the messages people read (everything but `system` events), so unread counts
-    // ignore reactions, edits and membership events: unread = countable_total - read_ordinal.
-    sql: `ALTER TABLE messages ADD COLUMN reply_to INTEGER;
-          ALTER TABLE messages ADD COLUMN ordinal INTEGER NOT NULL DEFAULT 0;
-          ALTER TABLE room ADD COLUMN countable_total INTEGER NOT NULL DEFAULT 0;
-          ALTER TABLE members ADD COLUMN read_ordinal INTEGER NOT NULL DEFAULT 0;
-          WITH o AS (SELECT seq, sum(kind != 'system') OVER (ORDER BY seq) AS ord FROM messages)
-            UPDATE messages SET ordinal = (SELECT ord FROM o WHERE o.seq = messages.seq);
-          UPDATE room SET countable_total = (SELECT count(*) FROM messages WHERE kind != 'system');
-          UPDATE members SET read_ordinal = coalesce((SELECT max(ordinal) FROM messages WHERE seq <= members.read_seq), 0);
-          CREATE TABLE reactions (seq INTEGER NOT NULL, user_id TEXT NOT NULL, emoji TEXT NOT NULL, created_at INTEGER NOT NULL,
-                                  PRIMARY KEY (seq, emoji, user_id));
-          CREATE TABLE message_edits (seq INTEGER NOT NULL, version INTEGER NOT NULL, body TEXT NOT NULL, edited_at INTEGER NOT NULL,
-                                      PRIMARY KEY (seq, version));
-          CREATE TABLE hidden (user_id TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (user_id, seq));`,
-  },
-];
+export type { MemberState, Room } from "./room-schema";
 
 /** Most UTF-8 bytes of history rows in one mirror flush (well under D1's 2 MB per bound value). */
 const MIRROR_MESSAGE_BYTES = 900 * 1024;
 const MIRROR_MESSAGES_MAX = 2_000;
-
-export interface Room {
-  tenantId: string;
-  conversationId: string;
-  type: ConversationType;
-  name: string | null;
-  createdBy: string;
-  createdAt: number;
-  lastSeq: number;
-  lastTs: number | null;
-  version: number;
-  mirroredVersion: number;
-  mirrorAttempts: number;
-  /** Highest seq whose notification presence has accepted (the notify outbox watermark). */
-  notifiedSeq: number;
-  /** Highest seq copied to the D1 history (the history mirror watermark). */
-  mirroredSeq: number;
-  /** How many messages people read (all but `system` events) the log has had. */
-  countableTotal: number;
-  /** Highest seq handed to the outbound CRM events (the message.created watermark). */
-  outboundSeq: number;
-}
-
-export interface MemberState extends Member {
-  readSeq: number;
-  /** The ordinal of the last countable message at or before readSeq. */
-  readOrdinal: number;
-  muted: boolean;
-}
-
-interface RoomRow {
-  tenant_id: string;
-  conversation_id: string;
-  type: ConversationType;
-  name: string | null;
-  created_by: string;
-  created_at: number;
-  last_seq: number;
-  last_ts: number | null;
-  version: number;
-  mirrored_version: number;
-  mirror_attempts: number;
-  notified_seq: number;
-  mirrored_seq: number;
-  countable_total: number;
-  outbound_seq: number;
-  [key: string]: SqlStorageValue;
-}
-
-interface MemberRow {
-  user_id: string;
-  role: Role;
-  active: number;
-  read_seq: number;
-  muted: number;
-  joined_at: number;
-  version: number;
-  read_ordinal: number;
-  [key: string]: SqlStorageValue;
-}
-
-interface MessageRow {
-  seq: number;
-  client_id: string;
-  sender: string;
-  kind: string;
-  body: string;
-  ts: number;
-  edited_at: number | null;
-  recalled: number;
-  version: number;
-  reply_to: number | null;
-  ordinal: number;
-  [key: string]: SqlStorageValue;
-}
 
 export interface AttachmentRecord {
   id: string;
@@ -202,25 +28,47 @@ export interface AttachmentRecord {
 
 export type SendResult = { status: "created"; message: Message } | { status: "duplicate"; message: Message };
 
+/**
+ * The conversation object's own SQLite (schema in room-schema.ts): the room header, members with read
+ * cursors, and the ordered log.
+ * Every method is synchronous, so each one is a single implicit transaction of the object, and a
+ * caller that does not await between a write and a broadcast cannot broadcast before the write.
+ */
 export class RoomStore {
   private readonly sql: SqlStorage;
   private room: Room | null | undefined;
   private members: Map<string, MemberState> | undefined;
 
+  /** Durable side effects (R2 deletes, CRM events), written with the changes that cause them. */
+  readonly effects: EffectOutbox;
+
   constructor(private readonly storage: DurableObjectStorage) {
     this.sql = storage.sql;
+    this.effects = new EffectOutbox(storage.sql);
   }
 
-  /** Bring the schema up to date; call once, at construction. */
-  migrate(): void {
-    applySqlMigrations(this.storage, MIGRATIONS);
+  /**
+   * Bring the schema up to date, but only in an object that holds a conversation: an id nobody
+   * created must store nothing (a read of the empty catalog writes no file). Call once, at construction.
+   */
+  migrateIfCreated(): void {
+    if (this.hasSchema()) applySqlMigrations(this.storage, MIGRATIONS);
+  }
+
+  private schemaReady: boolean | undefined;
+
+  private hasSchema(): boolean {
+    this.schemaReady ??= this.sql.exec(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'room'`).toArray().length > 0;
+    return this.schemaReady;
   }
 
   /** The room header, or null before the conversation was created. Cached until the object hibernates. */
   getRoom(): Room | null {
     if (this.room === undefined) {
+      if (!this.hasSchema()) return null;
       const row = this.sql.exec<RoomRow>(`SELECT * FROM room WHERE id = 1`).toArray()[0];
       this.room = row ? roomFromRow(row) : null;
+      this.persistedNotifiedSeq = row?.notified_seq ?? 0;
     }
     return this.room;
   }
@@ -241,6 +89,10 @@ export class RoomStore {
     members: { userId: string; role: Role }[];
     now: number;
   }): void {
+    if (!this.hasSchema()) {
+      applySqlMigrations(this.storage, MIGRATIONS);
+      this.schemaReady = true;
+    }
     this.sql.exec(
       `INSERT INTO room (id, tenant_id, conversation_id, type, name, created_by, created_at, version) VALUES (1, ?, ?, ?, ?, ?, ?, 1)`,
       init.tenantId,
@@ -288,16 +140,16 @@ export class RoomStore {
 
   /** Append a message, or return the one this sender already stored under this clientId. */
   append(input: { sender: string; clientId: string; kind: string; body: JsonObject; now: number; replyTo?: number | undefined }): SendResult {
-    const existing = this.findByClientId(input.sender, input.clientId);
     const room = this.requireRoom();
-    if (existing) return { status: "duplicate", message: existing };
     const seq = room.lastSeq + 1;
     // One UPDATE of the room row per message (change counter, head, activity): this is the hot path.
     const version = room.version + 1;
     const countable = input.kind !== "system";
     const ordinal = room.countableTotal + (countable ? 1 : 0);
-    this.sql.exec(
-      `INSERT INTO messages (seq, client_id, sender, kind, body, ts, reply_to, ordinal) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    // The unique (sender, client_id) index is the idempotency check: a retry inserts nothing.
+    const inserted = this.sql.exec(
+      `INSERT INTO messages (seq, client_id, sender, kind, body, ts, reply_to, ordinal) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (sender, client_id) DO NOTHING`,
       seq,
       input.clientId,
       input.sender,
@@ -306,7 +158,12 @@ export class RoomStore {
       input.now,
       input.replyTo ?? null,
       ordinal,
-    );
+    ).rowsWritten;
+    if (inserted === 0) {
+      const existing = this.findByClientId(input.sender, input.clientId);
+      if (!existing) throw new Error(`message ${input.sender}/${input.clientId} was neither inserted nor found`);
+      return { status: "duplicate", message: existing };
+    }
     if (countable) {
       this.sql.exec(`UPDATE room SET version = ?, last_seq = ?, last_ts = ?, countable_total = ? WHERE id = 1`, version, seq, input.now, ordinal);
       room.lastTs = input.now;
@@ -405,6 +262,7 @@ export class RoomStore {
   }
 
   registerAttachment(a: AttachmentRecord): void {
+    this.oldestUnsent = undefined;
     this.sql.exec(
       `INSERT INTO attachments (id, uploader, name, size, content_type, width, height, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       a.id,
@@ -433,11 +291,8 @@ export class RoomStore {
   }
 
   markAttachmentSent(id: string, seq: number): void {
+    this.oldestUnsent = undefined;
     this.sql.exec(`UPDATE attachments SET sent_seq = coalesce(sent_seq, ?) WHERE id = ?`, seq, id);
-  }
-
-  deleteAttachment(id: string): void {
-    this.sql.exec(`DELETE FROM attachments WHERE id = ?`, id);
   }
 
   /** Uploads never sent, created before `cutoff`. */
@@ -450,8 +305,14 @@ export class RoomStore {
 
   /** When the oldest unsent upload was made, if any. */
   oldestUnsentAttachment(): number | undefined {
-    return this.sql.exec<{ t: number | null }>(`SELECT min(created_at) AS t FROM attachments WHERE sent_seq IS NULL`).one().t ?? undefined;
+    if (this.oldestUnsent === undefined) {
+      this.oldestUnsent = this.sql.exec<{ t: number | null }>(`SELECT min(created_at) AS t FROM attachments WHERE sent_seq IS NULL`).one().t;
+    }
+    return this.oldestUnsent ?? undefined;
   }
+
+  /** Cached answer of `oldestUnsentAttachment` (null: none), forgotten by every change to uploads. */
+  private oldestUnsent: number | null | undefined;
 
   /** The seq of the first card about a CRM object in this conversation, if any. */
   firstCard(source: string, objectType: string, objectId: string): number | undefined {
@@ -468,9 +329,9 @@ export class RoomStore {
     );
   }
 
-  /** Record an event for the tenant's outbound CRM webhooks (drained by the outbox). */
-  enqueueOutbound(type: string, payload: JsonObject): void {
-    this.sql.exec(`INSERT INTO outbound (type, payload, created_at) VALUES (?, ?, ?)`, type, JSON.stringify(payload), Date.now());
+  /** Record an event for the tenant's outbound CRM webhooks (the outbox hands it to the queue). */
+  enqueueOutbound(type: "card.action" | "approval.decided", payload: JsonObject, now: number): void {
+    this.effects.add(`e${crypto.randomUUID()}`, { kind: "outbound", type, payload, createdAt: now }, now);
   }
 
   markOutboundSeq(seq: number): void {
@@ -480,16 +341,11 @@ export class RoomStore {
     room.outboundSeq = seq;
   }
 
-  /** Pending outbound events, oldest first. */
-  pendingOutbound(limit: number): { id: number; type: string; payload: JsonObject; createdAt: number }[] {
-    return this.sql
-      .exec<{ id: number; type: string; payload: string; created_at: number }>(`SELECT * FROM outbound ORDER BY id LIMIT ?`, limit)
-      .toArray()
-      .map((r) => ({ id: r.id, type: r.type, payload: JSON.parse(r.payload) as JsonObject, createdAt: r.created_at }));
-  }
-
-  deleteOutbound(upToId: number): void {
-    this.sql.exec(`DELETE FROM outbound WHERE id <= ?`, upToId);
+  /** Forget an attachment and, in the same transaction, schedule the deletion of its bytes. */
+  discardAttachment(id: string, now: number): void {
+    this.oldestUnsent = undefined;
+    this.sql.exec(`DELETE FROM attachments WHERE id = ?`, id);
+    this.effects.add(`file:${id}`, { kind: "file.delete", attachmentId: id }, now);
   }
 
   /** The `message_edited` events about a message (they carry its body). */
@@ -621,13 +477,34 @@ export class RoomStore {
   }
 
   /**
-   * Delete messages older than `cutoff` (retention). `seq` keeps counting from where it was; the
-   * idempotency keys of deleted messages go with them. Returns how many were deleted.
+   * Delete messages older than `cutoff` (retention) and everything of them: earlier bodies, reactions,
+   * hidden markers, attachment rows (their bytes through the outbox), and the bodies that later
+   * `message_edited` events carry. `seq` keeps counting from where it was; the idempotency keys of
+   * deleted messages go with them. Returns how many messages were deleted.
    */
-  purgeBefore(cutoff: number): number {
+  purgeBefore(cutoff: number, now: number): number {
     this.requireRoom();
+    const expired = `SELECT seq FROM messages WHERE ts < ?`;
+    const files = this.sql.exec<{ id: string }>(`SELECT id FROM attachments WHERE sent_seq IN (${expired})`, cutoff).toArray();
+    for (const f of files) this.discardAttachment(f.id, now);
+    this.sql.exec(`DELETE FROM message_edits WHERE seq IN (${expired})`, cutoff);
+    this.sql.exec(`DELETE FROM reactions WHERE seq IN (${expired})`, cutoff);
+    this.sql.exec(`DELETE FROM hidden WHERE seq IN (${expired})`, cutoff);
+    const events = this.sql
+      .exec<MessageRow>(
+        `SELECT * FROM messages WHERE ts >= ? AND kind = 'system' AND body ->> '$.event' = 'message_edited'
+           AND body ->> '$.target' IN (${expired}) AND body ->> '$.body' IS NOT NULL`,
+        cutoff,
+        cutoff,
+      )
+      .toArray();
+    for (const e of events) {
+      const { body: _body, ...rest } = JSON.parse(e.body) as JsonObject;
+      this.reviseMessage(e.seq, { body: { ...rest, redacted: true } });
+    }
     const deleted = this.sql.exec(`DELETE FROM messages WHERE ts < ?`, cutoff).rowsWritten;
     this.sql.exec(`DELETE FROM history_revised WHERE seq NOT IN (SELECT seq FROM messages)`);
+    if (deleted > 0) this.bump();
     return deleted;
   }
 
@@ -716,59 +593,37 @@ export class RoomStore {
     room.mirrorAttempts = 0;
   }
 
-  /** Record that presence accepted notifications up to `seq`. */
-  markNotified(seq: number): void {
-    const room = this.requireRoom();
-    if (seq <= room.notifiedSeq) return;
-    this.sql.exec(`UPDATE room SET notified_seq = ? WHERE id = 1`, seq);
-    room.notifiedSeq = seq;
-  }
-
-  /** Count a failed flush; returns the number of consecutive failures. */
+  /** Count a failed flush; returns the number of consecutive failures (kept durably, so backoff survives eviction). */
   mirrorFailed(): number {
     const room = this.requireRoom();
     room.mirrorAttempts += 1;
     this.sql.exec(`UPDATE room SET mirror_attempts = ? WHERE id = 1`, room.mirrorAttempts);
     return room.mirrorAttempts;
   }
-}
 
-function roomFromRow(r: RoomRow): Room {
-  return {
-    tenantId: r.tenant_id,
-    conversationId: r.conversation_id,
-    type: r.type,
-    name: r.name,
-    createdBy: r.created_by,
-    createdAt: r.created_at,
-    lastSeq: r.last_seq,
-    lastTs: r.last_ts,
-    version: r.version,
-    mirroredVersion: r.mirrored_version,
-    mirrorAttempts: r.mirror_attempts,
-    notifiedSeq: r.notified_seq,
-    mirroredSeq: r.mirrored_seq,
-    countableTotal: r.countable_total,
-    outboundSeq: r.outbound_seq,
-  };
-}
+  /**
+   * Record that presence accepted notifications up to `seq`. Kept in memory and written by
+   * `persistNotified` (on the alarm's run): after a crash in between, the hand-over is repeated and
+   * presence, which keeps its own watermark, ignores what it already handled.
+   */
+  markNotified(seq: number): void {
+    const room = this.requireRoom();
+    if (seq > room.notifiedSeq) room.notifiedSeq = seq;
+  }
 
-function memberFromRow(r: MemberRow): MemberState {
-  return { userId: r.user_id, role: r.role, joinedAt: r.joined_at, readSeq: r.read_seq, readOrdinal: r.read_ordinal, muted: r.muted === 1 };
-}
+  persistNotified(): void {
+    const room = this.getRoom();
+    if (!room || room.notifiedSeq <= this.persistedNotifiedSeq) return;
+    this.sql.exec(`UPDATE room SET notified_seq = max(notified_seq, ?) WHERE id = 1`, room.notifiedSeq);
+    this.persistedNotifiedSeq = room.notifiedSeq;
+  }
 
-function messageFromRow(conversationId: string, r: MessageRow): Message {
-  const message: Message = {
-    conversationId,
-    seq: r.seq,
-    clientId: r.client_id,
-    sender: r.sender,
-    kind: r.kind,
-    body: JSON.parse(r.body) as JsonObject,
-    ts: r.ts,
-  };
-  if (r.reply_to !== null) message.replyTo = r.reply_to;
-  if (r.edited_at !== null) message.editedAt = r.edited_at;
-  if (r.recalled === 1) message.recalled = true;
-  return message;
+  private persistedNotifiedSeq = 0;
+
+  /** True while the notify watermark in memory is ahead of the stored one. */
+  notifiedDirty(): boolean {
+    const room = this.getRoom();
+    return !!room && room.notifiedSeq > this.persistedNotifiedSeq;
+  }
+
 }
