@@ -1,6 +1,6 @@
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { ADMIN, api, BASE, createGroup, expectError, setupTenant } from "./helpers";
+import { ADMIN, api, BASE, createGroup, expectError, join, sendHttp, setupTenant } from "./helpers";
 
 const today = () => new Date().toISOString().slice(0, 10);
 
@@ -62,6 +62,29 @@ describe("quotas", () => {
     const usage = await api("GET", "/v1/usage", { token: t.apiKey });
     expect(usage.body.attachmentBytesStored).toBe(64);
     expect(usage.body.days.find((d: { day: string }) => d.day === today())).toMatchObject({ attachmentBytesUploaded: 64 });
+  });
+});
+
+describe("the messages-per-day quota", () => {
+  it("refuses new messages once the day's are used up, over HTTP and the socket, but re-acks retries", async () => {
+    const t = await setupTenant(["alice", "bob"]);
+    await api("PUT", `/v1/tenants/${t.tenantId}/quotas`, { token: ADMIN, body: { messagesPerDay: 3 } });
+    const id = await createGroup(t.tokens.alice!, ["bob"]);
+    const bob = await join(id, t.tokens.bob!);
+    for (const n of [1, 2, 3]) expect((await sendHttp(t.tokens.alice!, id, `m${n}`, `message ${n}`)).status).toBe(201);
+    const refused = await sendHttp(t.tokens.alice!, id, "m4", "one too many");
+    expectError(refused, 403, "quota_exceeded");
+    expect(refused.body.error.message).toContain("messagesPerDay");
+    // A retry of a stored message is answered as before: nothing is lost to the quota.
+    expect((await sendHttp(t.tokens.alice!, id, "m2", "message 2")).status).toBe(200);
+    bob.socket.send({ type: "send", clientId: "b1", kind: "text", body: { text: "me too" } });
+    expect(await bob.socket.next("error")).toMatchObject({ code: "quota_exceeded", clientId: "b1" });
+    bob.socket.close();
+    const history = await api("GET", `/v1/conversations/${id}/messages?after=0`, { token: t.tokens.alice! });
+    expect(history.body.messages.filter((m: { kind: string }) => m.kind === "text")).toHaveLength(3);
+    const usage = await api("GET", "/v1/usage", { token: t.apiKey });
+    expect(usage.body.days.find((d: { day: string }) => d.day === today())).toMatchObject({ messages: 3 });
+    expect(usage.body.days.find((d: { day: string }) => d.day === today()).deliveries).toBeGreaterThanOrEqual(3);
   });
 });
 

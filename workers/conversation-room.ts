@@ -6,6 +6,7 @@ import type { Role } from "../src/domain/membership";
 import type { Actor, Result } from "../src/domain/result";
 import type { AttachmentRecord, SendResult } from "../src/storage/room-store";
 import { RoomOutbox } from "../src/jobs/room-outbox";
+import { RoomMeter } from "../src/jobs/room-meter";
 import type { Message, ServerFrame } from "../src/protocol/frames";
 import { parseClientFrame, PING_TEXT, PONG_TEXT } from "../src/protocol/frames";
 import { LIMITS } from "../src/protocol/limits";
@@ -35,6 +36,7 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
   readonly store: RoomStore;
   private readonly conversation: Conversation;
   private readonly outbox: RoomOutbox;
+  private readonly meter = new RoomMeter();
   private readonly typingBuckets = new WeakMap<WebSocket, TokenBucket>();
   /** Time for rate limits and message timestamps; a test may replace it with one it moves itself. */
   clock: Clock = systemClock;
@@ -44,9 +46,9 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new RoomStore(ctx.storage);
-    this.conversation = new Conversation(this.store, this);
+    this.conversation = new Conversation(this.store, this, () => this.meter.refusal(this.store.unmirroredCount()));
     this.files = env.FILES;
-    this.outbox = new RoomOutbox({ env, storage: ctx.storage, store: this.store, files: () => this.files, liveUsers: () => this.liveUsers() });
+    this.outbox = new RoomOutbox({ env, storage: ctx.storage, store: this.store, files: () => this.files, liveUsers: () => this.liveUsers(), meter: this.meter });
     ctx.blockConcurrencyWhile(async () => this.store.migrateIfCreated());
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_TEXT, PONG_TEXT));
   }
@@ -175,13 +177,16 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
   broadcast(frame: ServerFrame, skip?: (userId: string, socket: unknown) => boolean): void {
     const data = JSON.stringify(frame);
     const sockets = this.liveSockets();
+    let sent = 0;
     for (const ws of sockets) {
       if (skip) {
         const actor = socketActor(ws);
         if (!actor || skip(actor.userId, ws)) continue;
       }
-      if (!trySend(ws, data)) sockets.delete(ws);
+      if (trySend(ws, data)) sent += 1;
+      else sockets.delete(ws);
     }
+    if (frame.type === "message") this.meter.delivered(sent);
   }
 
   /** Users with a socket open here. */

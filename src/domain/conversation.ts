@@ -66,6 +66,8 @@ export class Conversation {
   constructor(
     private readonly store: RoomStore,
     private readonly fanout: Fanout,
+    /** A tenant-level gate on new messages (the messages-per-day quota); a retried send is never refused by it. */
+    private readonly admit: () => Failure | undefined = () => undefined,
   ) {}
 
   /** The room if it exists and belongs to the actor's tenant and the actor is an active member. */
@@ -177,7 +179,7 @@ export class Conversation {
   private sendFresh(actor: Actor, input: SendInput, now: number, onStored?: (result: SendResult) => void): Result<SendResult> {
     const access = this.accessAsAdmin(actor);
     if (!access.ok) return access;
-    const limited = this.takeSendToken(actor, now);
+    const limited = this.admit() ?? this.takeSendToken(actor, now);
     if (limited) return limited;
     const checked = checkMessageBody(input.kind, input.body);
     if (!checked.ok) return fail("invalid_request", checked.message);

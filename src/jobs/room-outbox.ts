@@ -8,6 +8,8 @@ import type { OutboundJob } from "../crm/outbound";
 import { presenceShard, shardCount, type NotifyMember } from "../domain/notify";
 import { previewOf } from "../domain/kinds";
 import { presenceStub } from "../objects";
+import { logLine } from "../log";
+import type { RoomMeter } from "./room-meter";
 
 /** Delay between a change and its D1 mirror flush while a conversation is quiet. */
 export const MIRROR_DELAY_MS = 200;
@@ -33,6 +35,8 @@ export interface OutboxHost {
   files(): Pick<R2Bucket, "delete">;
   /** User ids with an open socket on this conversation (they are reading it: no push for them). */
   liveUsers(): Set<string>;
+  /** Usage counters and the messages quota, carried by the mirror flush. */
+  readonly meter: RoomMeter;
 }
 
 /**
@@ -287,12 +291,26 @@ export class RoomOutbox {
         return undefined;
       }
       const db = tenantDb(this.host.env, snapshot.tenantId);
-      const wantEndpoints = db === this.host.env.DB && (room.outboundSeq < room.lastSeq || this.store.effects.nextDue() !== undefined);
+      // Endpoints and quotas live in the primary database: they ride along only when it is the tenant's.
+      const primary = db === this.host.env.DB;
+      const wantEndpoints = primary && (room.outboundSeq < room.lastSeq || this.store.effects.nextDue() !== undefined);
+      const now = Date.now();
+      const fresh = snapshot.history.filter((r) => r.seq > room.mirroredSeq);
       const statements = mirrorStatements(db, snapshot);
+      const mirrored = statements.length;
+      const meter = primary ? this.host.meter.statements(db, snapshot.tenantId, now, fresh.filter((r) => r.kind !== "system").length) : undefined;
+      if (meter) statements.push(...meter.statements);
       if (wantEndpoints) statements.push(endpointsQuery(db, snapshot.tenantId));
       const results = await db.batch(statements);
       this.store.markMirrored(snapshot.version, snapshot.historyThrough, snapshot.revised);
+      meter?.settle(results.slice(mirrored, mirrored + meter.statements.length));
       this.lastFlushRows = snapshot.history.length;
+      logLine("mirror.flush", {
+        tenantId: snapshot.tenantId,
+        conversationId: snapshot.conversationId,
+        rows: snapshot.history.length,
+        lagMs: fresh[0] ? now - fresh[0].ts : 0,
+      });
       return wantEndpoints ? endpointsQuery.rows(results.at(-1)) : undefined;
     };
     const next = (this.flushTail ?? Promise.resolve()).then(run, run);

@@ -79,6 +79,12 @@ export class RoomStore {
     return room;
   }
 
+  /** Entries of the log not yet copied to D1 (system events included: an upper bound of messages). */
+  unmirroredCount(): number {
+    const room = this.getRoom();
+    return room ? room.lastSeq - room.mirroredSeq : 0;
+  }
+
   /** Create the room and its first members. */
   create(init: {
     tenantId: string;
