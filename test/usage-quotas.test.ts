@@ -1,6 +1,6 @@
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { ADMIN, api, BASE, createGroup, expectError, join, sendHttp, setupTenant } from "./helpers";
+import { ADMIN, api, BASE, createGroup, eventually, expectError, join, openChannel, sendHttp, setupTenant } from "./helpers";
 
 const today = () => new Date().toISOString().slice(0, 10);
 
@@ -85,6 +85,23 @@ describe("the messages-per-day quota", () => {
     const usage = await api("GET", "/v1/usage", { token: t.apiKey });
     expect(usage.body.days.find((d: { day: string }) => d.day === today())).toMatchObject({ messages: 3 });
     expect(usage.body.days.find((d: { day: string }) => d.day === today()).deliveries).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe("the open-sockets quota", () => {
+  it("refuses a device channel over the tenant's share on its presence shard, and usage keeps the day's peak", async () => {
+    const t = await setupTenant(["alice"]);
+    // The suite runs three presence shards: a quota of 3 leaves each shard one channel.
+    await api("PUT", `/v1/tenants/${t.tenantId}/quotas`, { token: ADMIN, body: { openSockets: 3 } });
+    const phone = await openChannel(t.tokens.alice!, "phone");
+    const refused = await exports.default.fetch(`${BASE}/v1/ws?token=${encodeURIComponent(t.tokens.alice!)}&device=laptop`, { headers: { Upgrade: "websocket" } });
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("quota_exceeded");
+    await eventually(async () => {
+      const usage = await api("GET", "/v1/usage", { token: t.apiKey });
+      expect(usage.body.days.find((d: { day: string }) => d.day === today())).toMatchObject({ openSocketsPeak: 1 });
+    });
+    phone.close();
   });
 });
 

@@ -12,6 +12,7 @@ import { PING_TEXT, PONG_TEXT } from "../src/protocol/frames";
 import { ACTOR_HEADER } from "../src/protocol/internal";
 import { answerClose, parseHeaderJson, trySend } from "../src/protocol/sockets";
 import { errorBody } from "../src/http/errors";
+import { ChannelMeter } from "../src/jobs/channel-meter";
 import { LIMITS } from "../src/protocol/limits";
 
 /** How long a change of online state waits before it is announced: a flapping connection announces nothing. */
@@ -36,6 +37,7 @@ type ChannelActor = z.infer<typeof ChannelActor>;
  */
 export class TenantPresence extends DurableObject<Env> {
   private readonly store: PresenceStore;
+  private readonly channels = new ChannelMeter();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -59,6 +61,8 @@ export class TenantPresence extends DurableObject<Env> {
         headers: { "Retry-After": "5" },
       });
     }
+    const quota = await this.channels.refusal(this.env, actor.tenantId, shardCount(this.env.PRESENCE_SHARDS), this.ctx.getWebSockets().length, Date.now());
+    if (quota) return Response.json(errorBody(quota.code, quota.message), { status: 403 });
     this.store.bindTenant(actor.tenantId);
     this.store.bindShard(actor.shard);
     const wasOnline = this.isOnline(actor.userId);
@@ -70,6 +74,7 @@ export class TenantPresence extends DurableObject<Env> {
     this.store.touchDevice(actor.userId, actor.deviceId, now);
     this.store.markSeen(actor.userId, now, !wasOnline);
     if (!wasOnline) await this.armAnnounce();
+    this.channels.opened(this.env, actor.tenantId, actor.shard, this.ctx.getWebSockets().length, now);
     server.send(JSON.stringify({ type: "ready", userId: actor.userId, deviceId: actor.deviceId }));
     return new Response(null, { status: 101, webSocket: client });
   }

@@ -48,7 +48,11 @@ export const usageRoutes = new Hono<AppEnv>().use(requirePrincipal("tenant", "op
   if (c.get("principal").kind !== "operator") return c.json(await tenantUsage(c.env, tenantOf(c), range));
   const totals = new Map<string, Record<string, number>>();
   for (const row of await usageTotals(c.env.DB, range.from, range.to)) {
-    totals.set(row.tenantId, { ...(totals.get(row.tenantId) ?? {}), [row.metric]: row.value });
+    const metrics = totals.get(row.tenantId) ?? {};
+    // Each presence shard keeps its own peak: the tenant's is their sum.
+    const metric = row.metric.startsWith("sockets_peak") ? "sockets_peak" : row.metric;
+    metrics[metric] = (metrics[metric] ?? 0) + row.value;
+    totals.set(row.tenantId, metrics);
   }
   return c.json({ ...range, tenants: [...totals].map(([tenantId, metrics]) => ({ tenantId, metrics })) });
 });

@@ -3,7 +3,10 @@ import { and, asc, between, eq, isNull, sql } from "drizzle-orm";
 import { tenantQuotas, tenantUsageLevels, usageActiveUsers, usageDaily, users } from "./schema";
 import { BOT_USER_ID } from "../protocol/ids";
 
-/** Counters kept per tenant and UTC day. `sockets_peak` keeps the day's maximum; the others add up. */
+/**
+ * Counters kept per tenant and UTC day. `sockets_peak:<shard>` keeps each presence shard's maximum of open
+ * device channels (summed when read); the others add up.
+ */
 export const DAILY_METRICS = [
   "messages",
   "deliveries",
@@ -110,7 +113,7 @@ export async function usageByDay(db: D1Database, tenantId: string, from: string,
     else if (metric === "deliveries") entry.deliveries = c.value;
     else if (metric === "crm_events") entry.crmEvents = c.value;
     else if (metric === "attachment_bytes_uploaded") entry.attachmentBytesUploaded = c.value;
-    else if (metric === "sockets_peak") entry.openSocketsPeak = c.value;
+    else if (c.metric.startsWith("sockets_peak")) entry.openSocketsPeak += c.value;
     else if (metric === "push.webpush") entry.pushes.webpush = c.value;
     else if (metric === "push.fcm") entry.pushes.fcm = c.value;
     else if (metric === "push.apns") entry.pushes.apns = c.value;
@@ -126,7 +129,7 @@ export async function usageTotals(db: D1Database, from: string, to: string): Pro
     .select({
       tenantId: usageDaily.tenantId,
       metric: usageDaily.metric,
-      value: sql<number>`CASE WHEN ${usageDaily.metric} = 'sockets_peak' THEN max(${usageDaily.value}) ELSE sum(${usageDaily.value}) END`,
+      value: sql<number>`CASE WHEN ${usageDaily.metric} LIKE 'sockets_peak%' THEN max(${usageDaily.value}) ELSE sum(${usageDaily.value}) END`,
     })
     .from(usageDaily)
     .where(between(usageDaily.day, from, to))
