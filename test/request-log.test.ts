@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { api, createGroup, sendHttp, setupTenant } from "./helpers";
+import { api, createGroup, join, openChannel, sendHttp, setupTenant } from "./helpers";
 
 /** The reporting-log lines written while `run` runs, parsed. */
 async function logLinesOf(run: () => Promise<unknown>): Promise<{ lines: Record<string, unknown>[]; raw: string }> {
@@ -60,5 +60,41 @@ describe("the reporting log", () => {
     for (const secret of ["launch code", t.tokens.alice!, t.apiKey, "not-a-token", "test-admin-token", "test-signing-key"]) {
       expect(raw).not.toContain(secret);
     }
+  });
+});
+
+describe("the reporting log of sockets and side effects", () => {
+  it("writes one line when a conversation socket or a device channel ends, with who, where and how long", async () => {
+    const t = await setupTenant();
+    const id = await createGroup(t.tokens.alice!, ["bob"]);
+    const { lines, raw } = await logLinesOf(async () => {
+      const { socket } = await join(id, t.tokens.bob!, { device: "phone" });
+      socket.close();
+      await socket.waitClosed();
+      const channel = await openChannel(t.tokens.bob!, "laptop");
+      channel.close();
+      await channel.waitClosed();
+    });
+    const ended = lines.filter((l) => l.type === "socket.closed");
+    expect(ended.map((l) => [l.route, l.actorId, l.deviceId, l.status])).toEqual([
+      ["/v1/conversations/:id/ws", "bob", "phone", 1000],
+      ["/v1/ws", "bob", "laptop", 1000],
+    ]);
+    for (const l of ended) {
+      expect(l).toMatchObject({ tenantId: t.tenantId, actorKind: "user" });
+      expect(typeof l.requestId).toBe("string");
+      expect(l.durationMs).toBeGreaterThanOrEqual(0);
+    }
+    expect(raw).not.toContain(t.tokens.bob!);
+  });
+
+  it("writes a line per mirror flush with its rows and lag, never the text", async () => {
+    const t = await setupTenant();
+    const id = await createGroup(t.tokens.alice!, ["bob"]);
+    const { lines, raw } = await logLinesOf(() => sendHttp(t.tokens.alice!, id, "m1", "quarterly numbers attached"));
+    expect(lines.filter((l) => l.type === "mirror.flush")).toEqual([
+      expect.objectContaining({ tenantId: t.tenantId, conversationId: id, rows: 1 }),
+    ]);
+    expect(raw).not.toContain("quarterly numbers");
   });
 });

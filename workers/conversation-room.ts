@@ -14,6 +14,7 @@ import { systemClock, TokenBucket, type Clock } from "../src/domain/rate";
 import { errorBody } from "../src/http/errors";
 import { describeIssue, Emoji } from "../src/domain/kinds";
 import { ACTOR_HEADER } from "../src/protocol/internal";
+import { logLine } from "../src/log";
 import { answerClose, parseHeaderJson, trySend } from "../src/protocol/sockets";
 
 
@@ -24,6 +25,9 @@ const SocketActor = z.object({
   tenantId: z.string(),
   userId: z.string(),
   deviceId: z.string(),
+  /** The upgrade's request id and accept time, for the reporting log's line when the socket ends. */
+  requestId: z.string().max(64).optional(),
+  since: z.number().optional(),
 });
 type SocketActor = z.infer<typeof SocketActor>;
 
@@ -72,8 +76,9 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
     this.ctx.acceptWebSocket(server, [`u:${actor.data.userId}`, `d:${actor.data.deviceId}`]);
-    server.serializeAttachment(actor.data satisfies SocketActor);
-    actors.set(server, actor.data);
+    const identity: SocketActor = { ...actor.data, since: Date.now() };
+    server.serializeAttachment(identity);
+    actors.set(server, identity);
     this.liveSockets().add(server);
     const room = this.store.requireRoom();
     send(server, { type: "ready", conversationId: room.conversationId, lastSeq: room.lastSeq });
@@ -154,11 +159,28 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
     this.sockets?.delete(ws);
     answerClose(ws, code, reason);
+    this.logSessionEnd(ws, code);
   }
 
   override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
     this.sockets?.delete(ws);
     console.warn("websocket error", error);
+    this.logSessionEnd(ws, 1006);
+  }
+
+  private logSessionEnd(ws: WebSocket, code: number): void {
+    const actor = socketActor(ws);
+    logLine("socket.closed", {
+      requestId: actor?.requestId,
+      tenantId: actor?.tenantId,
+      actorKind: "user",
+      actorId: actor?.userId,
+      deviceId: actor?.deviceId,
+      route: "/v1/conversations/:id/ws",
+      conversationId: this.store.getRoom()?.conversationId,
+      status: code,
+      durationMs: actor?.since === undefined ? undefined : Date.now() - actor.since,
+    });
   }
 
   /**
@@ -389,7 +411,13 @@ function socketActor(ws: WebSocket): SocketActor | undefined {
     // The attachment was written by this class at accept time; a hand check is enough.
     const a = ws.deserializeAttachment() as Partial<SocketActor> | null;
     if (!a || typeof a.tenantId !== "string" || typeof a.userId !== "string" || typeof a.deviceId !== "string") return undefined;
-    actor = { tenantId: a.tenantId, userId: a.userId, deviceId: a.deviceId };
+    actor = {
+      tenantId: a.tenantId,
+      userId: a.userId,
+      deviceId: a.deviceId,
+      ...(typeof a.requestId === "string" ? { requestId: a.requestId } : {}),
+      ...(typeof a.since === "number" ? { since: a.since } : {}),
+    };
     actors.set(ws, actor);
   }
   return actor;

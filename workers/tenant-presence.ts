@@ -13,6 +13,7 @@ import { ACTOR_HEADER } from "../src/protocol/internal";
 import { answerClose, parseHeaderJson, trySend } from "../src/protocol/sockets";
 import { errorBody } from "../src/http/errors";
 import { ChannelMeter } from "../src/jobs/channel-meter";
+import { logLine } from "../src/log";
 import { LIMITS } from "../src/protocol/limits";
 
 /** How long a change of online state waits before it is announced: a flapping connection announces nothing. */
@@ -27,7 +28,15 @@ const QUEUE_BATCH = 100;
 export type Status = "online" | "offline";
 
 
-const ChannelActor = z.object({ tenantId: z.string(), userId: z.string(), deviceId: z.string(), shard: z.number().int().min(0) });
+const ChannelActor = z.object({
+  tenantId: z.string(),
+  userId: z.string(),
+  deviceId: z.string(),
+  shard: z.number().int().min(0),
+  /** The upgrade's request id and accept time, for the reporting log's line when the channel ends. */
+  requestId: z.string().max(64).optional(),
+  since: z.number().optional(),
+});
 type ChannelActor = z.infer<typeof ChannelActor>;
 
 /**
@@ -69,8 +78,8 @@ export class TenantPresence extends DurableObject<Env> {
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
     this.ctx.acceptWebSocket(server, [`u:${actor.userId}`, `d:${actor.userId}:${actor.deviceId}`]);
-    server.serializeAttachment(actor satisfies ChannelActor);
     const now = Date.now();
+    server.serializeAttachment({ ...actor, since: now } satisfies ChannelActor);
     this.store.touchDevice(actor.userId, actor.deviceId, now);
     this.store.markSeen(actor.userId, now, !wasOnline);
     if (!wasOnline) await this.armAnnounce();
@@ -96,16 +105,27 @@ export class TenantPresence extends DurableObject<Env> {
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
     answerClose(ws, code, reason);
-    await this.channelGone(ws);
+    await this.channelGone(ws, code);
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
-    await this.channelGone(ws);
+    await this.channelGone(ws, 1006);
   }
 
-  private async channelGone(ws: WebSocket): Promise<void> {
+  private async channelGone(ws: WebSocket, code: number): Promise<void> {
     const actor = ChannelActor.safeParse(ws.deserializeAttachment());
     if (!actor.success) return;
+    const { requestId, tenantId, userId, deviceId, since } = actor.data;
+    logLine("socket.closed", {
+      requestId,
+      tenantId,
+      actorKind: "user",
+      actorId: userId,
+      deviceId,
+      route: "/v1/ws",
+      status: code,
+      durationMs: since === undefined ? undefined : Date.now() - since,
+    });
     const stillOnline = this.isOnline(actor.data.userId, ws);
     this.store.markSeen(actor.data.userId, Date.now(), !stillOnline);
     if (!stillOnline) await this.armAnnounce();

@@ -188,7 +188,7 @@ export const conversationRoutes = new Hono<AppEnv>()
     const actor = actorOf(c, device);
     // A fresh request: nothing the client sent reaches the object except what the Worker chose.
     const forward = new Request(`https://room.internal/ws?after=${after}`, {
-      headers: { Upgrade: "websocket", [ACTOR_HEADER]: JSON.stringify(actor) },
+      headers: { Upgrade: "websocket", [ACTOR_HEADER]: JSON.stringify({ ...actor, requestId: c.get("requestId") }) },
     });
     return room(c).fetch(forward);
   });

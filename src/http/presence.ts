@@ -71,7 +71,7 @@ export const presenceRoutes = new Hono<AppEnv>()
     const { stub, address } = presenceOf(c.env, actor.tenantId, actor.userId);
     // A fresh request: only the identity the Worker verified reaches the presence object.
     const forward = new Request("https://presence.internal/ws", {
-      headers: { Upgrade: "websocket", [ACTOR_HEADER]: JSON.stringify({ ...actor, shard: address.shard }) },
+      headers: { Upgrade: "websocket", [ACTOR_HEADER]: JSON.stringify({ ...actor, shard: address.shard, requestId: c.get("requestId") }) },
     });
     return stub.fetch(forward);
   })
