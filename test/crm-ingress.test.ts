@@ -229,3 +229,25 @@ describe("CRM ingress (HubSpot, Salesforce, Slack)", () => {
     expect(cards.map((m) => m.body.text)).toEqual(["*New deal* <https://crm/1|ACME>", "second alert"]);
   });
 });
+
+describe("CRM deliveries in the reporting events and usage", () => {
+  it("reports accepted and refused deliveries to the tenant, and counts posted events as usage", async () => {
+    const t = await setupTenant(["alice"]);
+    const id = await createGroup(t.tokens.alice!, []);
+    const hook = await integration(t, { kind: "standard", name: "CRM", conversationId: id });
+    const first = await deliverStandard(hook, lead("L-1"));
+    expect(first.status).toBe(200);
+    // The same delivery again posts nothing new; a forged one is refused.
+    expect((await deliverStandard(hook, lead("L-1"), { id: first.id })).status).toBe(200);
+    expect((await deliverStandard(hook, lead("L-2"), { secret: "whsec_" + btoa("not the secret at all") })).status).toBe(401);
+    const events = await api("GET", "/v1/events?type=crm.delivery", { token: t.apiKey });
+    expect(events.body.events.map((e: { data: Record<string, unknown> }) => [e.data.outcome, e.data.status, e.data.posted])).toEqual([
+      ["accepted", 200, 1],
+      ["accepted", 200, 0],
+      ["refused", 401, 0],
+    ]);
+    expect(JSON.stringify(events.body)).not.toContain(hook.secret);
+    const usage = await api("GET", "/v1/usage", { token: t.apiKey });
+    expect(usage.body.days.at(-1)).toMatchObject({ crmEvents: 1 });
+  });
+});
