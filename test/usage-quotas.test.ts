@@ -1,4 +1,6 @@
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
+import { runDurableObjectAlarm } from "cloudflare:test";
+import { roomName } from "../src/protocol/ids";
 import { describe, expect, it } from "vitest";
 import { ADMIN, api, BASE, createGroup, eventually, expectError, join, openChannel, sendHttp, setupTenant } from "./helpers";
 
@@ -18,7 +20,7 @@ async function upload(token: string, id: string) {
     headers: { authorization: `Bearer ${token}`, "content-type": "image/png" },
     body: png(),
   });
-  return { status: res.status, body: (await res.json()) as { error?: { code: string; message: string } } };
+  return { status: res.status, body: (await res.json()) as { id?: string; error?: { code: string; message: string } } };
 }
 
 describe("quotas", () => {
@@ -62,6 +64,22 @@ describe("quotas", () => {
     const usage = await api("GET", "/v1/usage", { token: t.apiKey });
     expect(usage.body.attachmentBytesStored).toBe(64);
     expect(usage.body.days.find((d: { day: string }) => d.day === today())).toMatchObject({ attachmentBytesUploaded: 64 });
+  });
+});
+
+describe("attachment storage usage", () => {
+  it("gives the bytes of a recalled picture back once they are deleted", async () => {
+    const t = await setupTenant(["alice"]);
+    const id = await createGroup(t.tokens.alice!, []);
+    const up = await upload(t.tokens.alice!, id);
+    const sent = await api("POST", `/v1/conversations/${id}/messages`, {
+      token: t.tokens.alice!,
+      body: { clientId: "pic", kind: "image", body: { attachment: { id: up.body.id, name: "a.png", size: 64, contentType: "image/png" } } },
+    });
+    expect((await api("GET", "/v1/usage", { token: t.apiKey })).body.attachmentBytesStored).toBe(64);
+    expect((await api("POST", `/v1/conversations/${id}/messages/${sent.body.seq}/recall`, { token: t.tokens.alice! })).status).toBe(200);
+    await runDurableObjectAlarm(env.ROOMS.getByName(roomName(t.tenantId, id)));
+    expect((await api("GET", "/v1/usage", { token: t.apiKey })).body.attachmentBytesStored).toBe(0);
   });
 });
 

@@ -9,6 +9,7 @@ import { presenceShard, shardCount, type NotifyMember } from "../domain/notify";
 import { previewOf } from "../domain/kinds";
 import { presenceStub } from "../objects";
 import { logLine } from "../log";
+import { adjustLevel } from "../storage/usage";
 import type { RoomMeter } from "./room-meter";
 
 /** Delay between a change and its D1 mirror flush while a conversation is quiet. */
@@ -188,6 +189,8 @@ export class RoomOutbox {
       this.settle(files, async () => {
         const keys = files.map((e) => (e.effect.kind === "file.delete" ? attachmentKey(room.tenantId, room.conversationId, e.effect.attachmentId) : ""));
         await this.host.files().delete(keys);
+        const freed = files.reduce((sum, e) => sum + (e.effect.kind === "file.delete" ? (e.effect.size ?? 0) : 0), 0);
+        if (freed > 0) await adjustLevel(tenantDb(this.host.env, room.tenantId), room.tenantId, "attachment_bytes_stored", -freed);
       }),
       this.settle(events, async () => {
         const endpoints = prefetched ?? (await endpointsOf(this.host.env.DB, room.tenantId));

@@ -13,7 +13,7 @@ import type { OutboundEventType } from "./endpoints";
  * an append-only log "every seq above the watermark" is the same outbox at a fraction of the writes.
  */
 export type Effect =
-  | { kind: "file.delete"; attachmentId: string }
+  | { kind: "file.delete"; attachmentId: string; /** Bytes, to give back to the tenant's storage usage. */ size?: number }
   | { kind: "outbound"; type: Exclude<OutboundEventType, "message.created">; payload: JsonObject; createdAt: number };
 
 export interface StoredEffect {

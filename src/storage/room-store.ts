@@ -350,8 +350,9 @@ export class RoomStore {
   /** Forget an attachment and, in the same transaction, schedule the deletion of its bytes. */
   discardAttachment(id: string, now: number): void {
     this.oldestUnsent = undefined;
+    const size = this.sql.exec<{ size: number }>(`SELECT size FROM attachments WHERE id = ?`, id).toArray()[0]?.size;
     this.sql.exec(`DELETE FROM attachments WHERE id = ?`, id);
-    this.effects.add(`file:${id}`, { kind: "file.delete", attachmentId: id }, now);
+    this.effects.add(`file:${id}`, { kind: "file.delete", attachmentId: id, ...(size !== undefined ? { size } : {}) }, now);
   }
 
   /** The `message_edited` events about a message (they carry its body). */
