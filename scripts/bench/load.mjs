@@ -18,6 +18,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * @param {number} o.senders     sending streams per room
  * @param {boolean} o.rotate     closed-loop: each stream sends from the room's sockets in turn (one in flight)
  * @param {number} o.payload     bytes of text per message
+ * @param {string} [o.marker]    a word every message text starts with (so search can find this run's messages)
  * @param {number} o.duration    seconds of load
  * @param {number} o.drain       seconds allowed, after the load, for acks and deliveries to arrive on time
  * @param {number} [o.late]      seconds more to wait for late ones before counting them lost
@@ -181,7 +182,7 @@ export async function runLoad(o) {
   log(`  ${sockets.length} sockets ready in ${(connectMs / 1000).toFixed(2)} s`);
 
   // ---- load ----
-  const text = "x".repeat(o.payload);
+  const text = o.marker ? `${o.marker} ${"x".repeat(Math.max(0, o.payload - o.marker.length - 1))}` : "x".repeat(o.payload);
   const sendFrom = (sock, room, clientId, done) => {
     const now = performance.now();
     sendTimes.set(clientId, now);
@@ -254,10 +255,13 @@ export async function runLoad(o) {
   const lateDeadline = drainDeadline + (o.late ?? 0) * 1000;
   let ackedAtDrain = null;
   let deliveriesAtDrain = null;
+  // Deliveries of acked messages that had not reached their socket `drain` s after the load stopped.
+  let undeliveredAtDrain = 0;
   const mark = () => {
     if (ackedAtDrain === null && performance.now() >= drainDeadline) {
       ackedAtDrain = acked;
       deliveriesAtDrain = deliveries;
+      for (const room of rooms) for (const s of room.sockets) undeliveredAtDrain += Math.max(0, room.acked.length - s.unique);
     }
   };
   while (pending.size > 0 && performance.now() < lateDeadline) {
@@ -340,6 +344,8 @@ export async function runLoad(o) {
             unknownDeliveries,
             lateAcks: ackedAtDrain === null ? 0 : acked - ackedAtDrain,
             lateDeliveries: deliveriesAtDrain === null ? 0 : deliveries - deliveriesAtDrain,
+            undeliveredAtDrain,
+            drainWindowSeconds: o.drain,
             unexpectedCloses,
             drainSeconds: (drainedAt - loadEnd) / 1000,
             lastAckAfterLoadMs: lastAckAt ? lastAckAt - loadEnd : null,
@@ -357,6 +363,9 @@ export async function runLoad(o) {
       machineCores: os.availableParallelism(),
       loadgenLoopDelayP99Ms: loop.count ? loop.percentile(99) / 1e6 : null,
     },
+    // CPU seconds of each server part over the load and drain, and over connecting.
+    cpuSeconds: Object.fromEntries(Object.keys(cpu1).map((part) => [part, cpu1[part].cpuSeconds - cpu0[part].cpuSeconds])),
+    connectCpuSeconds: Object.fromEntries(Object.keys(memConnected).map((part) => [part, memConnected[part].cpuSeconds - mem0[part].cpuSeconds])),
     // Resident memory before connecting, with every socket connected, and after the load.
     memory: Object.fromEntries(
       Object.keys(mem1).map((part) => [part, { beforeBytes: mem0[part].rssBytes, connectedBytes: memConnected[part].rssBytes, afterBytes: mem1[part].rssBytes }]),
