@@ -1,5 +1,52 @@
-import type { ConversationSummary } from "./conversations";
+import type { ConversationSummary, HistoryRow } from "./conversations";
 import { listConversationsWhere } from "./conversations";
+import type { JsonObject } from "../protocol/frames";
+import { cjkGrams, searchableText } from "../domain/search";
+
+/** A message as a conversation object stores it: what the mirror copies into the D1 history. */
+export interface StoredMessage {
+  seq: number;
+  client_id: string;
+  sender: string;
+  kind: string;
+  /** The body as JSON text. */
+  body: string;
+  ts: number;
+  edited_at: number | null;
+  recalled: number;
+  version: number;
+}
+
+/** The D1 history row of a stored message, with what search indexes (nothing for a recalled message). */
+export function historyRow(r: StoredMessage): HistoryRow {
+  const text = r.recalled === 1 ? "" : searchableText(r.kind, JSON.parse(r.body) as JsonObject);
+  return {
+    seq: r.seq,
+    clientId: r.client_id,
+    sender: r.sender,
+    kind: r.kind,
+    body: r.body,
+    text,
+    grams: cjkGrams(text),
+    ts: r.ts,
+    editedAt: r.edited_at,
+    recalled: r.recalled,
+    version: r.version,
+  };
+}
+
+/** Most index matches one request examines when it walks the index newest first (then it stops and pages). */
+export const SEARCH_SCAN_MAX = 1_000;
+/**
+ * A searcher who can see at most this many messages (in the conversations the query covers) is searched
+ * from their conversations: their messages are checked against the index's matches, which are examined up
+ * to {@link SEARCH_MATCHES_MAX} per request. Beyond it, matches are examined newest first up to
+ * {@link SEARCH_SCAN_MAX}.
+ */
+export const SEARCH_VISIBLE_MAX = 20_000;
+export const SEARCH_MATCHES_MAX = 20_000;
+/** A date filter narrows the scan to the ids of its messages when it holds at most this many. */
+const DATE_WINDOW_MAX = 20_000;
 
 export interface MessageSearch {
   tenantId: string;
@@ -17,6 +64,9 @@ export interface MessageSearch {
   /** Only hits older (in mirror order) than this cursor. */
   cursor?: number | undefined;
   limit: number;
+  /** Overrides of the scan bounds (tests). */
+  scanMax?: number | undefined;
+  visibleMax?: number | undefined;
 }
 
 export interface MessageHit {
@@ -32,48 +82,136 @@ export interface MessageHit {
   editedAt: number | null;
 }
 
+export interface MessagePage {
+  hits: MessageHit[];
+  /** Where the next page starts (exclusive), or null when the scan has seen every match. */
+  next: number | null;
+  /** The page ended because the scan bound was reached, not because `limit` hits were found. */
+  capped: boolean;
+}
+
 interface HitRow extends MessageHit {
   [key: string]: unknown;
 }
 
+interface WindowRow {
+  scanned: number;
+  low: number | null;
+  id: number | null;
+  [key: string]: unknown;
+}
+
 /**
- * Messages matching the query in conversations the user is a member of, newest first. Membership is
- * joined in the query, never filtered afterwards. The FTS index drives the plan in descending rowid
- * (mirror) order, so LIMIT stops the scan early even for common terms; CROSS JOIN pins that order
- * (with a date filter SQLite would otherwise start from the ts index and probe FTS once per message
- * in range: seconds at a million messages).
+ * One page of messages matching the query in conversations the user is a member of now, newest first (in
+ * mirror order). Membership is joined in the query, never filtered afterwards.
+ *
+ * Every request examines a bounded window of index matches, newest first below the cursor, so no query
+ * costs more than that however many matches the user cannot see: when the window fills before `limit`
+ * hits are found, the page says so (`capped`) and the cursor continues below the window. Two plans:
+ * - a searcher who sees few messages (at most SEARCH_VISIBLE_MAX): their messages, read from the
+ *   position index, are checked against a window of up to SEARCH_MATCHES_MAX matches (a rowid set);
+ * - otherwise the window is the newest SEARCH_SCAN_MAX matches (rowids only, cheap), each joined in
+ *   that order to its message and the membership, and LIMIT stops at `limit` hits.
+ * Messages the searcher deleted for themself (hidden_messages) are left out in the query.
+ * A date filter whose range holds at most DATE_WINDOW_MAX messages first narrows the window to their
+ * ids (the ts index is ordered by time, ids by mirror order: the bounds are exact, read from the index).
  */
-export async function searchMessages(db: D1Database, s: MessageSearch): Promise<MessageHit[]> {
+export async function searchMessages(db: D1Database, s: MessageSearch): Promise<MessagePage> {
   const driver = s.trigram !== null ? "messages_fts" : "messages_grams";
   const match = s.trigram ?? s.grams;
-  if (match === null) return [];
-  const where: string[] = [`${driver} MATCH ?3`, "m.tenant_id = ?1", "m.recalled = 0"];
+  if (match === null) return { hits: [], next: null, capped: false };
+  const visibleMax = s.visibleMax ?? SEARCH_VISIBLE_MAX;
+
+  // What the searcher can see (counted up to the bound) and, for a date filter, the ids it spans.
+  const dated = s.after !== undefined || s.before !== undefined;
+  const scope = await db
+    .prepare(
+      `SELECT
+         (SELECT count(*) FROM (SELECT 1 FROM memberships mb CROSS JOIN messages v INDEXED BY messages_position
+            ON v.tenant_id = mb.tenant_id AND v.conversation_id = mb.conversation_id
+            WHERE mb.tenant_id = ?1 AND mb.user_id = ?2 AND (?3 IS NULL OR mb.conversation_id = ?3) LIMIT ?4)) AS visible,
+         ${dated ? `(SELECT json_array(count(*), min(id), max(id)) FROM (SELECT id FROM messages INDEXED BY messages_tenant_ts
+            WHERE tenant_id = ?1 AND ts >= ?5 AND ts < ?6 LIMIT ?7))` : "NULL"} AS span`,
+    )
+    .bind(s.tenantId, s.userId, s.conversationId ?? null, visibleMax + 1, ...(dated ? [s.after ?? -1, s.before ?? Number.MAX_SAFE_INTEGER, DATE_WINDOW_MAX + 1] : []))
+    .first<{ visible: number; span: string | null }>();
+  const visible = scope?.visible ?? 0;
+  if (visible === 0) return { hits: [], next: null, capped: false };
+  let lo: number | undefined;
+  let hi: number | undefined;
+  if (scope?.span) {
+    const [n, min, max] = JSON.parse(scope.span) as [number, number | null, number | null];
+    if (n === 0) return { hits: [], next: null, capped: false };
+    if (n <= DATE_WINDOW_MAX && min !== null && max !== null) [lo, hi] = [min, max];
+  }
+
+  const fromMemberships = visible <= visibleMax;
+  const scanMax = s.scanMax ?? (fromMemberships ? SEARCH_MATCHES_MAX : SEARCH_SCAN_MAX);
   const binds: unknown[] = [s.tenantId, s.userId, match];
   const bind = (value: unknown) => {
     binds.push(value);
     return `?${binds.length}`;
   };
-  if (s.trigram !== null && s.grams !== null) where.push(`m.id IN (SELECT rowid FROM messages_grams WHERE messages_grams MATCH ${bind(s.grams)})`);
+  const window: string[] = [`${driver} MATCH ?3`];
+  if (s.cursor !== undefined) window.push(`rowid < ${bind(s.cursor)}`);
+  if (hi !== undefined) window.push(`rowid <= ${bind(hi)}`);
+  if (lo !== undefined) window.push(`rowid >= ${bind(lo)}`);
+  const scan = bind(scanMax);
+
+  const where: string[] = [
+    "m.tenant_id = ?1",
+    "m.recalled = 0",
+    "NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.tenant_id = ?1 AND h.user_id = ?2 AND h.conversation_id = m.conversation_id AND h.seq = m.seq)",
+  ];
+  if (s.trigram !== null && s.grams !== null) {
+    // The second index only inside the window: its matches elsewhere are never read.
+    where.push(`m.id IN (SELECT rowid FROM messages_grams WHERE messages_grams MATCH ${bind(s.grams)} AND rowid >= (SELECT low FROM win) AND rowid <= (SELECT high FROM win))`);
+  }
   if (s.conversationId !== undefined) where.push(`m.conversation_id = ${bind(s.conversationId)}`);
   if (s.from !== undefined) where.push(`m.sender = ${bind(s.from)}`);
   if (s.kind !== undefined) where.push(`m.kind = ${bind(s.kind)}`);
   if (s.after !== undefined) where.push(`m.ts >= ${bind(s.after)}`);
   if (s.before !== undefined) where.push(`m.ts < ${bind(s.before)}`);
-  if (s.cursor !== undefined) where.push(`${driver}.rowid < ${bind(s.cursor)}`);
   const limit = bind(s.limit);
+  const columns = `m.id, m.conversation_id AS conversationId, m.seq, m.client_id AS clientId, m.sender, m.kind, m.body, m.text, m.ts, m.edited_at AS editedAt`;
+  // The window is materialized once (the index is evaluated once); its rows are stored, and scanned, in
+  // the order they were produced: newest first. Joining in that order (CROSS JOIN pins it, and nothing
+  // asks for a sort) lets LIMIT stop at the first `limit` hits.
+  const hits = fromMemberships
+    ? `SELECT ${columns} FROM memberships mb CROSS JOIN messages m INDEXED BY messages_position
+         ON m.tenant_id = mb.tenant_id AND m.conversation_id = mb.conversation_id
+       WHERE mb.tenant_id = ?1 AND mb.user_id = ?2 AND m.id IN (SELECT id FROM cand) AND ${where.join(" AND ")}
+       ORDER BY m.id DESC LIMIT ${limit}`
+    : `SELECT ${columns} FROM cand
+         CROSS JOIN messages m ON m.id = cand.id
+         CROSS JOIN memberships mb ON mb.tenant_id = m.tenant_id AND mb.conversation_id = m.conversation_id AND mb.user_id = ?2
+       WHERE ${where.join(" AND ")}
+       LIMIT ${limit}`;
   const { results } = await db
     .prepare(
-      `SELECT m.id, m.conversation_id AS conversationId, m.seq, m.client_id AS clientId, m.sender, m.kind, m.body, m.text, m.ts, m.edited_at AS editedAt
-       FROM ${driver}
-       CROSS JOIN messages m ON m.id = ${driver}.rowid
-       CROSS JOIN memberships mb ON mb.tenant_id = m.tenant_id AND mb.conversation_id = m.conversation_id AND mb.user_id = ?2
-       WHERE ${where.join(" AND ")}
-       ORDER BY ${driver}.rowid DESC
-       LIMIT ${limit}`,
+      `WITH cand AS MATERIALIZED (SELECT rowid AS id FROM ${driver} WHERE ${window.join(" AND ")} ORDER BY rowid DESC LIMIT ${scan}),
+            win AS MATERIALIZED (SELECT count(*) AS scanned, min(id) AS low, max(id) AS high FROM cand)
+       SELECT win.scanned, win.low, hit.* FROM win LEFT JOIN (${hits}) AS hit ORDER BY hit.id DESC`,
     )
     .bind(...binds)
-    .all<HitRow>();
-  return results;
+    .all<WindowRow>();
+  const first = results[0];
+  const scanned = first?.scanned ?? 0;
+  const rows = results.filter((r) => r.id !== null) as unknown as HitRow[];
+  const full = scanned >= scanMax;
+  if (rows.length >= s.limit) return { hits: rows, next: rows.at(-1)!.id, capped: false };
+  // Fewer hits than asked: either every match below the cursor was seen, or the window was full.
+  const reachedBottom = lo !== undefined && first?.low !== null && first?.low !== undefined && first.low <= lo;
+  if (full && !reachedBottom && first?.low != null) return { hits: rows, next: first.low, capped: true };
+  return { hits: rows, next: null, capped: false };
+}
+
+/** Record that a member deleted a message for themself (idempotent). */
+export async function hideFromSearch(db: D1Database, h: { tenantId: string; userId: string; conversationId: string; seq: number }): Promise<void> {
+  await db
+    .prepare(`INSERT INTO hidden_messages (tenant_id, user_id, conversation_id, seq) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING`)
+    .bind(h.tenantId, h.userId, h.conversationId, h.seq)
+    .run();
 }
 
 /** The user's conversations whose name, or another member's name or id, contains `q` (case-insensitive for Latin). */
