@@ -55,6 +55,7 @@ const HELP = `npm run bench -- [options]
   --no-probe            skip the unloaded round-trip probe (ping / typing / send on a 50-socket conversation)
   --connect-concurrency N  handshakes in flight at once (default 500)
   --out FILE            JSON result file (default bench-results/bench-<time>.json)
+  --max-minutes N       stop (and clean up) a run that takes longer than this (default 120; 30 with --quick)
 
 Everything listens on and talks to 127.0.0.1 only. The run stops by itself and removes its processes, the
 snapshots of the project and the state directories (also on Ctrl-C).
@@ -186,6 +187,14 @@ for (const signal of ["SIGINT", "SIGTERM"]) {
     process.exit(130);
   });
 }
+
+// A run that hangs (a stack that stops answering) still ends, and cleans up, by itself.
+const maxMinutes = num(args["max-minutes"], quick ? 30 : 120);
+setTimeout(async () => {
+  console.error(`\nthe run exceeded --max-minutes ${maxMinutes}: stopping`);
+  await cleanup();
+  process.exit(1);
+}, maxMinutes * 60_000).unref();
 
 const log = (line) => console.log(line);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -41,6 +41,8 @@ export async function runLoad(o) {
   let deliveries = 0;
   let unknownDeliveries = 0;
   let lastDeliveryAt = 0;
+  /** Deliveries after this time (set once the load stops) are marked late: seen[] holds 2 instead of 1. */
+  let onTimeUntil = Infinity;
   let lastAckAt = 0;
   let sent = 0;
   let acked = 0;
@@ -85,7 +87,7 @@ export async function runLoad(o) {
         }
         if (sock.seen[off]) sock.dups++;
         else {
-          sock.seen[off] = 1;
+          sock.seen[off] = now <= onTimeUntil ? 1 : 2;
           sock.unique++;
         }
         return;
@@ -252,16 +254,14 @@ export async function runLoad(o) {
   // What arrives within `drain` s after the load stopped is on time; what arrives in the `late` s after that is
   // counted late (an overloaded server catching up); what never arrives is lost (or unacked).
   const drainDeadline = loadEnd + o.drain * 1000;
+  onTimeUntil = drainDeadline;
   const lateDeadline = drainDeadline + (o.late ?? 0) * 1000;
   let ackedAtDrain = null;
   let deliveriesAtDrain = null;
-  // Deliveries of acked messages that had not reached their socket `drain` s after the load stopped.
-  let undeliveredAtDrain = 0;
   const mark = () => {
     if (ackedAtDrain === null && performance.now() >= drainDeadline) {
       ackedAtDrain = acked;
       deliveriesAtDrain = deliveries;
-      for (const room of rooms) for (const s of room.sockets) undeliveredAtDrain += Math.max(0, room.acked.length - s.unique);
     }
   };
   while (pending.size > 0 && performance.now() < lateDeadline) {
@@ -290,6 +290,9 @@ export async function runLoad(o) {
   let dups = 0;
   let ooo = 0;
   let expected = 0;
+  // Deliveries of (eventually) acked messages that had not reached their socket `drain` s after the load
+  // stopped: the backlog then, whether it arrived later (late) or never (lost).
+  let undeliveredAtDrain = 0;
   for (const room of rooms) {
     for (const s of room.sockets) {
       dups += s.dups;
@@ -297,7 +300,9 @@ export async function runLoad(o) {
       for (const seq of room.acked) {
         expected++;
         const off = seq - s.base;
-        if (off <= 0 || off >= s.seen.length || !s.seen[off]) lost++;
+        const got = off <= 0 || off >= s.seen.length ? 0 : s.seen[off];
+        if (!got) lost++;
+        if (got !== 1) undeliveredAtDrain++;
       }
     }
   }
