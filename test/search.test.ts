@@ -154,6 +154,23 @@ describe("message search", () => {
     expect(await search(t.tokens.bob!, "audit", `&after=${Date.now() - 60_000}&before=${Date.now() + 60_000}`)).toMatchObject({ nextCursor: null, capped: false });
   });
 
+  it("bounds the second index of a mixed query too, and pages on where its matches run out", async () => {
+    const t = await setupTenant();
+    const id = await createGroup(t.tokens.alice!, ["bob"]);
+    for (const [i, text] of ["audit 报价 one", "报价 filler 1", "报价 filler 2", "audit 报价 two"].entries()) await sendHttp(t.tokens.alice!, id, `x${i}`, text);
+    const q = compileQuery("audit 报价");
+    if (!q.ok) throw new Error(q.message);
+    const page = (cursor?: number) =>
+      searchMessages(env.DB, { tenantId: t.tenantId, userId: "bob", trigram: q.trigram, grams: q.grams, limit: 5, cursor, visibleMax: 0, secondMax: 2 });
+    const first = await page();
+    expect(first.hits.map((h) => h.text)).toEqual(["audit 报价 two"]);
+    expect(first.capped).toBe(true);
+    const second = await page(first.next!);
+    expect(second.hits.map((h) => h.text)).toEqual(["audit 报价 one"]);
+    expect(second).toMatchObject({ next: null, capped: false });
+    expect(texts(await search(t.tokens.bob!, "audit 报价"))).toEqual(["audit 报价 two", "audit 报价 one"]);
+  });
+
   it("treats FTS syntax in queries as plain text and refuses what it cannot search", async () => {
     const t = await setupTenant();
     const id = await createGroup(t.tokens.alice!, ["bob"]);

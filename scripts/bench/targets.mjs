@@ -71,9 +71,10 @@ export function switchboardTarget(stack, { adminToken, runId, via, base, drain, 
         stack.seeded.set(sc.name, seeded);
       }
       const seedSeconds = (performance.now() - started) / 1000;
-      // Join after what earlier runs left in the conversation: a run counts only its own messages.
+      // Join after what is already in the conversation (system events of a big group's creation, earlier
+      // runs' messages): a run counts only its own messages, and asks for no replay.
       const lastSeq = new Map();
-      if (!fresh) for (const c of (await seeded.api.call("GET", "/v1/conversations?limit=500")).conversations) lastSeq.set(c.id, c.lastSeq);
+      for (const c of (await seeded.api.call("GET", "/v1/conversations?limit=500")).conversations) lastSeq.set(c.id, c.lastSeq);
       const rooms = seeded.rooms.map((room) => ({
         id: room.id,
         // More sockets than members (scenario E): the extra ones are further devices of the first members.

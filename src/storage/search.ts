@@ -67,6 +67,7 @@ export interface MessageSearch {
   /** Overrides of the scan bounds (tests). */
   scanMax?: number | undefined;
   visibleMax?: number | undefined;
+  secondMax?: number | undefined;
 }
 
 export interface MessageHit {
@@ -97,6 +98,8 @@ interface HitRow extends MessageHit {
 interface WindowRow {
   scanned: number;
   low: number | null;
+  gscanned: number;
+  glow: number | null;
   id: number | null;
   [key: string]: unknown;
 }
@@ -163,10 +166,16 @@ export async function searchMessages(db: D1Database, s: MessageSearch): Promise<
     "m.recalled = 0",
     "NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.tenant_id = ?1 AND h.user_id = ?2 AND h.conversation_id = m.conversation_id AND h.seq = m.seq)",
   ];
-  if (s.trigram !== null && s.grams !== null) {
-    // The second index only inside the window: its matches elsewhere are never read.
-    where.push(`m.id IN (SELECT rowid FROM messages_grams WHERE messages_grams MATCH ${bind(s.grams)} AND rowid >= (SELECT low FROM win) AND rowid <= (SELECT high FROM win))`);
-  }
+  // The second index only inside the window, and at most SEARCH_MATCHES_MAX of its matches (newest first):
+  // when those run out above the window's bottom, the page ends where they do.
+  const both = s.trigram !== null && s.grams !== null;
+  const secondMax = s.secondMax ?? SEARCH_MATCHES_MAX;
+  const second = both
+    ? `, gcand AS MATERIALIZED (SELECT rowid AS id FROM messages_grams WHERE messages_grams MATCH ${bind(s.grams)}
+           AND rowid >= (SELECT low FROM win) AND rowid <= (SELECT high FROM win) ORDER BY rowid DESC LIMIT ${bind(secondMax)}),
+         gwin AS MATERIALIZED (SELECT count(*) AS gscanned, min(id) AS glow FROM gcand)`
+    : "";
+  if (both) where.push(`m.id IN (SELECT id FROM gcand)`);
   if (s.conversationId !== undefined) where.push(`m.conversation_id = ${bind(s.conversationId)}`);
   if (s.from !== undefined) where.push(`m.sender = ${bind(s.from)}`);
   if (s.kind !== undefined) where.push(`m.kind = ${bind(s.kind)}`);
@@ -190,19 +199,22 @@ export async function searchMessages(db: D1Database, s: MessageSearch): Promise<
   const { results } = await db
     .prepare(
       `WITH cand AS MATERIALIZED (SELECT rowid AS id FROM ${driver} WHERE ${window.join(" AND ")} ORDER BY rowid DESC LIMIT ${scan}),
-            win AS MATERIALIZED (SELECT count(*) AS scanned, min(id) AS low, max(id) AS high FROM cand)
-       SELECT win.scanned, win.low, hit.* FROM win LEFT JOIN (${hits}) AS hit ORDER BY hit.id DESC`,
+            win AS MATERIALIZED (SELECT count(*) AS scanned, min(id) AS low, max(id) AS high FROM cand)${second}
+       SELECT win.scanned, win.low, ${both ? "gwin.gscanned, gwin.glow" : "0 AS gscanned, NULL AS glow"}, hit.*
+       FROM win ${both ? "CROSS JOIN gwin " : ""}LEFT JOIN (${hits}) AS hit ORDER BY hit.id DESC`,
     )
     .bind(...binds)
     .all<WindowRow>();
   const first = results[0];
-  const scanned = first?.scanned ?? 0;
   const rows = results.filter((r) => r.id !== null) as unknown as HitRow[];
-  const full = scanned >= scanMax;
   if (rows.length >= s.limit) return { hits: rows, next: rows.at(-1)!.id, capped: false };
-  // Fewer hits than asked: either every match below the cursor was seen, or the window was full.
-  const reachedBottom = lo !== undefined && first?.low !== null && first?.low !== undefined && first.low <= lo;
-  if (full && !reachedBottom && first?.low != null) return { hits: rows, next: first.low, capped: true };
+  // Fewer hits than asked: either every match below the cursor was seen, or a window was used up.
+  if (!first || first.low === null) return { hits: rows, next: null, capped: false };
+  const secondFull = both && first.gscanned >= secondMax && first.glow !== null;
+  const bottom = secondFull ? Math.max(first.low, first.glow!) : first.low;
+  const full = first.scanned >= scanMax || secondFull;
+  const reachedBottom = lo !== undefined && bottom <= lo;
+  if (full && !reachedBottom) return { hits: rows, next: bottom, capped: true };
   return { hits: rows, next: null, capped: false };
 }
 
