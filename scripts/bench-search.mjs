@@ -331,6 +331,12 @@ try {
     meta = { ...meta, complete: true, dataset, seeding: { bulk, probes: probeResults } };
     writeFileSync(META, JSON.stringify(meta, null, 2));
   }
+  // Conversation rows as the objects keep them: lastSeq is the newest message (search reads it to choose a
+  // plan). Flushes of one conversation may land out of order while seeding, and older seeds did not set it.
+  await sql(
+    `UPDATE conversations SET last_seq = (SELECT coalesce(max(seq), 0) FROM messages m WHERE m.tenant_id = conversations.tenant_id AND m.conversation_id = conversations.id) WHERE tenant_id = ?1`,
+    [TENANT],
+  );
   results.dataset = { ...meta.dataset, d1Bytes: d1Bytes(STATE) };
   if (reusing) results.dataset.note = "reused database: messages of earlier end-to-end runs are in it too; term counts are those of the seed";
   results.mirror = meta.seeding;

@@ -58,6 +58,7 @@ async function drain(env: Env, b: Backlog, flushMax: number): Promise<{ rows: nu
     }
     const snapshot: MirrorSnapshot = {
       ...b.conversation,
+      lastSeq: history.at(-1)!.seq,
       upserts: [],
       removals: [],
       history,

@@ -38,13 +38,14 @@ export function historyRow(r: StoredMessage): HistoryRow {
 /** Most index matches one request examines when it walks the index newest first (then it stops and pages). */
 export const SEARCH_SCAN_MAX = 1_000;
 /**
- * A searcher who can see at most this many messages (in the conversations the query covers) is searched
+ * A searcher who can see at most this many messages (in the conversations the query covers, counted as
+ * the sum of their `lastSeq`) is searched
  * from their conversations: their messages are checked against the index's matches, which are examined up
  * to {@link SEARCH_MATCHES_MAX} per request. Beyond it, matches are examined newest first up to
  * {@link SEARCH_SCAN_MAX}.
  */
 export const SEARCH_VISIBLE_MAX = 20_000;
-export const SEARCH_MATCHES_MAX = 20_000;
+export const SEARCH_MATCHES_MAX = 5_000;
 /** A date filter narrows the scan to the ids of its messages when it holds at most this many. */
 const DATE_WINDOW_MAX = 20_000;
 
@@ -125,21 +126,22 @@ export async function searchMessages(db: D1Database, s: MessageSearch): Promise<
   if (match === null) return { hits: [], next: null, capped: false };
   const visibleMax = s.visibleMax ?? SEARCH_VISIBLE_MAX;
 
-  // What the searcher can see (counted up to the bound) and, for a date filter, the ids it spans.
+  // What the searcher can see: their conversations and, as an upper bound of their messages there, the
+  // sum of those conversations' lastSeq (a few rows, not one per message); for a date filter, the count
+  // and id bounds of the tenant's messages in the range, read from the ts index up to the bound.
   const dated = s.after !== undefined || s.before !== undefined;
   const scope = await db
     .prepare(
-      `SELECT
-         (SELECT count(*) FROM (SELECT 1 FROM memberships mb CROSS JOIN messages v INDEXED BY messages_position
-            ON v.tenant_id = mb.tenant_id AND v.conversation_id = mb.conversation_id
-            WHERE mb.tenant_id = ?1 AND mb.user_id = ?2 AND (?3 IS NULL OR mb.conversation_id = ?3) LIMIT ?4)) AS visible,
+      `SELECT count(*) AS conversations, coalesce(sum(c.last_seq), 0) AS visible,
          ${dated ? `(SELECT json_array(count(*), min(id), max(id)) FROM (SELECT id FROM messages INDEXED BY messages_tenant_ts
-            WHERE tenant_id = ?1 AND ts >= ?5 AND ts < ?6 LIMIT ?7))` : "NULL"} AS span`,
+            WHERE tenant_id = ?1 AND ts >= ?4 AND ts < ?5 LIMIT ?6))` : "NULL"} AS span
+       FROM memberships mb JOIN conversations c ON c.tenant_id = mb.tenant_id AND c.id = mb.conversation_id
+       WHERE mb.tenant_id = ?1 AND mb.user_id = ?2 AND (?3 IS NULL OR mb.conversation_id = ?3)`,
     )
-    .bind(s.tenantId, s.userId, s.conversationId ?? null, visibleMax + 1, ...(dated ? [s.after ?? -1, s.before ?? Number.MAX_SAFE_INTEGER, DATE_WINDOW_MAX + 1] : []))
-    .first<{ visible: number; span: string | null }>();
+    .bind(s.tenantId, s.userId, s.conversationId ?? null, ...(dated ? [s.after ?? -1, s.before ?? Number.MAX_SAFE_INTEGER, DATE_WINDOW_MAX + 1] : []))
+    .first<{ conversations: number; visible: number; span: string | null }>();
   const visible = scope?.visible ?? 0;
-  if (visible === 0) return { hits: [], next: null, capped: false };
+  if (!scope || scope.conversations === 0 || visible === 0) return { hits: [], next: null, capped: false };
   let lo: number | undefined;
   let hi: number | undefined;
   if (scope?.span) {
