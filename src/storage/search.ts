@@ -185,9 +185,9 @@ export async function searchMessages(db: D1Database, s: MessageSearch): Promise<
   if (s.before !== undefined) where.push(`m.ts < ${bind(s.before)}`);
   const limit = bind(s.limit);
   const columns = `m.id, m.conversation_id AS conversationId, m.seq, m.client_id AS clientId, m.sender, m.kind, m.body, m.text, m.ts, m.edited_at AS editedAt`;
-  // The window is materialized once (the index is evaluated once); its rows are stored, and scanned, in
-  // the order they were produced: newest first. Joining in that order (CROSS JOIN pins it, and nothing
-  // asks for a sort) lets LIMIT stop at the first `limit` hits.
+  // Otherwise the window is materialized once (the index is evaluated once); its rows are stored, and
+  // scanned, in the order they were produced: newest first. Joining in that order (CROSS JOIN pins it, and
+  // nothing asks for a sort) lets LIMIT stop at the first `limit` hits.
   const hits = fromMemberships
     ? `SELECT ${columns} FROM memberships mb CROSS JOIN messages m INDEXED BY messages_position
          ON m.tenant_id = mb.tenant_id AND m.conversation_id = mb.conversation_id
@@ -198,6 +198,28 @@ export async function searchMessages(db: D1Database, s: MessageSearch): Promise<
          CROSS JOIN memberships mb ON mb.tenant_id = m.tenant_id AND mb.conversation_id = m.conversation_id AND mb.user_id = ?2
        WHERE ${where.join(" AND ")}
        LIMIT ${limit}`;
+  if (!fromMemberships && !both) {
+    // One index, many visible messages: stream the window and stop at `limit` hits, so a common query reads
+    // a few dozen rows. Only a short page asks (a second, index-only statement) whether the window was used up.
+    const { results: streamed } = await db
+      .prepare(
+        `SELECT ${columns} FROM (SELECT rowid AS id FROM ${driver} WHERE ${window.join(" AND ")} ORDER BY rowid DESC LIMIT ${scan}) AS cand
+           CROSS JOIN messages m ON m.id = cand.id
+           CROSS JOIN memberships mb ON mb.tenant_id = m.tenant_id AND mb.conversation_id = m.conversation_id AND mb.user_id = ?2
+         WHERE ${where.join(" AND ")}
+         LIMIT ${limit}`,
+      )
+      .bind(...binds)
+      .all<HitRow>();
+    const rows = streamed.sort((a, b) => b.id - a.id);
+    if (rows.length >= s.limit) return { hits: rows, next: rows.at(-1)!.id, capped: false };
+    const win = await db
+      .prepare(`SELECT count(*) AS scanned, min(id) AS low FROM (SELECT rowid AS id FROM ${driver} WHERE ${window.join(" AND ")} ORDER BY rowid DESC LIMIT ${scan})`)
+      .bind(...binds.slice(0, Number(scan.slice(1))))
+      .first<{ scanned: number; low: number | null }>();
+    const full = win !== null && win.low !== null && win.scanned >= scanMax && !(lo !== undefined && win.low <= lo);
+    return full ? { hits: rows, next: win.low, capped: true } : { hits: rows, next: null, capped: false };
+  }
   const { results } = await db
     .prepare(
       `WITH cand AS MATERIALIZED (SELECT rowid AS id FROM ${driver} WHERE ${window.join(" AND ")} ORDER BY rowid DESC LIMIT ${scan}),
