@@ -135,8 +135,8 @@ export async function searchMessages(db: D1Database, s: MessageSearch): Promise<
       `SELECT count(*) AS conversations, coalesce(sum(c.last_seq), 0) AS visible,
          ${dated ? `(SELECT json_array(count(*), min(id), max(id)) FROM (SELECT id FROM messages INDEXED BY messages_tenant_ts
             WHERE tenant_id = ?1 AND ts >= ?4 AND ts < ?5 LIMIT ?6))` : "NULL"} AS span
-       FROM memberships mb JOIN conversations c ON c.tenant_id = mb.tenant_id AND c.id = mb.conversation_id
-       WHERE mb.tenant_id = ?1 AND mb.user_id = ?2 AND (?3 IS NULL OR mb.conversation_id = ?3)`,
+       FROM memberships mb CROSS JOIN conversations c ON c.tenant_id = mb.tenant_id AND c.id = mb.conversation_id
+       WHERE mb.tenant_id = ?1 AND mb.user_id = ?2 AND ${s.conversationId !== undefined ? "mb.conversation_id = ?3" : "?3 IS NULL"}`,
     )
     .bind(s.tenantId, s.userId, s.conversationId ?? null, ...(dated ? [s.after ?? -1, s.before ?? Number.MAX_SAFE_INTEGER, DATE_WINDOW_MAX + 1] : []))
     .first<{ conversations: number; visible: number; span: string | null }>();
