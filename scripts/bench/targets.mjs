@@ -129,8 +129,13 @@ async function catchUp(api, { rooms, lastAckAt }, { drain, late, marker }) {
     let latest = 0;
     await pool([...want.keys()], 10, async (id) => {
       while (performance.now() < deadline) {
-        const res = await api.call("GET", `/v1/search/messages?q=${marker}&conversationId=${id}&limit=1`);
+        // A capped page (the window of matches ran out before a hit) continues at its cursor, as a client would.
+        let res = await api.call("GET", `/v1/search/messages?q=${marker}&conversationId=${id}&limit=1`);
         polls++;
+        for (let page = 0; res.hits.length === 0 && res.capped && res.nextCursor && page < 50; page++) {
+          res = await api.call("GET", `/v1/search/messages?q=${marker}&conversationId=${id}&limit=1&cursor=${res.nextCursor}`);
+          polls++;
+        }
         if ((res.hits[0]?.message.seq ?? -1) >= want.get(id)) {
           waiting.delete(id);
           latest = Math.max(latest, performance.now());
