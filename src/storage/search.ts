@@ -127,7 +127,8 @@ export async function searchMessages(db: D1Database, s: MessageSearch): Promise<
   const visibleMax = s.visibleMax ?? SEARCH_VISIBLE_MAX;
 
   // What the searcher can see: their conversations and, as an upper bound of their messages there, the
-  // sum of those conversations' lastSeq (a few rows, not one per message); for a date filter, the count
+  // sum of those conversations' lastSeq (a few rows, not one per message; without statistics SQLite would
+  // rather scan the tenant's memberships through the covering primary key); for a date filter, the count
   // and id bounds of the tenant's messages in the range, read from the ts index up to the bound.
   const dated = s.after !== undefined || s.before !== undefined;
   const scope = await db
@@ -135,7 +136,7 @@ export async function searchMessages(db: D1Database, s: MessageSearch): Promise<
       `SELECT count(*) AS conversations, coalesce(sum(c.last_seq), 0) AS visible,
          ${dated ? `(SELECT json_array(count(*), min(id), max(id)) FROM (SELECT id FROM messages INDEXED BY messages_tenant_ts
             WHERE tenant_id = ?1 AND ts >= ?4 AND ts < ?5 LIMIT ?6))` : "NULL"} AS span
-       FROM memberships mb CROSS JOIN conversations c ON c.tenant_id = mb.tenant_id AND c.id = mb.conversation_id
+       FROM memberships mb ${s.conversationId !== undefined ? "" : "INDEXED BY memberships_user "}CROSS JOIN conversations c ON c.tenant_id = mb.tenant_id AND c.id = mb.conversation_id
        WHERE mb.tenant_id = ?1 AND mb.user_id = ?2 AND ${s.conversationId !== undefined ? "mb.conversation_id = ?3" : "?3 IS NULL"}`,
     )
     .bind(s.tenantId, s.userId, s.conversationId ?? null, ...(dated ? [s.after ?? -1, s.before ?? Number.MAX_SAFE_INTEGER, DATE_WINDOW_MAX + 1] : []))
@@ -189,7 +190,7 @@ export async function searchMessages(db: D1Database, s: MessageSearch): Promise<
   // scanned, in the order they were produced: newest first. Joining in that order (CROSS JOIN pins it, and
   // nothing asks for a sort) lets LIMIT stop at the first `limit` hits.
   const hits = fromMemberships
-    ? `SELECT ${columns} FROM memberships mb CROSS JOIN messages m INDEXED BY messages_position
+    ? `SELECT ${columns} FROM memberships mb INDEXED BY memberships_user CROSS JOIN messages m INDEXED BY messages_position
          ON m.tenant_id = mb.tenant_id AND m.conversation_id = mb.conversation_id
        WHERE mb.tenant_id = ?1 AND mb.user_id = ?2 AND m.id IN (SELECT id FROM cand) AND ${where.join(" AND ")}
        ORDER BY m.id DESC LIMIT ${limit}`
