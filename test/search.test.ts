@@ -6,13 +6,14 @@ import { roomName } from "../src/protocol/ids";
 import { RoomStore } from "../src/storage/room-store";
 import { mirrorStatements } from "../src/storage/conversations";
 import { cjkGrams, compileQuery } from "../src/domain/search";
+import { searchMessages } from "../src/storage/search";
 
 type Hit = { message: { conversationId: string; seq: number; sender: string; body: { text?: string } }; snippet: string };
 
 async function search(token: string, q: string, extra = "") {
   const res = await api("GET", `/v1/search/messages?q=${encodeURIComponent(q)}${extra}`, { token });
   expect(res.status, JSON.stringify(res.body)).toBe(200);
-  return res.body as { hits: Hit[]; nextCursor: string | null };
+  return res.body as { hits: Hit[]; nextCursor: string | null; capped: boolean };
 }
 const texts = (r: { hits: Hit[] }) => r.hits.map((h) => h.message.body.text);
 
@@ -68,6 +69,17 @@ describe("message search", () => {
     expect(texts(await search(t.tokens.bob!, "forecast", `&conversationId=${secret}`))).toEqual([]);
   });
 
+  it("leaves out messages the caller deleted for themself, and only for them", async () => {
+    const t = await setupTenant();
+    const id = await createGroup(t.tokens.alice!, ["bob"]);
+    await sendHttp(t.tokens.alice!, id, "h1", "forecast kept");
+    await sendHttp(t.tokens.alice!, id, "h2", "forecast deleted for bob");
+    expect((await api("DELETE", `/v1/conversations/${id}/messages/2`, { token: t.tokens.bob! })).status).toBe(204);
+    expect(texts(await search(t.tokens.bob!, "forecast"))).toEqual(["forecast kept"]);
+    expect(texts(await search(t.tokens.bob!, "forecast", "&limit=1"))).toEqual(["forecast kept"]);
+    expect(texts(await search(t.tokens.alice!, "forecast"))).toEqual(["forecast deleted for bob", "forecast kept"]);
+  });
+
   it("stops finding a conversation's messages once the caller is removed from it", async () => {
     const { t, sales } = await seedChat();
     expect(texts(await search(t.tokens.carol!, "forecast")).length).toBe(2);
@@ -108,6 +120,55 @@ describe("message search", () => {
     const third = await search(t.tokens.bob!, "pipeline", `&limit=3&cursor=${second.nextCursor}`);
     expect(texts(third)).toEqual(["pipeline item 0"]);
     expect(third.nextCursor).toBeNull();
+  });
+
+  it("examines a bounded window of matches per request and pages on past matches the caller cannot see", async () => {
+    const t = await setupTenant(["alice", "bob", "carol"]);
+    const mine = await createGroup(t.tokens.alice!, ["bob"]);
+    const theirs = await createGroup(t.tokens.alice!, ["carol"]);
+    for (let i = 0; i < 2; i++) await sendHttp(t.tokens.alice!, mine, `m${i}`, `audit trail ${i}`);
+    for (let i = 0; i < 6; i++) await sendHttp(t.tokens.alice!, theirs, `t${i}`, `audit hidden ${i}`);
+    const q = compileQuery("audit");
+    if (!q.ok) throw new Error(q.message);
+    // Both plans: from bob's conversations (he sees few messages) and from the index (visibleMax 0).
+    for (const visibleMax of [undefined, 0]) {
+      const page = (cursor?: number) =>
+        searchMessages(env.DB, { tenantId: t.tenantId, userId: "bob", trigram: q.trigram, grams: q.grams, limit: 5, cursor, scanMax: 3, visibleMax });
+      const first = await page();
+      expect(first).toMatchObject({ hits: [], capped: true });
+      const second = await page(first.next!);
+      expect(second).toMatchObject({ hits: [], capped: true });
+      expect(second.next!).toBeLessThan(first.next!);
+      const third = await page(second.next!);
+      expect(third.hits.map((h) => h.text)).toEqual(["audit trail 1", "audit trail 0"]);
+      expect(third).toMatchObject({ next: null, capped: false });
+    }
+    // Driven by the index, pages still come newest first.
+    const newest = await searchMessages(env.DB, { tenantId: t.tenantId, userId: "bob", trigram: q.trigram, grams: q.grams, limit: 1, visibleMax: 0 });
+    expect(newest.hits.map((h) => h.text)).toEqual(["audit trail 1"]);
+    const older = await searchMessages(env.DB, { tenantId: t.tenantId, userId: "bob", trigram: q.trigram, grams: q.grams, limit: 1, cursor: newest.next!, visibleMax: 0 });
+    expect(older.hits.map((h) => h.text)).toEqual(["audit trail 0"]);
+    const res = await search(t.tokens.bob!, "audit");
+    expect(texts(res)).toEqual(["audit trail 1", "audit trail 0"]);
+    expect(res).toMatchObject({ nextCursor: null, capped: false });
+    expect(await search(t.tokens.bob!, "audit", `&after=${Date.now() - 60_000}&before=${Date.now() + 60_000}`)).toMatchObject({ nextCursor: null, capped: false });
+  });
+
+  it("bounds the second index of a mixed query too, and pages on where its matches run out", async () => {
+    const t = await setupTenant();
+    const id = await createGroup(t.tokens.alice!, ["bob"]);
+    for (const [i, text] of ["audit 报价 one", "报价 filler 1", "报价 filler 2", "audit 报价 two"].entries()) await sendHttp(t.tokens.alice!, id, `x${i}`, text);
+    const q = compileQuery("audit 报价");
+    if (!q.ok) throw new Error(q.message);
+    const page = (cursor?: number) =>
+      searchMessages(env.DB, { tenantId: t.tenantId, userId: "bob", trigram: q.trigram, grams: q.grams, limit: 5, cursor, visibleMax: 0, secondMax: 2 });
+    const first = await page();
+    expect(first.hits.map((h) => h.text)).toEqual(["audit 报价 two"]);
+    expect(first.capped).toBe(true);
+    const second = await page(first.next!);
+    expect(second.hits.map((h) => h.text)).toEqual(["audit 报价 one"]);
+    expect(second).toMatchObject({ next: null, capped: false });
+    expect(texts(await search(t.tokens.bob!, "audit 报价"))).toEqual(["audit 报价 two", "audit 报价 one"]);
   });
 
   it("treats FTS syntax in queries as plain text and refuses what it cannot search", async () => {

@@ -1,6 +1,8 @@
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
 import { RoomStore } from "../src/storage/room-store";
+import { hideFromSearch } from "../src/storage/search";
+import { tenantDb } from "../src/storage/shards";
 import { Conversation, type ConversationView, type Fanout, type LifecyclePolicy, type SendInput } from "../src/domain/conversation";
 import type { Role } from "../src/domain/membership";
 import type { Actor, Result } from "../src/domain/result";
@@ -300,8 +302,18 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
     return this.mirrored(this.conversation.recall(actor, seq, policy, this.clock.now()));
   }
 
+  /**
+   * Search (D1) must leave the message out for this member too: the copy is written before the answer, on
+   * every call, so a failed write fails the request and the client's retry (the hide itself is idempotent)
+   * writes it again.
+   */
   async hideMessage(actor: Actor, seq: number) {
-    return this.conversation.hide(actor, seq);
+    const result = this.conversation.hide(actor, seq);
+    if (result.ok) {
+      const room = this.store.requireRoom();
+      await hideFromSearch(tenantDb(this.env, room.tenantId), { tenantId: room.tenantId, userId: actor.userId, conversationId: room.conversationId, seq });
+    }
+    return result;
   }
 
   async receipts(actor: Actor, seq: number) {

@@ -2,9 +2,9 @@
 // the project (never deployed, never part of the real Worker) and wraps the real Worker unchanged: every
 // request goes to workers/index.ts except /__bench/*, which needs the ADMIN_TOKEN and offers:
 //
-//   POST /__bench/mirror   conversation backlogs -> D1 through the server's own code: rows are turned into
-//                          history rows exactly as RoomStore.mirrorSnapshot does (searchableText, cjkGrams,
-//                          the 2,000-message / 512 KiB flush bound) and written with
+//   POST /__bench/mirror   conversation backlogs -> D1 through the server's own code: rows become history
+//                          rows with the mirror's own historyRow() and flush bounds (MIRROR_MESSAGES_MAX,
+//                          MIRROR_MESSAGE_BYTES of src/storage/room-store.ts) and are written with
 //                          `DB.batch(mirrorStatements(...))`, one flush after another per backlog, as a
 //                          conversation object's outbox does. Times every flush.
 //   GET  /__bench/search   compileQuery + searchMessages (src/storage/search.ts) timed inside the Worker, with
@@ -12,14 +12,12 @@
 //   POST /__bench/sql      one read statement, for counts, sizes and plans.
 import worker from "./workers/index";
 import { mirrorStatements, type HistoryRow, type MirrorSnapshot } from "./src/storage/conversations";
-import { searchMessages } from "./src/storage/search";
-import { cjkGrams, compileQuery, searchableText } from "./src/domain/search";
+import { historyRow, searchMessages } from "./src/storage/search";
+import { MIRROR_MESSAGE_BYTES, MIRROR_MESSAGES_MAX } from "./src/storage/room-store";
+import { compileQuery } from "./src/domain/search";
+import { utf8Length } from "./src/domain/kinds";
 
 export { ConversationRoom, TenantPresence } from "./workers/index";
-
-/** The same bounds as src/storage/room-store.ts (MIRROR_MESSAGE_BYTES, MIRROR_MESSAGES_MAX). */
-const MIRROR_MESSAGE_BYTES = 512 * 1024;
-const MIRROR_MESSAGES_MAX = 2_000;
 
 interface RawRow {
   seq: number;
@@ -49,27 +47,18 @@ async function drain(env: Env, b: Backlog, flushMax: number): Promise<{ rows: nu
     let bytes = 0;
     const cap = Math.min(flushMax, MIRROR_MESSAGES_MAX);
     while (i < b.rows.length && history.length < cap) {
-      const r = b.rows[i++]!;
-      const body = JSON.parse(r.body);
-      const text = searchableText(r.kind, body);
-      history.push({
-        seq: r.seq,
-        clientId: r.clientId,
-        sender: r.sender,
-        kind: r.kind,
-        body: r.body,
-        text,
-        grams: cjkGrams(text),
-        ts: r.ts,
-        editedAt: null,
-        recalled: 0,
-        version: r.version,
-      });
-      bytes += r.body.length + text.length * 2;
-      if (bytes >= MIRROR_MESSAGE_BYTES) break;
+      const r = b.rows[i]!;
+      const row = historyRow({ seq: r.seq, client_id: r.clientId, sender: r.sender, kind: r.kind, body: r.body, ts: r.ts, edited_at: null, recalled: 0, version: r.version });
+      // The flush bound exactly as RoomStore.mirrorSnapshot applies it.
+      const size = utf8Length(JSON.stringify(row));
+      if (history.length > 0 && bytes + size > MIRROR_MESSAGE_BYTES) break;
+      bytes += size;
+      history.push(row);
+      i++;
     }
     const snapshot: MirrorSnapshot = {
       ...b.conversation,
+      lastSeq: history.at(-1)!.seq,
       upserts: [],
       removals: [],
       history,
@@ -108,21 +97,27 @@ async function bench(request: Request, env: Env): Promise<Response> {
     const q = url.searchParams.get("q") ?? "";
     const compiled = compileQuery(q);
     if (!compiled.ok) return json({ error: compiled.message }, 400);
-    const captured: { sql?: string; binds?: unknown[]; meta?: unknown } = {};
-    // A recording D1Database: searchMessages runs unchanged; we keep its SQL, binds and D1's meta.
+    // A recording D1Database: searchMessages runs unchanged; we keep each statement's SQL, binds and D1's
+    // meta (the scope query, then the search itself: the last one is the one EXPLAINed).
+    const statements: { sql: string; binds: unknown[]; meta?: D1Meta }[] = [];
     const db = {
       prepare(sql: string) {
-        captured.sql = sql;
         const statement = env.DB.prepare(sql);
         return {
           bind(...binds: unknown[]) {
-            captured.binds = binds;
+            const record: { sql: string; binds: unknown[]; meta?: D1Meta } = { sql, binds };
+            statements.push(record);
             const bound = statement.bind(...binds);
             return {
               async all() {
                 const result = await bound.all();
-                captured.meta = result.meta;
+                record.meta = result.meta;
                 return result;
+              },
+              async first() {
+                const result = await bound.all();
+                record.meta = result.meta;
+                return result.results[0] ?? null;
               },
             };
           },
@@ -130,7 +125,7 @@ async function bench(request: Request, env: Env): Promise<Response> {
       },
     } as unknown as D1Database;
     const t0 = performance.now();
-    const hits = await searchMessages(db, {
+    const page = await searchMessages(db, {
       tenantId: url.searchParams.get("tenant") ?? "",
       userId: url.searchParams.get("user") ?? "",
       trigram: compiled.trigram,
@@ -140,11 +135,18 @@ async function bench(request: Request, env: Env): Promise<Response> {
       limit: Number(url.searchParams.get("limit") ?? 20),
     });
     const ms = performance.now() - t0;
+    const captured = statements.at(-1);
     let plan: unknown = undefined;
-    if (url.searchParams.get("explain") === "1" && captured.sql) {
-      plan = (await env.DB.prepare(`EXPLAIN QUERY PLAN ${captured.sql}`).bind(...(captured.binds ?? [])).all()).results;
+    if (url.searchParams.get("explain") === "1" && captured) {
+      plan = (await env.DB.prepare(`EXPLAIN QUERY PLAN ${captured.sql}`).bind(...captured.binds).all()).results;
     }
-    return json({ ms, hits: hits.length, sql: captured.sql, binds: captured.binds, meta: captured.meta, plan });
+    // D1's SQL time and rows read, summed over the statements of the search.
+    const meta = {
+      duration: statements.reduce((sum, x) => sum + (x.meta?.duration ?? 0), 0),
+      rows_read: statements.reduce((sum, x) => sum + (x.meta?.rows_read ?? 0), 0),
+      statements: statements.length,
+    };
+    return json({ ms, hits: page.hits.length, capped: page.capped, sql: captured?.sql, binds: captured?.binds, meta, plan });
   }
 
   if (url.pathname === "/__bench/sql" && request.method === "POST") {

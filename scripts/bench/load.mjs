@@ -18,6 +18,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * @param {number} o.senders     sending streams per room
  * @param {boolean} o.rotate     closed-loop: each stream sends from the room's sockets in turn (one in flight)
  * @param {number} o.payload     bytes of text per message
+ * @param {string} [o.marker]    a word every message text starts with (so search can find this run's messages)
  * @param {number} o.duration    seconds of load
  * @param {number} o.drain       seconds allowed, after the load, for acks and deliveries to arrive on time
  * @param {number} [o.late]      seconds more to wait for late ones before counting them lost
@@ -40,6 +41,8 @@ export async function runLoad(o) {
   let deliveries = 0;
   let unknownDeliveries = 0;
   let lastDeliveryAt = 0;
+  /** Deliveries after this time (set once the load stops) are marked late: seen[] holds 2 instead of 1. */
+  let onTimeUntil = Infinity;
   let lastAckAt = 0;
   let sent = 0;
   let acked = 0;
@@ -84,7 +87,7 @@ export async function runLoad(o) {
         }
         if (sock.seen[off]) sock.dups++;
         else {
-          sock.seen[off] = 1;
+          sock.seen[off] = now <= onTimeUntil ? 1 : 2;
           sock.unique++;
         }
         return;
@@ -181,7 +184,7 @@ export async function runLoad(o) {
   log(`  ${sockets.length} sockets ready in ${(connectMs / 1000).toFixed(2)} s`);
 
   // ---- load ----
-  const text = "x".repeat(o.payload);
+  const text = o.marker ? `${o.marker} ${"x".repeat(Math.max(0, o.payload - o.marker.length - 1))}` : "x".repeat(o.payload);
   const sendFrom = (sock, room, clientId, done) => {
     const now = performance.now();
     sendTimes.set(clientId, now);
@@ -251,6 +254,7 @@ export async function runLoad(o) {
   // What arrives within `drain` s after the load stopped is on time; what arrives in the `late` s after that is
   // counted late (an overloaded server catching up); what never arrives is lost (or unacked).
   const drainDeadline = loadEnd + o.drain * 1000;
+  onTimeUntil = drainDeadline;
   const lateDeadline = drainDeadline + (o.late ?? 0) * 1000;
   let ackedAtDrain = null;
   let deliveriesAtDrain = null;
@@ -286,6 +290,9 @@ export async function runLoad(o) {
   let dups = 0;
   let ooo = 0;
   let expected = 0;
+  // Deliveries of (eventually) acked messages that had not reached their socket `drain` s after the load
+  // stopped: the backlog then, whether it arrived later (late) or never (lost).
+  let undeliveredAtDrain = 0;
   for (const room of rooms) {
     for (const s of room.sockets) {
       dups += s.dups;
@@ -293,7 +300,9 @@ export async function runLoad(o) {
       for (const seq of room.acked) {
         expected++;
         const off = seq - s.base;
-        if (off <= 0 || off >= s.seen.length || !s.seen[off]) lost++;
+        const got = off <= 0 || off >= s.seen.length ? 0 : s.seen[off];
+        if (!got) lost++;
+        if (got !== 1) undeliveredAtDrain++;
       }
     }
   }
@@ -340,6 +349,8 @@ export async function runLoad(o) {
             unknownDeliveries,
             lateAcks: ackedAtDrain === null ? 0 : acked - ackedAtDrain,
             lateDeliveries: deliveriesAtDrain === null ? 0 : deliveries - deliveriesAtDrain,
+            undeliveredAtDrain,
+            drainWindowSeconds: o.drain,
             unexpectedCloses,
             drainSeconds: (drainedAt - loadEnd) / 1000,
             lastAckAfterLoadMs: lastAckAt ? lastAckAt - loadEnd : null,
@@ -357,6 +368,9 @@ export async function runLoad(o) {
       machineCores: os.availableParallelism(),
       loadgenLoopDelayP99Ms: loop.count ? loop.percentile(99) / 1e6 : null,
     },
+    // CPU seconds of each server part over the load and drain, and over connecting.
+    cpuSeconds: Object.fromEntries(Object.keys(cpu1).map((part) => [part, cpu1[part].cpuSeconds - cpu0[part].cpuSeconds])),
+    connectCpuSeconds: Object.fromEntries(Object.keys(memConnected).map((part) => [part, memConnected[part].cpuSeconds - mem0[part].cpuSeconds])),
     // Resident memory before connecting, with every socket connected, and after the load.
     memory: Object.fromEntries(
       Object.keys(mem1).map((part) => [part, { beforeBytes: mem0[part].rssBytes, connectedBytes: memConnected[part].rssBytes, afterBytes: mem1[part].rssBytes }]),

@@ -43,7 +43,7 @@ export const searchRoutes = new Hono<AppEnv>()
     }
     const limit = intParam(c, "limit", { min: 1, max: SEARCH_LIMIT.max }) ?? SEARCH_LIMIT.default;
     const cursor = intParam(c, "cursor", { min: 1, max: Number.MAX_SAFE_INTEGER });
-    const rows = await searchMessages(tenantDb(c.env, actor.tenantId), {
+    const page = await searchMessages(tenantDb(c.env, actor.tenantId), {
       tenantId: actor.tenantId,
       userId: actor.userId,
       trigram: query.trigram,
@@ -56,7 +56,7 @@ export const searchRoutes = new Hono<AppEnv>()
       cursor,
       limit,
     });
-    const hits = rows.map((r) => {
+    const hits = page.hits.map((r) => {
       const message: Message = {
         conversationId: r.conversationId,
         seq: r.seq,
@@ -69,8 +69,7 @@ export const searchRoutes = new Hono<AppEnv>()
       if (r.editedAt !== null) message.editedAt = r.editedAt;
       return { message, snippet: snippetOf(r.text, query.terms) };
     });
-    const last = rows.at(-1);
-    return c.json({ hits, nextCursor: rows.length === limit && last ? String(last.id) : null });
+    return c.json({ hits, nextCursor: page.next === null ? null : String(page.next), capped: page.capped });
   })
   .get("/conversations", async (c) => {
     const query = queryParam(c);

@@ -72,6 +72,17 @@ export async function purgeHistory(db: D1Database, tenantId: string, cutoff: num
     .prepare(`UPDATE conversations SET last_message = NULL WHERE tenant_id = ?1 AND activity_at < ?2 AND last_message IS NOT NULL`)
     .bind(tenantId, cutoff)
     .run();
+  // "Deleted for me" markers go with the messages they hide.
+  await db
+    .prepare(
+      `DELETE FROM hidden_messages WHERE rowid IN (
+         SELECT h.rowid FROM hidden_messages h
+         WHERE h.tenant_id = ?1 AND NOT EXISTS (
+           SELECT 1 FROM messages m WHERE m.tenant_id = h.tenant_id AND m.conversation_id = h.conversation_id AND m.seq = h.seq)
+         LIMIT ?2)`,
+    )
+    .bind(tenantId, max)
+    .run();
   return result.meta.changes;
 }
 

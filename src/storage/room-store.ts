@@ -3,7 +3,7 @@ import { advanceReadCursor, type ConversationType, type Role } from "../domain/m
 import { previewOf } from "../domain/kinds";
 import { applySqlMigrations } from "./sql-migrations";
 import type { HistoryRow, MirrorSnapshot } from "./conversations";
-import { cjkGrams, searchableText } from "../domain/search";
+import { historyRow } from "./search";
 import { utf8Length } from "../domain/kinds";
 import { EffectOutbox } from "./room-effects";
 import { memberFromRow, messageFromRow, MIGRATIONS, roomFromRow, type MemberRow, type MemberState, type MessageRow, type Room, type RoomRow } from "./room-schema";
@@ -11,8 +11,8 @@ import { memberFromRow, messageFromRow, MIGRATIONS, roomFromRow, type MemberRow,
 export type { MemberState, Room } from "./room-schema";
 
 /** Most UTF-8 bytes of history rows in one mirror flush (well under D1's 2 MB per bound value). */
-const MIRROR_MESSAGE_BYTES = 900 * 1024;
-const MIRROR_MESSAGES_MAX = 2_000;
+export const MIRROR_MESSAGE_BYTES = 900 * 1024;
+export const MIRROR_MESSAGES_MAX = 2_000;
 
 export interface AttachmentRecord {
   id: string;
@@ -530,21 +530,7 @@ export class RoomStore {
       .toArray();
     const fresh = this.sql.exec<MessageRow>(`SELECT * FROM messages WHERE seq > ? ORDER BY seq LIMIT ?`, room.mirroredSeq, MIRROR_MESSAGES_MAX);
     for (const r of [...revised, ...fresh]) {
-      const body = JSON.parse(r.body) as JsonObject;
-      const text = r.recalled === 1 ? "" : searchableText(r.kind, body);
-      const row: HistoryRow = {
-        seq: r.seq,
-        clientId: r.client_id,
-        sender: r.sender,
-        kind: r.kind,
-        body: r.body,
-        text,
-        grams: cjkGrams(text),
-        ts: r.ts,
-        editedAt: r.edited_at,
-        recalled: r.recalled,
-        version: r.version,
-      };
+      const row = historyRow(r);
       // Bound the flush by the UTF-8 size of what is sent (CJK text is 3 bytes a character, and the
       // row carries the body, the text and the grams): D1 caps a bound value at 2,000,000 bytes.
       const size = utf8Length(JSON.stringify(row));

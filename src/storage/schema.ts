@@ -122,6 +122,21 @@ export const memberships = sqliteTable(
   ],
 );
 
+/**
+ * Messages a member deleted for themself: written by the conversation object when it records one, read by
+ * search (which leaves them out for that member only).
+ */
+export const hiddenMessages = sqliteTable(
+  "hidden_messages",
+  {
+    tenantId: text("tenant_id").notNull(),
+    userId: text("user_id").notNull(),
+    conversationId: text("conversation_id").notNull(),
+    seq: integer("seq").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.userId, t.conversationId, t.seq] })],
+);
+
 /** One row per push job: makes redelivered queue messages idempotent and keeps the last outcome. */
 export const pushDeliveries = sqliteTable(
   "push_deliveries",

@@ -1,5 +1,53 @@
-import type { ConversationSummary } from "./conversations";
+import type { ConversationSummary, HistoryRow } from "./conversations";
 import { listConversationsWhere } from "./conversations";
+import type { JsonObject } from "../protocol/frames";
+import { cjkGrams, searchableText } from "../domain/search";
+
+/** A message as a conversation object stores it: what the mirror copies into the D1 history. */
+export interface StoredMessage {
+  seq: number;
+  client_id: string;
+  sender: string;
+  kind: string;
+  /** The body as JSON text. */
+  body: string;
+  ts: number;
+  edited_at: number | null;
+  recalled: number;
+  version: number;
+}
+
+/** The D1 history row of a stored message, with what search indexes (nothing for a recalled message). */
+export function historyRow(r: StoredMessage): HistoryRow {
+  const text = r.recalled === 1 ? "" : searchableText(r.kind, JSON.parse(r.body) as JsonObject);
+  return {
+    seq: r.seq,
+    clientId: r.client_id,
+    sender: r.sender,
+    kind: r.kind,
+    body: r.body,
+    text,
+    grams: cjkGrams(text),
+    ts: r.ts,
+    editedAt: r.edited_at,
+    recalled: r.recalled,
+    version: r.version,
+  };
+}
+
+/** Most index matches one request examines when it walks the index newest first (then it stops and pages). */
+export const SEARCH_SCAN_MAX = 1_000;
+/**
+ * A searcher who can see at most this many messages (in the conversations the query covers, counted as
+ * the sum of their `lastSeq`) is searched
+ * from their conversations: their messages are checked against the index's matches, which are examined up
+ * to {@link SEARCH_MATCHES_MAX} per request. Beyond it, matches are examined newest first up to
+ * {@link SEARCH_SCAN_MAX}.
+ */
+export const SEARCH_VISIBLE_MAX = 20_000;
+export const SEARCH_MATCHES_MAX = 5_000;
+/** A date filter narrows the scan to the ids of its messages when it holds at most this many. */
+const DATE_WINDOW_MAX = 20_000;
 
 export interface MessageSearch {
   tenantId: string;
@@ -17,6 +65,10 @@ export interface MessageSearch {
   /** Only hits older (in mirror order) than this cursor. */
   cursor?: number | undefined;
   limit: number;
+  /** Overrides of the scan bounds (tests). */
+  scanMax?: number | undefined;
+  visibleMax?: number | undefined;
+  secondMax?: number | undefined;
 }
 
 export interface MessageHit {
@@ -32,48 +84,171 @@ export interface MessageHit {
   editedAt: number | null;
 }
 
+export interface MessagePage {
+  hits: MessageHit[];
+  /** Where the next page starts (exclusive), or null when the scan has seen every match. */
+  next: number | null;
+  /** The page ended because the scan bound was reached, not because `limit` hits were found. */
+  capped: boolean;
+}
+
 interface HitRow extends MessageHit {
   [key: string]: unknown;
 }
 
+interface WindowRow {
+  scanned: number;
+  low: number | null;
+  gscanned: number;
+  glow: number | null;
+  id: number | null;
+  [key: string]: unknown;
+}
+
 /**
- * Messages matching the query in conversations the user is a member of, newest first. Membership is
- * joined in the query, never filtered afterwards. The FTS index drives the plan in descending rowid
- * (mirror) order, so LIMIT stops the scan early even for common terms; CROSS JOIN pins that order
- * (with a date filter SQLite would otherwise start from the ts index and probe FTS once per message
- * in range: seconds at a million messages).
+ * One page of messages matching the query in conversations the user is a member of now, newest first (in
+ * mirror order). Membership is joined in the query, never filtered afterwards.
+ *
+ * Every request examines a bounded window of index matches, newest first below the cursor, so no query
+ * costs more than that however many matches the user cannot see: when the window fills before `limit`
+ * hits are found, the page says so (`capped`) and the cursor continues below the window. Two plans:
+ * - a searcher who sees few messages (at most SEARCH_VISIBLE_MAX): their messages, read from the
+ *   position index, are checked against a window of up to SEARCH_MATCHES_MAX matches (a rowid set);
+ * - otherwise the window is the newest SEARCH_SCAN_MAX matches (rowids only, cheap), each joined in
+ *   that order to its message and the membership, and LIMIT stops at `limit` hits.
+ * Messages the searcher deleted for themself (hidden_messages) are left out in the query.
+ * A date filter whose range holds at most DATE_WINDOW_MAX messages first narrows the window to their
+ * ids (the ts index is ordered by time, ids by mirror order: the bounds are exact, read from the index).
  */
-export async function searchMessages(db: D1Database, s: MessageSearch): Promise<MessageHit[]> {
+export async function searchMessages(db: D1Database, s: MessageSearch): Promise<MessagePage> {
   const driver = s.trigram !== null ? "messages_fts" : "messages_grams";
   const match = s.trigram ?? s.grams;
-  if (match === null) return [];
-  const where: string[] = [`${driver} MATCH ?3`, "m.tenant_id = ?1", "m.recalled = 0"];
+  if (match === null) return { hits: [], next: null, capped: false };
+  const visibleMax = s.visibleMax ?? SEARCH_VISIBLE_MAX;
+
+  // What the searcher can see: their conversations and, as an upper bound of their messages there, the
+  // sum of those conversations' lastSeq (a few rows, not one per message; without statistics SQLite would
+  // rather scan the tenant's memberships through the covering primary key); for a date filter, the count
+  // and id bounds of the tenant's messages in the range, read from the ts index up to the bound.
+  const dated = s.after !== undefined || s.before !== undefined;
+  const scope = await db
+    .prepare(
+      `SELECT count(*) AS conversations, coalesce(sum(c.last_seq), 0) AS visible,
+         ${dated ? `(SELECT json_array(count(*), min(id), max(id)) FROM (SELECT id FROM messages INDEXED BY messages_tenant_ts
+            WHERE tenant_id = ?1 AND ts >= ?4 AND ts < ?5 LIMIT ?6))` : "NULL"} AS span
+       FROM memberships mb ${s.conversationId !== undefined ? "" : "INDEXED BY memberships_user "}CROSS JOIN conversations c ON c.tenant_id = mb.tenant_id AND c.id = mb.conversation_id
+       WHERE mb.tenant_id = ?1 AND mb.user_id = ?2 AND ${s.conversationId !== undefined ? "mb.conversation_id = ?3" : "?3 IS NULL"}`,
+    )
+    .bind(s.tenantId, s.userId, s.conversationId ?? null, ...(dated ? [s.after ?? -1, s.before ?? Number.MAX_SAFE_INTEGER, DATE_WINDOW_MAX + 1] : []))
+    .first<{ conversations: number; visible: number; span: string | null }>();
+  const visible = scope?.visible ?? 0;
+  if (!scope || scope.conversations === 0 || visible === 0) return { hits: [], next: null, capped: false };
+  let lo: number | undefined;
+  let hi: number | undefined;
+  if (scope?.span) {
+    const [n, min, max] = JSON.parse(scope.span) as [number, number | null, number | null];
+    if (n === 0) return { hits: [], next: null, capped: false };
+    if (n <= DATE_WINDOW_MAX && min !== null && max !== null) [lo, hi] = [min, max];
+  }
+
+  const fromMemberships = visible <= visibleMax;
+  const scanMax = s.scanMax ?? (fromMemberships ? SEARCH_MATCHES_MAX : SEARCH_SCAN_MAX);
   const binds: unknown[] = [s.tenantId, s.userId, match];
   const bind = (value: unknown) => {
     binds.push(value);
     return `?${binds.length}`;
   };
-  if (s.trigram !== null && s.grams !== null) where.push(`m.id IN (SELECT rowid FROM messages_grams WHERE messages_grams MATCH ${bind(s.grams)})`);
+  const window: string[] = [`${driver} MATCH ?3`];
+  if (s.cursor !== undefined) window.push(`rowid < ${bind(s.cursor)}`);
+  if (hi !== undefined) window.push(`rowid <= ${bind(hi)}`);
+  if (lo !== undefined) window.push(`rowid >= ${bind(lo)}`);
+  const scan = bind(scanMax);
+
+  const where: string[] = [
+    "m.tenant_id = ?1",
+    "m.recalled = 0",
+    "NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.tenant_id = ?1 AND h.user_id = ?2 AND h.conversation_id = m.conversation_id AND h.seq = m.seq)",
+  ];
+  // The second index only inside the window, and at most SEARCH_MATCHES_MAX of its matches (newest first):
+  // when those run out above the window's bottom, the page ends where they do.
+  const both = s.trigram !== null && s.grams !== null;
+  const secondMax = s.secondMax ?? SEARCH_MATCHES_MAX;
+  const second = both
+    ? `, gcand AS MATERIALIZED (SELECT rowid AS id FROM messages_grams WHERE messages_grams MATCH ${bind(s.grams)}
+           AND rowid >= (SELECT low FROM win) AND rowid <= (SELECT high FROM win) ORDER BY rowid DESC LIMIT ${bind(secondMax)}),
+         gwin AS MATERIALIZED (SELECT count(*) AS gscanned, min(id) AS glow FROM gcand)`
+    : "";
+  if (both) where.push(`m.id IN (SELECT id FROM gcand)`);
   if (s.conversationId !== undefined) where.push(`m.conversation_id = ${bind(s.conversationId)}`);
   if (s.from !== undefined) where.push(`m.sender = ${bind(s.from)}`);
   if (s.kind !== undefined) where.push(`m.kind = ${bind(s.kind)}`);
   if (s.after !== undefined) where.push(`m.ts >= ${bind(s.after)}`);
   if (s.before !== undefined) where.push(`m.ts < ${bind(s.before)}`);
-  if (s.cursor !== undefined) where.push(`${driver}.rowid < ${bind(s.cursor)}`);
   const limit = bind(s.limit);
+  const columns = `m.id, m.conversation_id AS conversationId, m.seq, m.client_id AS clientId, m.sender, m.kind, m.body, m.text, m.ts, m.edited_at AS editedAt`;
+  // Otherwise the window is materialized once (the index is evaluated once); its rows are stored, and
+  // scanned, in the order they were produced: newest first. Joining in that order (CROSS JOIN pins it, and
+  // nothing asks for a sort) lets LIMIT stop at the first `limit` hits.
+  const hits = fromMemberships
+    ? `SELECT ${columns} FROM memberships mb INDEXED BY memberships_user CROSS JOIN messages m INDEXED BY messages_position
+         ON m.tenant_id = mb.tenant_id AND m.conversation_id = mb.conversation_id
+       WHERE mb.tenant_id = ?1 AND mb.user_id = ?2 AND m.id IN (SELECT id FROM cand) AND ${where.join(" AND ")}
+       ORDER BY m.id DESC LIMIT ${limit}`
+    : `SELECT ${columns} FROM cand
+         CROSS JOIN messages m ON m.id = cand.id
+         CROSS JOIN memberships mb ON mb.tenant_id = m.tenant_id AND mb.conversation_id = m.conversation_id AND mb.user_id = ?2
+       WHERE ${where.join(" AND ")}
+       LIMIT ${limit}`;
+  if (!fromMemberships && !both) {
+    // One index, many visible messages: stream the window and stop at `limit` hits, so a common query reads
+    // a few dozen rows. Only a short page asks (a second, index-only statement) whether the window was used up.
+    const { results: streamed } = await db
+      .prepare(
+        `SELECT ${columns} FROM (SELECT rowid AS id FROM ${driver} WHERE ${window.join(" AND ")} ORDER BY rowid DESC LIMIT ${scan}) AS cand
+           CROSS JOIN messages m ON m.id = cand.id
+           CROSS JOIN memberships mb ON mb.tenant_id = m.tenant_id AND mb.conversation_id = m.conversation_id AND mb.user_id = ?2
+         WHERE ${where.join(" AND ")}
+         LIMIT ${limit}`,
+      )
+      .bind(...binds)
+      .all<HitRow>();
+    const rows = streamed.sort((a, b) => b.id - a.id);
+    if (rows.length >= s.limit) return { hits: rows, next: rows.at(-1)!.id, capped: false };
+    const win = await db
+      .prepare(`SELECT count(*) AS scanned, min(id) AS low FROM (SELECT rowid AS id FROM ${driver} WHERE ${window.join(" AND ")} ORDER BY rowid DESC LIMIT ${scan})`)
+      .bind(...binds.slice(0, Number(scan.slice(1))))
+      .first<{ scanned: number; low: number | null }>();
+    const full = win !== null && win.low !== null && win.scanned >= scanMax && !(lo !== undefined && win.low <= lo);
+    return full ? { hits: rows, next: win.low, capped: true } : { hits: rows, next: null, capped: false };
+  }
   const { results } = await db
     .prepare(
-      `SELECT m.id, m.conversation_id AS conversationId, m.seq, m.client_id AS clientId, m.sender, m.kind, m.body, m.text, m.ts, m.edited_at AS editedAt
-       FROM ${driver}
-       CROSS JOIN messages m ON m.id = ${driver}.rowid
-       CROSS JOIN memberships mb ON mb.tenant_id = m.tenant_id AND mb.conversation_id = m.conversation_id AND mb.user_id = ?2
-       WHERE ${where.join(" AND ")}
-       ORDER BY ${driver}.rowid DESC
-       LIMIT ${limit}`,
+      `WITH cand AS MATERIALIZED (SELECT rowid AS id FROM ${driver} WHERE ${window.join(" AND ")} ORDER BY rowid DESC LIMIT ${scan}),
+            win AS MATERIALIZED (SELECT count(*) AS scanned, min(id) AS low, max(id) AS high FROM cand)${second}
+       SELECT win.scanned, win.low, ${both ? "gwin.gscanned, gwin.glow" : "0 AS gscanned, NULL AS glow"}, hit.*
+       FROM win ${both ? "CROSS JOIN gwin " : ""}LEFT JOIN (${hits}) AS hit ORDER BY hit.id DESC`,
     )
     .bind(...binds)
-    .all<HitRow>();
-  return results;
+    .all<WindowRow>();
+  const first = results[0];
+  const rows = results.filter((r) => r.id !== null) as unknown as HitRow[];
+  if (rows.length >= s.limit) return { hits: rows, next: rows.at(-1)!.id, capped: false };
+  // Fewer hits than asked: either every match below the cursor was seen, or a window was used up.
+  if (!first || first.low === null) return { hits: rows, next: null, capped: false };
+  const secondFull = both && first.gscanned >= secondMax && first.glow !== null;
+  const bottom = secondFull ? Math.max(first.low, first.glow!) : first.low;
+  const full = first.scanned >= scanMax || secondFull;
+  const reachedBottom = lo !== undefined && bottom <= lo;
+  if (full && !reachedBottom) return { hits: rows, next: bottom, capped: true };
+  return { hits: rows, next: null, capped: false };
+}
+
+/** Record that a member deleted a message for themself (idempotent). */
+export async function hideFromSearch(db: D1Database, h: { tenantId: string; userId: string; conversationId: string; seq: number }): Promise<void> {
+  await db
+    .prepare(`INSERT INTO hidden_messages (tenant_id, user_id, conversation_id, seq) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING`)
+    .bind(h.tenantId, h.userId, h.conversationId, h.seq)
+    .run();
 }
 
 /** The user's conversations whose name, or another member's name or id, contains `q` (case-insensitive for Latin). */
