@@ -97,4 +97,19 @@ describe("the reporting log of sockets and side effects", () => {
     ]);
     expect(raw).not.toContain("quarterly numbers");
   });
+
+  it("writes a line per notify batch a presence shard handles, with frames and push jobs counted", async () => {
+    const t = await setupTenant();
+    const id = await createGroup(t.tokens.alice!, ["bob"]);
+    const bob = await openChannel(t.tokens.bob!, "phone");
+    const { lines, raw } = await logLinesOf(async () => {
+      await sendHttp(t.tokens.alice!, id, "m1", "numbers for the board");
+      await bob.next("notify");
+    });
+    expect(lines.filter((l) => l.type === "notify.batch" && l.frames === 1)).toEqual([
+      expect.objectContaining({ tenantId: t.tenantId, conversationId: id, messages: 1, pushJobs: 0 }),
+    ]);
+    expect(raw).not.toContain("numbers for the board");
+    bob.close();
+  });
 });

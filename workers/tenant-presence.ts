@@ -317,6 +317,14 @@ export class TenantPresence extends DurableObject<Env> {
       await this.env.PUSH_QUEUE.sendBatch(jobs.slice(i, i + QUEUE_BATCH).map((body) => ({ body })));
     }
     this.store.markNotified(batch.conversationId, last.seq);
+    logLine("notify.batch", {
+      tenantId: batch.tenantId,
+      conversationId: batch.conversationId,
+      shard: address.shard,
+      messages: fresh.messages.length,
+      frames,
+      pushJobs: jobs.length,
+    });
     return { frames, jobs: jobs.length };
   }
 
