@@ -12,11 +12,13 @@ import { fileRoutes } from "./attachments";
 import { integrationRoutes } from "./integrations";
 import { hookRoutes } from "./hooks";
 import { webhookRoutes } from "./webhooks";
+import { wellFormedPath } from "./paths";
 
 /** The HTTP surface: thin routes that authenticate, validate, pick the Durable Object and forward. */
 export function createApp() {
   const app = new Hono<AppEnv>();
   app.use(requestId({ limitLength: 64 }));
+  app.use(wellFormedPath);
   app.get("/health", (c) => c.json({ ok: true }));
   app.route("/v1/tenants", tenantRoutes);
   app.route("/v1/users", userRoutes);
