@@ -87,6 +87,7 @@ export class TestSocket<F extends { type: string } = ServerFrame> {
   private waiters: { match: (f: F) => boolean; resolve: (f: F) => void }[] = [];
   closed: { code: number; reason: string } | undefined;
   private closeWaiters: ((c: { code: number; reason: string }) => void)[] = [];
+  private barriers = 0;
 
   constructor(readonly ws: WebSocket) {
     ws.addEventListener("message", (event) => {
@@ -137,9 +138,17 @@ export class TestSocket<F extends { type: string } = ServerFrame> {
     return out;
   }
 
-  /** Wait a little and say which frames arrived (for asserting that nothing did). */
-  async quiet(ms = 150): Promise<F[]> {
-    await new Promise((r) => setTimeout(r, ms));
+  /**
+   * A barrier: round-trip a ping that the server-side object answers itself, then return (and clear) every
+   * frame that arrived before its pong. The object handles one socket's frames in order, so whatever it
+   * sent this socket before reading the ping is here; nothing is proved by waiting. The exact text of
+   * PING_TEXT is not used: the runtime answers that one without the object, out of order.
+   */
+  async drain(timeoutMs = 5_000): Promise<F[]> {
+    for (let i = this.frames.length - 1; i >= 0; i--) if (this.frames[i]!.type === "pong") this.frames.splice(i, 1);
+    this.barriers += 1;
+    this.send({ type: "ping", barrier: this.barriers });
+    await this.next((f) => f.type === "pong", timeoutMs);
     return this.frames.splice(0);
   }
 

@@ -169,7 +169,7 @@ describe("edits and recalls", () => {
     bob.socket.close();
     const again = await join(id, t.tokens.bob!, { after: 0 });
     expect((await again.socket.messages(1))[0]!.seq).toBe(1);
-    expect((await again.socket.quiet()).filter((f) => f.type === "message")).toEqual([]);
+    expect((await again.socket.drain()).filter((f) => f.type === "message")).toEqual([]);
     again.socket.close();
   });
 

@@ -70,13 +70,13 @@ describe("presence and device channels", () => {
     const bob = await openChannel(t.tokens.bob!, "b1");
     await announce(t.tenantId, "bob");
     expect(await carol.next("presence")).toEqual({ type: "presence", userId: "bob", status: "online" });
-    expect((await dave.quiet()).filter((f) => f.type === "presence")).toEqual([]);
+    expect((await dave.drain()).filter((f) => f.type === "presence")).toEqual([]);
     // A flap (offline and back within the coalescing window) announces nothing.
     bob.close();
     await bob.waitClosed();
     const again = await openChannel(t.tokens.bob!, "b1");
     await announce(t.tenantId, "bob");
-    expect((await carol.quiet()).filter((f) => f.type === "presence")).toEqual([]);
+    expect((await carol.drain()).filter((f) => f.type === "presence")).toEqual([]);
     for (const s of [carol, dave, again]) s.close();
   });
 });
@@ -119,8 +119,8 @@ describe("notify and push", () => {
     expect(await bobPhone.next("notify")).toEqual(expected);
     expect(await bobLaptop.next("notify")).toEqual(expected);
     expect(await carol.next("notify")).toEqual(expected);
-    expect((await dave.quiet()).filter((f) => f.type === "notify")).toEqual([]);
-    expect((await alice.quiet()).filter((f) => f.type === "notify")).toEqual([]);
+    expect((await dave.drain()).filter((f) => f.type === "notify")).toEqual([]);
+    expect((await alice.drain()).filter((f) => f.type === "notify")).toEqual([]);
     for (const s of [bobPhone, bobLaptop, carol, dave, alice]) s.close();
   });
 
@@ -205,7 +205,7 @@ describe("notify and push", () => {
     expect((await presence(b.tokens.alice!, ["bob"])).body.presence.bob.status).toBe("offline");
     const idB = await createGroup(b.tokens.alice!, ["bob"]);
     await sendHttp(b.tokens.alice!, idB, "x", "tenant b");
-    expect((await bobA.quiet(300)).filter((f) => f.type === "notify")).toEqual([]);
+    expect((await bobA.drain()).filter((f) => f.type === "notify")).toEqual([]);
     await api("POST", "/v1/devices", { token: a.tokens.bob!, body: { id: "w", platform: "webhook", endpoint: "http://127.0.0.1:9/a" } });
     expect((await api("GET", "/v1/devices", { token: b.tokens.bob! })).body.devices).toEqual([]);
     expectError(await api("DELETE", "/v1/devices/w", { token: b.tokens.bob! }), 404, "not_found");

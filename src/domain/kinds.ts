@@ -146,7 +146,7 @@ export type MessageKind = (typeof MESSAGE_KINDS)[number];
 export const SENDABLE_KINDS = ["text", "image", "file", "log", "approval", "crm"] as const;
 export type SendableKind = (typeof SENDABLE_KINDS)[number];
 
-const BODY_SCHEMAS = {
+export const BODY_SCHEMAS = {
   text: TextBody,
   image: AttachmentBody,
   file: AttachmentBody,
