@@ -141,6 +141,7 @@ describe("read cursors, typing and ping", () => {
     bob.socket.send({ type: "read", seq: 2 });
     expect(await alice.socket.next("read")).toEqual({ type: "read", userId: "bob", seq: 2 });
     bob.socket.send({ type: "read", seq: 1 });
+    await bob.socket.drain();
     expect((await api("POST", `/v1/conversations/${id}/read`, { token: t.tokens.bob!, body: { seq: 1 } })).status).toBe(204);
     expect((await alice.socket.drain()).filter((f) => f.type === "read")).toEqual([]);
     // Past the end clamps to the last message.

@@ -1,5 +1,7 @@
 import { env, exports } from "cloudflare:workers";
+import { runInDurableObject } from "cloudflare:test";
 import { expect } from "vitest";
+import { roomName } from "../src/protocol/ids";
 import type { ChannelFrame, ServerFrame } from "../src/protocol/frames";
 
 export const BASE = "https://switchboard.test";
@@ -215,4 +217,16 @@ export async function eventually<T>(check: () => Promise<T>, timeoutMs = 5_000, 
       await new Promise((r) => setTimeout(r, stepMs));
     }
   }
+}
+
+/**
+ * Wait until the conversation has handed every message up to `seq` to presence (its notify watermark):
+ * from then on every notify and push decision about them has been made, so their absence can be asserted.
+ */
+export async function notifiedThrough(tenantId: string, conversationId: string, seq: number): Promise<void> {
+  const stub = env.ROOMS.getByName(roomName(tenantId, conversationId));
+  await eventually(async () => {
+    const notified = await runInDurableObject(stub, async (_instance, state) => state.storage.sql.exec<{ notified_seq: number }>("SELECT notified_seq FROM room").one().notified_seq);
+    expect(notified).toBeGreaterThanOrEqual(seq);
+  });
 }
