@@ -126,8 +126,9 @@ describe("edits and recalls", () => {
     const t = await setupTenant();
     await api("PUT", "/v1/tenant/settings", { token: t.apiKey, body: { editWindowSeconds: 0, recallWindowSeconds: 0 } });
     const id = await createGroup(t.tokens.alice!, ["bob", "carol"]);
-    await sendHttp(t.tokens.bob!, id, "m", "too late");
-    await new Promise((r) => setTimeout(r, 20));
+    const sent = await sendHttp(t.tokens.bob!, id, "m", "too late");
+    // A zero-second window has passed once the clock has moved past the message's own timestamp.
+    while (Date.now() <= (sent.body.ts as number)) await new Promise((r) => setTimeout(r, 1));
     expectError(await api("PATCH", `/v1/conversations/${id}/messages/1`, { token: t.tokens.bob!, body: { body: { text: "x" } } }), 403, "forbidden");
     expectError(await api("POST", `/v1/conversations/${id}/messages/1/recall`, { token: t.tokens.bob! }), 403, "forbidden");
     expectError(await api("POST", `/v1/conversations/${id}/messages/1/recall`, { token: t.tokens.carol! }), 403, "forbidden");
