@@ -1,7 +1,7 @@
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { ServerFrame } from "../src/protocol/frames";
-import { api, BASE, createGroup, expectError, join, sendHttp, setupTenant, type ApiResponse, type TestSocket, type TestTenant } from "./helpers";
+import { api, BASE, createGroup, expectError, join, manualRoomClock, sendHttp, setupTenant, type ApiResponse, type TestSocket, type TestTenant } from "./helpers";
 
 const KIB = 1024;
 
@@ -410,9 +410,11 @@ describe("WebSocket send rate limit", () => {
   it("more sends than the burst allows are refused with rate_limited errors carrying their clientId, and the socket keeps serving", async () => {
     const t = await setupTenant(["alice", "bob"]);
     const id = await createGroup(t.tokens.alice!, ["bob"]);
+    // The room's clock stands still unless the test moves it: no refill happens while the burst is
+    // processed, however slow the machine.
+    const clock = await manualRoomClock(t.tenantId, id);
     const { socket } = await join(id, t.tokens.alice!);
     try {
-      // Well past the burst of 300, so that the refill (50/s) during the burst cannot absorb the excess.
       const total = 450;
       const sent = Array.from({ length: total }, (_, i) => `r-${i}`);
       for (const clientId of sent) socket.send({ type: "send", clientId, kind: "text", body: { text: clientId } });
@@ -439,7 +441,7 @@ describe("WebSocket send rate limit", () => {
       // Still serving: a ping is answered at once, and after a short refill a refused clientId goes through.
       socket.send({ type: "ping" });
       await socket.next("pong");
-      await new Promise((r) => setTimeout(r, 100));
+      clock.advance(100);
       const retried = errors[0]!.clientId!;
       socket.send({ type: "send", clientId: retried, kind: "text", body: { text: "later" } });
       expect(await socket.next("ack")).toMatchObject({ clientId: retried, seq: acks.length + 1 });
@@ -447,5 +449,5 @@ describe("WebSocket send rate limit", () => {
     } finally {
       socket.close();
     }
-  });
+  }, 90_000);
 });

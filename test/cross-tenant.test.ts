@@ -218,15 +218,6 @@ async function side(prefix: string): Promise<Side> {
   };
 }
 
-/**
- * Edit and recall on a conversation that does not exist answer 500: finding 3 of issue 9, tracked there.
- * The matrix still requires both columns to be equal; only the 5xx itself is exempt until that fix lands.
- */
-function knownFinding3(route: RouteSpec, status: number): boolean {
-  const key = `${route.method} ${route.path}`;
-  return status === 500 && (key === "PATCH /v1/conversations/:id/messages/:seq" || key === "POST /v1/conversations/:id/messages/:seq/recall");
-}
-
 const normalize = (text: string | undefined, ids: Ids[]) => {
   let out = text ?? "";
   for (const set of ids) for (const id of Object.values(set)) out = out.split(id).join("<id>");
@@ -278,7 +269,7 @@ describe("the cross-tenant matrix", () => {
             if (seen(theirs) !== seen(nowhere)) {
               mismatches.push(`${route.method} ${route.path} as ${credential.name} with their ${kind} ids: ${seen(theirs)} but nowhere ids: ${seen(nowhere)}`);
             }
-            if (!knownFinding3(route, theirs.status)) expect(theirs.status, `${route.method} ${route.path} as ${credential.name}`).toBeLessThan(500);
+            expect(theirs.status, `${route.method} ${route.path} as ${credential.name}`).toBeLessThan(500);
           }
         }
       }

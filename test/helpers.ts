@@ -1,5 +1,6 @@
-import { env, exports } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import type { ConversationRoom } from "../workers/conversation-room";
 import { expect } from "vitest";
 import { roomName } from "../src/protocol/ids";
 import type { ChannelFrame, ServerFrame } from "../src/protocol/frames";
@@ -220,13 +221,35 @@ export async function eventually<T>(check: () => Promise<T>, timeoutMs = 5_000, 
 }
 
 /**
- * Wait until the conversation has handed every message up to `seq` to presence (its notify watermark):
- * from then on every notify and push decision about them has been made, so their absence can be asserted.
+ * Wait until the conversation has handed every message up to `seq` to presence (its notify watermark,
+ * as the object holds it): from then on every notify and push decision about them has been made, so
+ * their absence can be asserted.
  */
 export async function notifiedThrough(tenantId: string, conversationId: string, seq: number): Promise<void> {
   const stub = env.ROOMS.getByName(roomName(tenantId, conversationId));
   await eventually(async () => {
-    const notified = await runInDurableObject(stub, async (_instance, state) => state.storage.sql.exec<{ notified_seq: number }>("SELECT notified_seq FROM room").one().notified_seq);
+    const notified = await runInDurableObject(stub, (room: ConversationRoom) => room.store.getRoom()?.notifiedSeq ?? 0);
     expect(notified).toBeGreaterThanOrEqual(seq);
   });
+}
+
+/** A clock a test moves by hand, so rate limits do not depend on how busy the machine is. */
+export class ManualClock {
+  constructor(private t = Date.now()) {}
+  now(): number {
+    return this.t;
+  }
+  advance(ms: number): void {
+    this.t += ms;
+  }
+}
+
+/** Give a conversation's object a clock that only the test moves. */
+export async function manualRoomClock(tenantId: string, conversationId: string): Promise<ManualClock> {
+  const clock = new ManualClock();
+  const stub = env.ROOMS.get(env.ROOMS.idFromName(roomName(tenantId, conversationId)));
+  await runInDurableObject(stub, (room: ConversationRoom) => {
+    room.clock = clock;
+  });
+  return clock;
 }

@@ -130,16 +130,6 @@ async function perform(input: HttpInput): Promise<{ status: number; text: string
   return { status: res.status, text: await res.text() };
 }
 
-/**
- * Edit and recall on a conversation that does not exist answer 500: finding 3 of issue 9, tracked there.
- * Exempt exactly that answer until its fix lands; delete this function with the fix.
- */
-function knownFinding3(f: Fixture, input: HttpInput, status: number): boolean {
-  const route = `${input.route.method} ${input.route.path}`;
-  const editOrRecall = route === "PATCH /v1/conversations/:id/messages/:seq" || route === "POST /v1/conversations/:id/messages/:seq/recall";
-  return status === 500 && editOrRecall && !input.path.startsWith(`/v1/conversations/${f.httpRoom}/`);
-}
-
 function describeInput(input: HttpInput): string {
   return `${input.route.method} ${input.path} query=${JSON.stringify(input.query)} body=${(input.body ?? "").slice(0, 200)}`;
 }
@@ -155,7 +145,6 @@ describe("property: any HTTP request to any route", () => {
         const results = await Promise.all(inputs.map(perform));
         performed += inputs.length;
         results.forEach((r, i) => {
-          if (knownFinding3(f, inputs[i]!, r.status)) return;
           const what = describeInput(inputs[i]!);
           expect(r.status, `${what} -> ${r.text.slice(0, 300)}`).toBeLessThan(500);
           if (r.status >= 400) {

@@ -1,41 +1,23 @@
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
 import { RoomStore } from "../src/storage/room-store";
-import { mirrorStatements } from "../src/storage/conversations";
 import { Conversation, type ConversationView, type Fanout, type LifecyclePolicy, type SendInput } from "../src/domain/conversation";
 import type { Role } from "../src/domain/membership";
 import type { Actor, Result } from "../src/domain/result";
 import type { AttachmentRecord, SendResult } from "../src/storage/room-store";
-import { attachmentKey } from "../src/storage/files";
-import { endpointsOf, type EndpointRow, type OutboundEventType } from "../src/storage/endpoints";
-import { tenantDb } from "../src/storage/shards";
-import type { OutboundJob } from "../src/crm/outbound";
+import { RoomOutbox } from "../src/jobs/room-outbox";
 import type { Message, ServerFrame } from "../src/protocol/frames";
 import { parseClientFrame, PING_TEXT, PONG_TEXT } from "../src/protocol/frames";
 import { LIMITS } from "../src/protocol/limits";
-import { TokenBucket } from "../src/domain/rate";
+import { systemClock, TokenBucket, type Clock } from "../src/domain/rate";
 import { errorBody } from "../src/http/errors";
-import { presenceShard, shardCount, type NotifyMember } from "../src/domain/notify";
-import { describeIssue, Emoji, previewOf } from "../src/domain/kinds";
-import { presenceStub } from "../src/objects";
+import { describeIssue, Emoji } from "../src/domain/kinds";
 import { ACTOR_HEADER } from "../src/protocol/internal";
 import { answerClose, parseHeaderJson, trySend } from "../src/protocol/sockets";
 
 
-/** Delay between a change and its D1 mirror flush: long enough to coalesce a burst, short enough to feel live. */
-export const MIRROR_DELAY_MS = 200;
-const MIRROR_RETRY_MAX_MS = 5 * 60_000;
-/** An upload never sent in a message is deleted after this long. */
-export const ORPHAN_AFTER_MS = 24 * 3600_000;
-/** How long a conversation trusts its cached list of the tenant's outbound endpoints. */
-export const ENDPOINT_CACHE_MS = 30_000;
-const OUTBOUND_BATCH = 100;
 /** Messages read from SQLite per step of a replay. */
 const REPLAY_PAGE = 500;
-/** How long new messages wait to be handed to presence together. */
-export const NOTIFY_COALESCE_MS = 10;
-/** Messages per notify call to presence. */
-const NOTIFY_BATCH = 100;
 
 const SocketActor = z.object({
   tenantId: z.string(),
@@ -50,19 +32,22 @@ type SocketActor = z.infer<typeof SocketActor>;
  * (a change counter mirrored to D1 by the alarm), never on the per-message path.
  */
 export class ConversationRoom extends DurableObject<Env> implements Fanout {
-  private readonly store: RoomStore;
+  readonly store: RoomStore;
   private readonly conversation: Conversation;
+  private readonly outbox: RoomOutbox;
   private readonly typingBuckets = new WeakMap<WebSocket, TokenBucket>();
-  private alarmArmed = false;
-  private flushTail: Promise<void> | undefined;
-  private notifying = false;
-  private notifyAgain = false;
+  /** Time for rate limits and message timestamps; a test may replace it with one it moves itself. */
+  clock: Clock = systemClock;
+  /** Where attachment bytes are deleted; a test may wrap it to make deletions fail. */
+  files: Pick<R2Bucket, "delete">;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new RoomStore(ctx.storage);
     this.conversation = new Conversation(this.store, this);
-    ctx.blockConcurrencyWhile(async () => this.store.migrate());
+    this.files = env.FILES;
+    this.outbox = new RoomOutbox({ env, storage: ctx.storage, store: this.store, files: () => this.files, liveUsers: () => this.liveUsers() });
+    ctx.blockConcurrencyWhile(async () => this.store.migrateIfCreated());
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_TEXT, PONG_TEXT));
   }
 
@@ -75,19 +60,24 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
       return jsonError(400, "invalid_request", "expected a WebSocket upgrade");
     }
     if (!this.conversation.isMember(actor.data)) return jsonError(404, "not_found", "conversation not found");
-    if (this.ctx.getWebSockets().length >= LIMITS.socketsPerConversation) {
+    if (this.liveSockets().size >= LIMITS.socketsPerConversation) {
       return jsonError(429, "rate_limited", "this conversation has too many open connections", { "Retry-After": "5" });
+    }
+    if (this.ctx.getWebSockets(`u:${actor.data.userId}`).length >= LIMITS.socketsPerUser) {
+      return jsonError(429, "rate_limited", `at most ${LIMITS.socketsPerUser} open connections per person on a conversation`, { "Retry-After": "5" });
     }
     const after = Number(new URL(request.url).searchParams.get("after") ?? "0");
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
     this.ctx.acceptWebSocket(server, [`u:${actor.data.userId}`, `d:${actor.data.deviceId}`]);
     server.serializeAttachment(actor.data satisfies SocketActor);
+    actors.set(server, actor.data);
+    this.liveSockets().add(server);
     const room = this.store.requireRoom();
     send(server, { type: "ready", conversationId: room.conversationId, lastSeq: room.lastSeq });
     // Replay in pages, each decorated for this reader (reactions, deletions for them only).
     let cursor = after;
-    for (;;) {
+    while (cursor < room.lastSeq) {
       const page = this.store.page({ after: cursor, limit: REPLAY_PAGE });
       const last = page.at(-1);
       if (!last) break;
@@ -110,19 +100,19 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
         return ws.close(4403, "not a member");
       }
       const frame = parsed.frame;
-      const now = Date.now();
+      const now = this.clock.now();
       switch (frame.type) {
         case "send": {
           const result = this.conversation.send(actor, frame satisfies SendInput, now, (stored) =>
             send(ws, { type: "ack", clientId: frame.clientId, seq: stored.message.seq, ts: stored.message.ts }),
           );
           if (!result.ok) return send(ws, { type: "error", code: result.code, message: result.message, clientId: frame.clientId });
-          if (result.value.status === "created") this.outbox();
+          if (result.value.status === "created") this.outbox.changed();
           return;
         }
         case "read": {
           const result = this.conversation.markRead(actor, frame.seq, ws);
-          if (result.ok) this.outbox();
+          if (result.ok) this.outbox.changed();
           return;
         }
         case "typing": {
@@ -138,7 +128,7 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
           if (!emoji.success) return send(ws, { type: "error", code: "invalid_request", message: describeIssue(emoji.error, "emoji") });
           const result = this.conversation.react(actor, frame.seq, emoji.data, frame.remove !== true, now);
           if (!result.ok) return send(ws, { type: "error", code: result.code, message: result.message });
-          if (result.value.changed) this.outbox();
+          if (result.value.changed) this.outbox.changed();
           return;
         }
         case "edit":
@@ -146,10 +136,10 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
           const policy = await this.lifecyclePolicy();
           const result =
             frame.type === "edit"
-              ? this.conversation.edit(actor, frame.seq, frame.body, policy, Date.now())
-              : this.conversation.recall(actor, frame.seq, policy, Date.now());
+              ? this.conversation.edit(actor, frame.seq, frame.body, policy, this.clock.now())
+              : this.conversation.recall(actor, frame.seq, policy, this.clock.now());
           if (!result.ok) return send(ws, { type: "error", code: result.code, message: result.message });
-          this.outbox();
+          this.outbox.changed();
           return;
         }
       }
@@ -160,31 +150,48 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    this.sockets?.delete(ws);
     answerClose(ws, code, reason);
   }
 
   override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
+    this.sockets?.delete(ws);
     console.warn("websocket error", error);
+  }
+
+  /**
+   * The open sockets, kept in memory instead of asked of the runtime for every broadcast; rebuilt
+   * from the runtime after a wake-up, then maintained by accept and close.
+   */
+  private sockets: Set<WebSocket> | undefined;
+
+  private liveSockets(): Set<WebSocket> {
+    this.sockets ??= new Set(this.ctx.getWebSockets());
+    return this.sockets;
   }
 
   // ---- Fanout ----
 
   broadcast(frame: ServerFrame, skip?: (userId: string, socket: unknown) => boolean): void {
     const data = JSON.stringify(frame);
-    for (const ws of this.ctx.getWebSockets()) {
+    const sockets = this.liveSockets();
+    for (const ws of sockets) {
       if (skip) {
         const actor = socketActor(ws);
         if (!actor || skip(actor.userId, ws)) continue;
       }
-      trySend(ws, data);
+      if (!trySend(ws, data)) sockets.delete(ws);
     }
   }
 
-  discardFile(attachmentId: string): void {
-    const room = this.store.requireRoom();
-    void this.env.FILES.delete(attachmentKey(room.tenantId, room.conversationId, attachmentId)).catch((err: unknown) =>
-      console.error("could not delete a recalled attachment", err),
-    );
+  /** Users with a socket open here. */
+  liveUsers(): Set<string> {
+    const users = new Set<string>();
+    for (const ws of this.liveSockets()) {
+      const actor = socketActor(ws);
+      if (actor) users.add(actor.userId);
+    }
+    return users;
   }
 
   toUser(userId: string, frame: ServerFrame): void {
@@ -197,6 +204,7 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
     for (const ws of this.ctx.getWebSockets(`u:${userId}`)) {
       trySend(ws, data);
       try {
+        this.sockets?.delete(ws);
         ws.close(code, message);
       } catch {
         // already closing
@@ -207,14 +215,14 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
   // ---- RPC, called by the Worker with an identity it verified ----
 
   async openDirect(input: { tenantId: string; conversationId: string; members: [string, string]; actor: string }) {
-    const result = this.conversation.openDirect({ ...input, now: Date.now() });
-    if (result.ok && result.value.created) await this.mirrorNow();
+    const result = this.conversation.openDirect({ ...input, now: this.clock.now() });
+    if (result.ok && result.value.created) await this.outbox.changedNow();
     return result;
   }
 
   async createGroup(input: { tenantId: string; conversationId: string; name: string; owner: string; members: string[] }) {
-    const result = this.conversation.createGroup({ ...input, now: Date.now() });
-    if (result.ok) await this.mirrorNow();
+    const result = this.conversation.createGroup({ ...input, now: this.clock.now() });
+    if (result.ok) await this.outbox.changedNow();
     return result;
   }
 
@@ -223,19 +231,19 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
   }
 
   async addMembers(actor: Actor, userIds: string[]): Promise<Result<ConversationView>> {
-    return this.mirrored(this.conversation.addMembers(actor, userIds, Date.now()));
+    return this.mirrored(this.conversation.addMembers(actor, userIds, this.clock.now()));
   }
 
   async removeMember(actor: Actor, userId: string): Promise<Result<{ removed: boolean }>> {
-    return this.mirrored(this.conversation.removeMember(actor, userId, Date.now()));
+    return this.mirrored(this.conversation.removeMember(actor, userId, this.clock.now()));
   }
 
   async setRole(actor: Actor, userId: string, role: Role): Promise<Result<ConversationView>> {
-    return this.mirrored(this.conversation.setRole(actor, userId, role, Date.now()));
+    return this.mirrored(this.conversation.setRole(actor, userId, role, this.clock.now()));
   }
 
   async sendMessage(actor: Actor, input: SendInput): Promise<Result<SendResult>> {
-    const result = this.conversation.send(actor, input, Date.now());
+    const result = this.conversation.send(actor, input, this.clock.now());
     return result.ok && result.value.status === "created" ? this.mirrored(result) : result;
   }
 
@@ -244,12 +252,14 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
   }
 
   async react(actor: Actor, seq: number, emoji: string, add: boolean) {
-    return this.mirrored(this.conversation.react(actor, seq, emoji, add, Date.now()));
+    return this.mirrored(this.conversation.react(actor, seq, emoji, add, this.clock.now()));
   }
 
   async editMessage(actor: Actor, seq: number, body: unknown): Promise<Result<Message>> {
+    const denied = this.conversation.denied(actor);
+    if (denied) return denied;
     const policy = await this.lifecyclePolicy();
-    return this.mirrored(this.conversation.edit(actor, seq, body, policy, Date.now()));
+    return this.mirrored(this.conversation.edit(actor, seq, body, policy, this.clock.now()));
   }
 
   async editHistory(actor: Actor, seq: number) {
@@ -257,8 +267,10 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
   }
 
   async recallMessage(actor: Actor, seq: number): Promise<Result<Message>> {
+    const denied = this.conversation.denied(actor);
+    if (denied) return denied;
     const policy = await this.lifecyclePolicy();
-    return this.mirrored(this.conversation.recall(actor, seq, policy, Date.now()));
+    return this.mirrored(this.conversation.recall(actor, seq, policy, this.clock.now()));
   }
 
   async hideMessage(actor: Actor, seq: number) {
@@ -270,17 +282,16 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
   }
 
   async decide(actor: Actor, seq: number, input: { clientId: string; decision: "approve" | "reject"; comment?: string | undefined }) {
-    const result = this.conversation.decide(actor, seq, input, Date.now());
+    const result = this.conversation.decide(actor, seq, input, this.clock.now());
     if (result.ok && result.value.decision.status === "created" && result.value.final) {
       this.emitApprovalDecided(result.value.request);
-      this.scheduleMirror();
     }
     return result.ok && result.value.decision.status === "created" ? this.mirrored(result) : result;
   }
 
   async registerAttachment(actor: Actor, upload: Omit<AttachmentRecord, "uploader" | "sentSeq">): Promise<Result<AttachmentRecord>> {
     const result = this.conversation.registerAttachment(actor, upload);
-    if (result.ok) await this.armOrphanSweep();
+    if (result.ok) await this.outbox.armOrphanSweep();
     return result;
   }
 
@@ -295,28 +306,9 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
     return record ? { ok: true, value: record } : { ok: false, code: "not_found", message: "attachment not found" };
   }
 
-  /** Make sure the alarm runs when the oldest unsent upload becomes an orphan. */
-  private async armOrphanSweep(): Promise<void> {
-    const oldest = this.store.oldestUnsentAttachment();
-    if (oldest === undefined) return;
-    const due = oldest + ORPHAN_AFTER_MS + 1_000;
-    const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > due) await this.ctx.storage.setAlarm(due);
-  }
-
-  /** Delete uploads that were never sent within ORPHAN_AFTER_MS, bytes first. */
-  private async sweepOrphans(now: number): Promise<void> {
-    const room = this.store.getRoom();
-    if (!room) return;
-    const orphans = this.store.orphanAttachments(now - ORPHAN_AFTER_MS);
-    if (orphans.length === 0) return;
-    await this.env.FILES.delete(orphans.map((id) => attachmentKey(room.tenantId, room.conversationId, id)));
-    for (const id of orphans) this.store.deleteAttachment(id);
-  }
-
   /** Someone acted on a CRM card (e.g. "claim", "call", "won"): an event in the stream and for the CRM. */
   async cardAction(actor: Actor, seq: number, action: string) {
-    const result = this.conversation.cardAction(actor, seq, action, Date.now());
+    const result = this.conversation.cardAction(actor, seq, action, this.clock.now());
     if (!result.ok) return result;
     const card = result.value.card;
     this.store.enqueueOutbound("card.action", {
@@ -325,59 +317,8 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
       action,
       userId: actor.userId,
       card: card.body,
-    });
-    this.scheduleMirror();
+    }, this.clock.now());
     return this.mirrored(result);
-  }
-
-  private endpointCache: { at: number; endpoints: EndpointRow[] } | undefined;
-
-  /** The tenant's outbound endpoints, cached for ENDPOINT_CACHE_MS (new endpoints apply within that). */
-  private async outboundEndpoints(tenantId: string): Promise<EndpointRow[]> {
-    const now = Date.now();
-    if (!this.endpointCache || now - this.endpointCache.at > ENDPOINT_CACHE_MS) {
-      this.endpointCache = { at: now, endpoints: await endpointsOf(this.env.DB, tenantId) };
-    }
-    return this.endpointCache.endpoints;
-  }
-
-  /**
-   * Outbound CRM events: new messages (message.created, above the outbound watermark) and queued
-   * events (card.action, approval.decided) become one queue job per subscribed endpoint. The
-   * watermark moves only after the queue accepted the jobs; event ids make redelivery harmless.
-   */
-  private async drainOutbound(): Promise<void> {
-    const room = this.store.getRoom();
-    if (!room) return;
-    const pending = this.store.pendingOutbound(OUTBOUND_BATCH);
-    if (room.outboundSeq >= room.lastSeq && pending.length === 0) return;
-    const endpoints = await this.outboundEndpoints(room.tenantId);
-    const messages = room.outboundSeq < room.lastSeq ? this.store.page({ after: room.outboundSeq, limit: OUTBOUND_BATCH }) : [];
-    const now = Date.now();
-    const conversation = { id: room.conversationId, type: room.type, name: room.name };
-    const jobs: OutboundJob[] = [];
-    const wants = (e: EndpointRow, type: OutboundEventType) =>
-      e.events.includes(type) && (e.conversationIds === null || e.conversationIds.includes(room.conversationId));
-    for (const m of messages) {
-      if (m.kind === "system") continue;
-      for (const e of endpoints) {
-        if (wants(e, "message.created")) {
-          jobs.push({ eventId: `${room.conversationId}:${m.seq}:message.created`, endpointId: e.id, tenantId: room.tenantId, type: "message.created", data: { conversation, message: m }, createdAt: now });
-        }
-      }
-    }
-    for (const p of pending) {
-      const type = p.type as OutboundEventType;
-      for (const e of endpoints) {
-        if (wants(e, type)) jobs.push({ eventId: `${room.conversationId}:e${p.id}:${type}`, endpointId: e.id, tenantId: room.tenantId, type, data: { conversation, ...p.payload }, createdAt: p.createdAt });
-      }
-    }
-    for (let i = 0; i < jobs.length; i += 100) await this.env.EVENTS_QUEUE.sendBatch(jobs.slice(i, i + 100).map((body) => ({ body })));
-    const lastMessage = messages.at(-1);
-    if (lastMessage) this.store.markOutboundSeq(lastMessage.seq);
-    const lastPending = pending.at(-1);
-    if (lastPending) this.store.deleteOutbound(lastPending.id);
-    if (messages.length === OUTBOUND_BATCH || pending.length === OUTBOUND_BATCH) this.scheduleMirror();
   }
 
   /** Hook point for outbound CRM events: an approval reached its final state. */
@@ -389,7 +330,7 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
       state: request.body.state ?? null,
       decisions: request.body.decisions ?? [],
       requestedBy: request.sender,
-    });
+    }, this.clock.now());
   }
 
   /** The tenant's edit and recall windows, read from D1 when an edit or recall needs them. */
@@ -413,164 +354,40 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
   async purgeBefore(tenantId: string, cutoff: number): Promise<number> {
     const room = this.store.getRoom();
     if (!room || room.tenantId !== tenantId) return 0;
-    return this.store.purgeBefore(cutoff);
+    const deleted = this.store.purgeBefore(cutoff, Date.now());
+    if (deleted > 0) await this.outbox.changedNow();
+    return deleted;
   }
 
-  // ---- Outbox: mirror to D1 ----
+  // ---- side effects (src/jobs/room-outbox.ts) ----
 
-  /**
-   * HTTP callers get read-your-writes on the D1 listing: the flush runs before the response.
-   * A failed flush does not fail the request (the change is durable); the alarm retries it.
-   */
+  /** After an HTTP change: mirror before answering (read-your-writes on the listing), the rest on the alarm. */
   private async mirrored<T>(result: Result<T>): Promise<Result<T>> {
-    if (result.ok) {
-      this.kickNotify();
-      await this.mirrorNow();
-      // Outbound CRM events are not on the response path: the alarm hands them to the queue.
-      const room = this.store.getRoom();
-      if (room && room.outboundSeq < room.lastSeq) this.scheduleMirror();
-    }
+    if (result.ok) await this.outbox.changedNow();
     return result;
   }
 
-  /** After a change on the WebSocket path: notify now, mirror on the alarm's cadence. */
-  private outbox(): void {
-    this.kickNotify();
-    this.scheduleMirror();
-  }
-
-  /**
-   * Hand new messages to presence right away (the notify latency is what people feel); the
-   * watermark `notified_seq` makes it an outbox: a failure is retried by the alarm, and presence
-   * ignores seqs it has already handled.
-   */
-  private kickNotify(): void {
-    const room = this.store.getRoom();
-    if (!room || room.notifiedSeq >= room.lastSeq) return;
-    if (this.notifying) {
-      this.notifyAgain = true;
-      return;
-    }
-    this.notifying = true;
-    // A few milliseconds of coalescing: under load one hand-over carries many messages, which is
-    // what keeps presence's work (and both watermarks' writes) off the per-message cost.
-    void new Promise((resolve) => setTimeout(resolve, NOTIFY_COALESCE_MS))
-      .then(() => this.drainNotify())
-      .catch((err) => {
-        console.error("notify failed; the alarm retries it", err);
-        this.scheduleMirror();
-      })
-      .finally(() => {
-        this.notifying = false;
-        if (this.notifyAgain) {
-          this.notifyAgain = false;
-          this.kickNotify();
-        }
-      });
-  }
-
-  private async drainNotify(): Promise<void> {
-    for (;;) {
-      const room = this.store.requireRoom();
-      if (room.notifiedSeq >= room.lastSeq) return;
-      const messages = this.store.page({ after: room.notifiedSeq, limit: NOTIFY_BATCH });
-      const last = messages.at(-1);
-      if (!last) return;
-      const shards = shardCount(this.env.PRESENCE_SHARDS);
-      const byShard = new Map<number, NotifyMember[]>();
-      for (const m of this.store.activeMembers().values()) {
-        const shard = presenceShard(m.userId, shards);
-        const member = { userId: m.userId, muted: m.muted, unread: Math.max(0, room.lastSeq - m.readSeq) };
-        byShard.set(shard, [...(byShard.get(shard) ?? []), member]);
-      }
-      const notifyMessages = messages.map((m) => ({
-        seq: m.seq,
-        sender: m.sender,
-        kind: m.kind,
-        preview: previewOf(m.kind, m.body),
-        mentions: Array.isArray(m.body.mentions) ? m.body.mentions.filter((x): x is string => typeof x === "string") : [],
-      }));
-      await Promise.all(
-        [...byShard].map(([shard, members]) =>
-          presenceStub(this.env, room.tenantId, shard).notify(
-            { tenantId: room.tenantId, shard },
-            {
-              tenantId: room.tenantId,
-              conversationId: room.conversationId,
-              conversationType: room.type,
-              conversationName: room.name,
-              members,
-              messages: notifyMessages,
-            },
-          ),
-        ),
-      );
-      this.store.markNotified(last.seq);
-    }
-  }
-
-  private async mirrorNow(): Promise<void> {
-    try {
-      await this.flushMirror();
-    } catch (err) {
-      console.error("mirror flush failed; the alarm retries it", err);
-      this.scheduleMirror();
-    }
-  }
-
-  private scheduleMirror(): void {
-    if (this.alarmArmed) return;
-    this.alarmArmed = true;
-    void this.ctx.storage.setAlarm(Date.now() + MIRROR_DELAY_MS);
-  }
-
   override async alarm(): Promise<void> {
-    this.alarmArmed = false;
-    this.kickNotify();
-    try {
-      await this.sweepOrphans(Date.now());
-      await this.armOrphanSweep();
-    } catch (err) {
-      console.error("orphan sweep failed; the next alarm retries it", err);
-    }
-    try {
-      await this.drainOutbound();
-    } catch (err) {
-      console.error("outbound events failed; retrying", err);
-      this.scheduleMirror();
-    }
-    try {
-      await this.flushMirror();
-    } catch (err) {
-      const attempts = this.store.mirrorFailed();
-      const delay = Math.min(MIRROR_DELAY_MS * 2 ** attempts, MIRROR_RETRY_MAX_MS);
-      console.error(`mirror flush failed (attempt ${attempts}); retrying in ${delay} ms`, err);
-      this.alarmArmed = true;
-      await this.ctx.storage.setAlarm(Date.now() + delay);
-    }
-  }
-
-  /** Copy what changed to D1 in one batch; flushes run one after another, never side by side. */
-  private flushMirror(): Promise<void> {
-    const run = async () => {
-      if (!this.store.getRoom()) return;
-      const snapshot = this.store.mirrorSnapshot();
-      if (!snapshot) return;
-      const db = tenantDb(this.env, snapshot.tenantId);
-      await db.batch(mirrorStatements(db, snapshot));
-      this.store.markMirrored(snapshot.version, snapshot.historyThrough, snapshot.revised);
-      // A long backlog (a backfill after deploy) goes out flush after flush.
-      if (this.store.requireRoom().mirroredSeq < this.store.requireRoom().lastSeq) this.scheduleMirror();
-    };
-    const next = (this.flushTail ?? Promise.resolve()).then(run, run);
-    this.flushTail = next.catch(() => undefined);
-    return next;
+    await this.outbox.run();
   }
 }
 
+/**
+ * Identities of accepted sockets, kept in memory: reading the attachment is a structured clone, too
+ * dear for every frame and every broadcast. After hibernation each socket is read once again.
+ */
+const actors = new WeakMap<WebSocket, SocketActor>();
+
 function socketActor(ws: WebSocket): SocketActor | undefined {
-  const parsed = SocketActor.safeParse(ws.deserializeAttachment());
-  return parsed.success ? parsed.data : undefined;
+  let actor = actors.get(ws);
+  if (!actor) {
+    // The attachment was written by this class at accept time; a hand check is enough.
+    const a = ws.deserializeAttachment() as Partial<SocketActor> | null;
+    if (!a || typeof a.tenantId !== "string" || typeof a.userId !== "string" || typeof a.deviceId !== "string") return undefined;
+    actor = { tenantId: a.tenantId, userId: a.userId, deviceId: a.deviceId };
+    actors.set(ws, actor);
+  }
+  return actor;
 }
 
 function send(ws: WebSocket, frame: ServerFrame): void {

@@ -12,6 +12,7 @@ import { PING_TEXT, PONG_TEXT } from "../src/protocol/frames";
 import { ACTOR_HEADER } from "../src/protocol/internal";
 import { answerClose, parseHeaderJson, trySend } from "../src/protocol/sockets";
 import { errorBody } from "../src/http/errors";
+import { LIMITS } from "../src/protocol/limits";
 
 /** How long a change of online state waits before it is announced: a flapping connection announces nothing. */
 export const PRESENCE_COALESCE_MS = 1_000;
@@ -52,6 +53,12 @@ export class TenantPresence extends DurableObject<Env> {
       return Response.json(errorBody("invalid_request", "expected a WebSocket upgrade"), { status: 400 });
     }
     const actor = parsed.data;
+    if (this.openChannels(actor.userId).length >= LIMITS.socketsPerUser) {
+      return Response.json(errorBody("rate_limited", `at most ${LIMITS.socketsPerUser} open device channels per person`), {
+        status: 429,
+        headers: { "Retry-After": "5" },
+      });
+    }
     this.store.bindTenant(actor.tenantId);
     this.store.bindShard(actor.shard);
     const wasOnline = this.isOnline(actor.userId);

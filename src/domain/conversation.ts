@@ -5,7 +5,7 @@ import type { AttachmentRecord, RoomStore, Room, MemberState, SendResult } from 
 import { attachmentRefOf, checkMessageBody, previewOf } from "./kinds";
 import { canAddMembers, canChangeRole, canRemoveMember, nextOwner, type ConversationType, type Role } from "./membership";
 import { fail, ok, type Actor, type Failure, type Result } from "./result";
-import { TokenBucket } from "./rate";
+import { BucketMap } from "./rate";
 
 /** How the conversation reaches its live sockets; the Durable Object implements it. */
 export interface Fanout {
@@ -15,8 +15,6 @@ export interface Fanout {
   disconnectUser(userId: string, code: number, message: string): void;
   /** Send one frame to every socket of one user. */
   toUser(userId: string, frame: ServerFrame): void;
-  /** Delete an attachment's stored bytes (after a recall). */
-  discardFile?(attachmentId: string): void;
 }
 
 /** Kinds whose body an author may edit. */
@@ -61,7 +59,9 @@ export const CLOSE_NOT_MEMBER = 4403;
  * broadcast always follows the write it announces.
  */
 export class Conversation {
-  private readonly buckets = new Map<string, TokenBucket>();
+  /** Send budgets per device and per user; both bounded, since device ids are the client's choice. */
+  private readonly deviceBuckets = new BucketMap(LIMITS.rateBucketsPerConversation, LIMITS.sendBurst, LIMITS.sendPerSecond);
+  private readonly userBuckets = new BucketMap(LIMITS.membersPerGroup, LIMITS.sendUserBurst, LIMITS.sendUserPerSecond);
 
   constructor(
     private readonly store: RoomStore,
@@ -79,6 +79,12 @@ export class Conversation {
 
   isMember(actor: Actor): boolean {
     return this.access(actor).ok;
+  }
+
+  /** The failure to answer when the actor may not use this conversation (checked before anything else is loaded). */
+  denied(actor: Actor): Failure | undefined {
+    const access = this.access(actor);
+    return access.ok ? undefined : access;
   }
 
   view(actor: Actor): Result<ConversationView> {
@@ -144,16 +150,24 @@ export class Conversation {
     return this.view({ tenantId: input.tenantId, userId: input.owner });
   }
 
-  /** Send a message. A repeated (sender, clientId) returns the stored message and writes nothing. */
+  /**
+   * Send a message. A repeated (sender, clientId) returns the stored message and writes nothing, even
+   * when the send would be refused now (rate limit, a mention of someone who left). The idempotency
+   * key is checked by the insert itself, so a fresh message costs no lookup.
+   */
   send(actor: Actor, input: SendInput, now: number, onStored?: (result: SendResult) => void): Result<SendResult> {
+    const result = this.sendFresh(actor, input, now, onStored);
+    if (result.ok || !this.access(actor).ok) return result;
+    const existing = this.store.findByClientId(actor.userId, input.clientId);
+    if (!existing) return result;
+    const duplicate: SendResult = { status: "duplicate", message: existing };
+    onStored?.(duplicate);
+    return ok(duplicate);
+  }
+
+  private sendFresh(actor: Actor, input: SendInput, now: number, onStored?: (result: SendResult) => void): Result<SendResult> {
     const access = this.access(actor);
     if (!access.ok) return access;
-    const existing = this.store.findByClientId(actor.userId, input.clientId);
-    if (existing) {
-      const duplicate: SendResult = { status: "duplicate", message: existing };
-      onStored?.(duplicate);
-      return ok(duplicate);
-    }
     const limited = this.takeSendToken(actor, now);
     if (limited) return limited;
     const checked = checkMessageBody(input.kind, input.body);
@@ -209,22 +223,28 @@ export class Conversation {
       now,
       replyTo,
     });
-    if (ref) this.store.markAttachmentSent(String(ref.id), result.message.seq);
+    if (ref && result.status === "created") this.store.markAttachmentSent(String(ref.id), result.message.seq);
     onStored?.(result);
     if (result.status === "created") this.fanout.broadcast({ type: "message", message: result.message });
     return ok(result);
   }
 
+  /** One token from the device's bucket and one from the user's (devices of one user share a ceiling). */
   private takeSendToken(actor: Actor, now: number): Failure | undefined {
-    const key = `${actor.userId}\u0000${actor.deviceId ?? ""}`;
-    let bucket = this.buckets.get(key);
-    if (!bucket) {
-      bucket = new TokenBucket(LIMITS.sendBurst, LIMITS.sendPerSecond, now);
-      this.buckets.set(key, bucket);
+    const device = this.deviceBuckets.get(`${actor.userId}\u0000${actor.deviceId ?? ""}`, now);
+    const user = this.userBuckets.get(actor.userId, now);
+    const deviceWait = device.waitMs(now);
+    const userWait = user.waitMs(now);
+    if (deviceWait === 0 && userWait === 0) {
+      device.take(now);
+      user.take(now);
+      return undefined;
     }
-    const taken = bucket.take(now);
-    if (taken.ok) return undefined;
-    return fail("rate_limited", `too many messages: at most ${LIMITS.sendPerSecond} per second per device`, taken.retryAfterMs);
+    const message =
+      deviceWait > 0
+        ? `too many messages: at most ${LIMITS.sendPerSecond} per second per device`
+        : `too many messages: at most ${LIMITS.sendUserPerSecond} per second per person in a conversation, across devices`;
+    return fail("rate_limited", message, Math.max(deviceWait, userWait));
   }
 
   history(actor: Actor, range: { after?: number | undefined; before?: number | undefined; limit: number }): Result<Message[]> {
@@ -317,10 +337,7 @@ export class Conversation {
     }
     this.store.forgetEdits(seq);
     const attachmentId = attachmentRefOf(target.kind, target.body)?.id;
-    if (typeof attachmentId === "string" && attachmentId) {
-      this.store.deleteAttachment(attachmentId);
-      this.fanout.discardFile?.(attachmentId);
-    }
+    if (typeof attachmentId === "string" && attachmentId) this.store.discardAttachment(attachmentId, now);
     // Edit events carried the body too: they keep their place in the sequence, without it.
     for (const event of this.store.editEventsOf(seq)) {
       const { body: _body, ...rest } = event.body;

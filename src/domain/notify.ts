@@ -8,6 +8,8 @@ export interface NotifyMember {
   muted: boolean;
   /** This member's unread count in the conversation, exact at the time of the batch. */
   unread: number;
+  /** The member has a socket open on the conversation: they are reading it, so they get no push. */
+  reading?: boolean;
 }
 
 export interface NotifyMessage {
@@ -58,6 +60,7 @@ export function pushWorthy(member: NotifyMember, message: NotifyMessage): boolea
 /**
  * Frames for every online recipient and message; for each offline recipient at most one push, for
  * the newest push-worthy message of the batch (a burst becomes one notification whose badge counts it all).
+ * A recipient reading the conversation (a socket open on it) gets no push, whatever their device channel.
  */
 export function planNotifications(batch: NotifyBatch, isOnline: (userId: string) => boolean): {
   frames: { userId: string; frame: NotifyFrame }[];
@@ -85,6 +88,7 @@ export function planNotifications(batch: NotifyBatch, isOnline: (userId: string)
       }
       continue;
     }
+    if (member.reading) continue;
     const newest = [...theirs].reverse().find((m) => pushWorthy(member, m));
     if (newest) pushes.push({ userId: member.userId, message: newest, unreadHere: member.unread });
   }

@@ -32,6 +32,13 @@ export const LIMITS = {
   /** Per-device send budget: a token bucket with this burst and refill per second. */
   sendBurst: 300,
   sendPerSecond: 50,
+  /** Per-user send budget in one conversation, across all of the user's devices (and HTTP). */
+  sendUserBurst: 300,
+  sendUserPerSecond: 100,
+  /** Most open WebSockets of one user on one conversation, and device channels of one user. */
+  socketsPerUser: 16,
+  /** Most rate buckets a conversation object keeps in memory (keys include client-chosen device ids). */
+  rateBucketsPerConversation: 4_096,
   /** Typing indicators relayed per device per second (extra ones are dropped silently). */
   typingPerSecond: 2,
   /** User token lifetime bounds (seconds). */

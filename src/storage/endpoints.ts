@@ -38,8 +38,16 @@ export async function insertEndpoint(db: D1Database, e: EndpointRow): Promise<vo
 }
 
 export async function endpointsOf(db: D1Database, tenantId: string): Promise<EndpointRow[]> {
-  return (await db.prepare(`SELECT ${COLUMNS} FROM webhook_endpoints WHERE tenant_id = ?1 ORDER BY created_at, id`).bind(tenantId).all<RawRow>()).results.map(fromRaw);
+  return endpointsQuery.rows(await endpointsQuery(db, tenantId).all<RawRow>());
 }
+
+/** The tenant's endpoints as a statement, to ride in another batch (see `endpointsQuery.rows`). */
+export function endpointsQuery(db: D1Database, tenantId: string): D1PreparedStatement {
+  return db.prepare(`SELECT ${COLUMNS} FROM webhook_endpoints WHERE tenant_id = ?1 ORDER BY created_at, id`).bind(tenantId);
+}
+
+/** The endpoints of an `endpointsQuery` result. */
+endpointsQuery.rows = (result: D1Result | undefined): EndpointRow[] => ((result?.results ?? []) as RawRow[]).map(fromRaw);
 
 export async function endpointById(db: D1Database, id: string): Promise<EndpointRow | undefined> {
   const r = await db.prepare(`SELECT ${COLUMNS} FROM webhook_endpoints WHERE id = ?1`).bind(id).first<RawRow>();

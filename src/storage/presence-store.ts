@@ -52,6 +52,9 @@ interface DeviceRow {
   [key: string]: SqlStorageValue;
 }
 
+/** Conversations whose notify watermark a presence object keeps in memory. */
+const NOTIFIED_CACHE = 10_000;
+
 export class PresenceStore {
   private readonly sql: SqlStorage;
 
@@ -63,6 +66,10 @@ export class PresenceStore {
     applySqlMigrations(this.storage, MIGRATIONS);
   }
 
+  /** Users with at least one push target: most recipients have none, and then no query is needed. */
+  private pushUsers: Set<string> | undefined;
+  /** Per-conversation notify watermarks read so far (bounded; a forgotten one is read again). */
+  private readonly notified = new Map<string, number>();
   private boundTenant: string | undefined;
   private boundShard: number | undefined;
 
@@ -110,6 +117,7 @@ export class PresenceStore {
     );
     const device = this.device(d.userId, d.deviceId);
     if (!device) throw new Error("device upsert returned no row");
+    this.refreshPushUser(d.userId);
     return device;
   }
 
@@ -124,18 +132,36 @@ export class PresenceStore {
 
   /** Push-capable devices of several users at once. */
   pushDevicesOf(userIds: readonly string[]): Device[] {
-    if (userIds.length === 0) return [];
+    const pushUsers = this.loadPushUsers();
+    const wanted = userIds.filter((u) => pushUsers.has(u));
+    if (wanted.length === 0) return [];
     return this.sql
       .exec<DeviceRow>(
         `SELECT * FROM devices WHERE target IS NOT NULL AND user_id IN (SELECT value FROM json_each(?)) ORDER BY user_id, device_id`,
-        JSON.stringify(userIds),
+        JSON.stringify(wanted),
       )
       .toArray()
       .map(deviceFromRow);
   }
 
+  private loadPushUsers(): Set<string> {
+    this.pushUsers ??= new Set(
+      this.sql.exec<{ user_id: string }>(`SELECT DISTINCT user_id FROM devices WHERE target IS NOT NULL`).toArray().map((r) => r.user_id),
+    );
+    return this.pushUsers;
+  }
+
+  private refreshPushUser(userId: string): void {
+    if (!this.pushUsers) return;
+    const has = this.sql.exec(`SELECT 1 FROM devices WHERE user_id = ? AND target IS NOT NULL LIMIT 1`, userId).toArray().length > 0;
+    if (has) this.pushUsers.add(userId);
+    else this.pushUsers.delete(userId);
+  }
+
   deleteDevice(userId: string, deviceId: string): boolean {
-    return this.sql.exec(`DELETE FROM devices WHERE user_id = ? AND device_id = ?`, userId, deviceId).rowsWritten > 0;
+    const deleted = this.sql.exec(`DELETE FROM devices WHERE user_id = ? AND device_id = ?`, userId, deviceId).rowsWritten > 0;
+    this.refreshPushUser(userId);
+    return deleted;
   }
 
   touchDevice(userId: string, deviceId: string, now: number): void {
@@ -176,10 +202,24 @@ export class PresenceStore {
 
   /** The highest seq of a conversation already handled here. */
   notifiedSeq(conversationId: string): number {
-    return this.sql.exec<{ seq: number }>(`SELECT seq FROM conversation_notify WHERE conversation_id = ?`, conversationId).toArray()[0]?.seq ?? 0;
+    const cached = this.notified.get(conversationId);
+    if (cached !== undefined) return cached;
+    const seq = this.sql.exec<{ seq: number }>(`SELECT seq FROM conversation_notify WHERE conversation_id = ?`, conversationId).toArray()[0]?.seq ?? 0;
+    this.remember(conversationId, seq);
+    return seq;
+  }
+
+  private remember(conversationId: string, seq: number): void {
+    this.notified.delete(conversationId);
+    if (this.notified.size >= NOTIFIED_CACHE) {
+      const oldest = this.notified.keys().next().value;
+      if (oldest !== undefined) this.notified.delete(oldest);
+    }
+    this.notified.set(conversationId, seq);
   }
 
   markNotified(conversationId: string, seq: number): void {
+    this.remember(conversationId, Math.max(seq, this.notified.get(conversationId) ?? 0));
     this.sql.exec(
       `INSERT INTO conversation_notify (conversation_id, seq) VALUES (?, ?)
        ON CONFLICT (conversation_id) DO UPDATE SET seq = max(seq, excluded.seq)`,

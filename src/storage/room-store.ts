@@ -5,6 +5,7 @@ import { applySqlMigrations, type SqlMigration } from "./sql-migrations";
 import type { HistoryRow, MirrorSnapshot } from "./conversations";
 import { cjkGrams, searchableText } from "../domain/search";
 import { utf8Length } from "../domain/kinds";
+import { EFFECTS_MIGRATION_SQL, EffectOutbox } from "./room-effects";
 
 /**
  * The conversation object's own SQLite: the room header, members with read cursors, and the ordered log.
@@ -107,6 +108,11 @@ const MIGRATIONS: SqlMigration[] = [
                                       PRIMARY KEY (seq, version));
           CREATE TABLE hidden (user_id TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (user_id, seq));`,
   },
+  {
+    version: 8,
+    name: "one outbox of side effects",
+    sql: EFFECTS_MIGRATION_SQL,
+  },
 ];
 
 /** Most UTF-8 bytes of history rows in one mirror flush (well under D1's 2 MB per bound value). */
@@ -207,20 +213,36 @@ export class RoomStore {
   private room: Room | null | undefined;
   private members: Map<string, MemberState> | undefined;
 
+  /** Durable side effects (R2 deletes, CRM events), written with the changes that cause them. */
+  readonly effects: EffectOutbox;
+
   constructor(private readonly storage: DurableObjectStorage) {
     this.sql = storage.sql;
+    this.effects = new EffectOutbox(storage.sql);
   }
 
-  /** Bring the schema up to date; call once, at construction. */
-  migrate(): void {
-    applySqlMigrations(this.storage, MIGRATIONS);
+  /**
+   * Bring the schema up to date, but only in an object that holds a conversation: an id nobody
+   * created must store nothing (a read of the empty catalog writes no file). Call once, at construction.
+   */
+  migrateIfCreated(): void {
+    if (this.hasSchema()) applySqlMigrations(this.storage, MIGRATIONS);
+  }
+
+  private schemaReady: boolean | undefined;
+
+  private hasSchema(): boolean {
+    this.schemaReady ??= this.sql.exec(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'room'`).toArray().length > 0;
+    return this.schemaReady;
   }
 
   /** The room header, or null before the conversation was created. Cached until the object hibernates. */
   getRoom(): Room | null {
     if (this.room === undefined) {
+      if (!this.hasSchema()) return null;
       const row = this.sql.exec<RoomRow>(`SELECT * FROM room WHERE id = 1`).toArray()[0];
       this.room = row ? roomFromRow(row) : null;
+      this.persistedNotifiedSeq = row?.notified_seq ?? 0;
     }
     return this.room;
   }
@@ -241,6 +263,10 @@ export class RoomStore {
     members: { userId: string; role: Role }[];
     now: number;
   }): void {
+    if (!this.hasSchema()) {
+      applySqlMigrations(this.storage, MIGRATIONS);
+      this.schemaReady = true;
+    }
     this.sql.exec(
       `INSERT INTO room (id, tenant_id, conversation_id, type, name, created_by, created_at, version) VALUES (1, ?, ?, ?, ?, ?, ?, 1)`,
       init.tenantId,
@@ -288,16 +314,16 @@ export class RoomStore {
 
   /** Append a message, or return the one this sender already stored under this clientId. */
   append(input: { sender: string; clientId: string; kind: string; body: JsonObject; now: number; replyTo?: number | undefined }): SendResult {
-    const existing = this.findByClientId(input.sender, input.clientId);
     const room = this.requireRoom();
-    if (existing) return { status: "duplicate", message: existing };
     const seq = room.lastSeq + 1;
     // One UPDATE of the room row per message (change counter, head, activity): this is the hot path.
     const version = room.version + 1;
     const countable = input.kind !== "system";
     const ordinal = room.countableTotal + (countable ? 1 : 0);
-    this.sql.exec(
-      `INSERT INTO messages (seq, client_id, sender, kind, body, ts, reply_to, ordinal) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    // The unique (sender, client_id) index is the idempotency check: a retry inserts nothing.
+    const inserted = this.sql.exec(
+      `INSERT INTO messages (seq, client_id, sender, kind, body, ts, reply_to, ordinal) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (sender, client_id) DO NOTHING`,
       seq,
       input.clientId,
       input.sender,
@@ -306,7 +332,12 @@ export class RoomStore {
       input.now,
       input.replyTo ?? null,
       ordinal,
-    );
+    ).rowsWritten;
+    if (inserted === 0) {
+      const existing = this.findByClientId(input.sender, input.clientId);
+      if (!existing) throw new Error(`message ${input.sender}/${input.clientId} was neither inserted nor found`);
+      return { status: "duplicate", message: existing };
+    }
     if (countable) {
       this.sql.exec(`UPDATE room SET version = ?, last_seq = ?, last_ts = ?, countable_total = ? WHERE id = 1`, version, seq, input.now, ordinal);
       room.lastTs = input.now;
@@ -436,10 +467,6 @@ export class RoomStore {
     this.sql.exec(`UPDATE attachments SET sent_seq = coalesce(sent_seq, ?) WHERE id = ?`, seq, id);
   }
 
-  deleteAttachment(id: string): void {
-    this.sql.exec(`DELETE FROM attachments WHERE id = ?`, id);
-  }
-
   /** Uploads never sent, created before `cutoff`. */
   orphanAttachments(cutoff: number, limit = 100): string[] {
     return this.sql
@@ -468,9 +495,9 @@ export class RoomStore {
     );
   }
 
-  /** Record an event for the tenant's outbound CRM webhooks (drained by the outbox). */
-  enqueueOutbound(type: string, payload: JsonObject): void {
-    this.sql.exec(`INSERT INTO outbound (type, payload, created_at) VALUES (?, ?, ?)`, type, JSON.stringify(payload), Date.now());
+  /** Record an event for the tenant's outbound CRM webhooks (the outbox hands it to the queue). */
+  enqueueOutbound(type: "card.action" | "approval.decided", payload: JsonObject, now: number): void {
+    this.effects.add(`e${crypto.randomUUID()}`, { kind: "outbound", type, payload, createdAt: now }, now);
   }
 
   markOutboundSeq(seq: number): void {
@@ -480,16 +507,10 @@ export class RoomStore {
     room.outboundSeq = seq;
   }
 
-  /** Pending outbound events, oldest first. */
-  pendingOutbound(limit: number): { id: number; type: string; payload: JsonObject; createdAt: number }[] {
-    return this.sql
-      .exec<{ id: number; type: string; payload: string; created_at: number }>(`SELECT * FROM outbound ORDER BY id LIMIT ?`, limit)
-      .toArray()
-      .map((r) => ({ id: r.id, type: r.type, payload: JSON.parse(r.payload) as JsonObject, createdAt: r.created_at }));
-  }
-
-  deleteOutbound(upToId: number): void {
-    this.sql.exec(`DELETE FROM outbound WHERE id <= ?`, upToId);
+  /** Forget an attachment and, in the same transaction, schedule the deletion of its bytes. */
+  discardAttachment(id: string, now: number): void {
+    this.sql.exec(`DELETE FROM attachments WHERE id = ?`, id);
+    this.effects.add(`file:${id}`, { kind: "file.delete", attachmentId: id }, now);
   }
 
   /** The `message_edited` events about a message (they carry its body). */
@@ -621,13 +642,34 @@ export class RoomStore {
   }
 
   /**
-   * Delete messages older than `cutoff` (retention). `seq` keeps counting from where it was; the
-   * idempotency keys of deleted messages go with them. Returns how many were deleted.
+   * Delete messages older than `cutoff` (retention) and everything of them: earlier bodies, reactions,
+   * hidden markers, attachment rows (their bytes through the outbox), and the bodies that later
+   * `message_edited` events carry. `seq` keeps counting from where it was; the idempotency keys of
+   * deleted messages go with them. Returns how many messages were deleted.
    */
-  purgeBefore(cutoff: number): number {
+  purgeBefore(cutoff: number, now: number): number {
     this.requireRoom();
+    const expired = `SELECT seq FROM messages WHERE ts < ?`;
+    const files = this.sql.exec<{ id: string }>(`SELECT id FROM attachments WHERE sent_seq IN (${expired})`, cutoff).toArray();
+    for (const f of files) this.discardAttachment(f.id, now);
+    this.sql.exec(`DELETE FROM message_edits WHERE seq IN (${expired})`, cutoff);
+    this.sql.exec(`DELETE FROM reactions WHERE seq IN (${expired})`, cutoff);
+    this.sql.exec(`DELETE FROM hidden WHERE seq IN (${expired})`, cutoff);
+    const events = this.sql
+      .exec<MessageRow>(
+        `SELECT * FROM messages WHERE ts >= ? AND kind = 'system' AND body ->> '$.event' = 'message_edited'
+           AND body ->> '$.target' IN (${expired}) AND body ->> '$.body' IS NOT NULL`,
+        cutoff,
+        cutoff,
+      )
+      .toArray();
+    for (const e of events) {
+      const { body: _body, ...rest } = JSON.parse(e.body) as JsonObject;
+      this.reviseMessage(e.seq, { body: { ...rest, redacted: true } });
+    }
     const deleted = this.sql.exec(`DELETE FROM messages WHERE ts < ?`, cutoff).rowsWritten;
     this.sql.exec(`DELETE FROM history_revised WHERE seq NOT IN (SELECT seq FROM messages)`);
+    if (deleted > 0) this.bump();
     return deleted;
   }
 
@@ -716,21 +758,39 @@ export class RoomStore {
     room.mirrorAttempts = 0;
   }
 
-  /** Record that presence accepted notifications up to `seq`. */
-  markNotified(seq: number): void {
-    const room = this.requireRoom();
-    if (seq <= room.notifiedSeq) return;
-    this.sql.exec(`UPDATE room SET notified_seq = ? WHERE id = 1`, seq);
-    room.notifiedSeq = seq;
-  }
-
-  /** Count a failed flush; returns the number of consecutive failures. */
+  /** Count a failed flush; returns the number of consecutive failures (kept durably, so backoff survives eviction). */
   mirrorFailed(): number {
     const room = this.requireRoom();
     room.mirrorAttempts += 1;
     this.sql.exec(`UPDATE room SET mirror_attempts = ? WHERE id = 1`, room.mirrorAttempts);
     return room.mirrorAttempts;
   }
+
+  /**
+   * Record that presence accepted notifications up to `seq`. Kept in memory and written by
+   * `persistNotified` (on the alarm's run): after a crash in between, the hand-over is repeated and
+   * presence, which keeps its own watermark, ignores what it already handled.
+   */
+  markNotified(seq: number): void {
+    const room = this.requireRoom();
+    if (seq > room.notifiedSeq) room.notifiedSeq = seq;
+  }
+
+  persistNotified(): void {
+    const room = this.getRoom();
+    if (!room || room.notifiedSeq <= this.persistedNotifiedSeq) return;
+    this.sql.exec(`UPDATE room SET notified_seq = max(notified_seq, ?) WHERE id = 1`, room.notifiedSeq);
+    this.persistedNotifiedSeq = room.notifiedSeq;
+  }
+
+  private persistedNotifiedSeq = 0;
+
+  /** True while the notify watermark in memory is ahead of the stored one. */
+  notifiedDirty(): boolean {
+    const room = this.getRoom();
+    return !!room && room.notifiedSeq > this.persistedNotifiedSeq;
+  }
+
 }
 
 function roomFromRow(r: RoomRow): Room {
