@@ -68,6 +68,8 @@ export async function expectLogIntact(f: Fixture, conversationId: string): Promi
       if (got.length === 0) break;
       after = got[got.length - 1]!;
     }
+    // A person also replays the tail over a socket (the tenant key cannot ride in a socket URL).
+    if (member === "bot") continue;
     const { socket } = await join(conversationId, token, { after: Math.max(0, seqs.length - 5) });
     socket.close();
   }

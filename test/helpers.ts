@@ -114,7 +114,7 @@ export class TestSocket<F extends { type: string } = ServerFrame> {
   }
 
   /** The next frame (of a type, or matching a predicate), waiting up to `timeoutMs`. */
-  next<T extends F["type"]>(type?: T | ((f: F) => boolean), timeoutMs = 5_000): Promise<Extract<F, { type: T }>> {
+  next<T extends F["type"]>(type?: T | ((f: F) => boolean), timeoutMs = 15_000): Promise<Extract<F, { type: T }>> {
     const match = typeof type === "function" ? type : (f: F) => type === undefined || f.type === type;
     const index = this.frames.findIndex(match);
     if (index >= 0) return Promise.resolve(this.frames.splice(index, 1)[0] as Extract<F, { type: T }>);
@@ -132,7 +132,7 @@ export class TestSocket<F extends { type: string } = ServerFrame> {
   }
 
   /** Collect `n` message frames in arrival order. */
-  async messages(n: number, timeoutMs = 5_000) {
+  async messages(n: number, timeoutMs = 15_000) {
     const out = [];
     for (let i = 0; i < n; i++) {
       const frame = (await this.next((f) => f.type === "message", timeoutMs)) as unknown as Extract<ServerFrame, { type: "message" }>;
@@ -147,7 +147,7 @@ export class TestSocket<F extends { type: string } = ServerFrame> {
    * sent this socket before reading the ping is here; nothing is proved by waiting. The exact text of
    * PING_TEXT is not used: the runtime answers that one without the object, out of order.
    */
-  async drain(timeoutMs = 5_000): Promise<F[]> {
+  async drain(timeoutMs = 15_000): Promise<F[]> {
     for (let i = this.frames.length - 1; i >= 0; i--) if (this.frames[i]!.type === "pong") this.frames.splice(i, 1);
     this.barriers += 1;
     this.send({ type: "ping", barrier: this.barriers });
@@ -155,7 +155,7 @@ export class TestSocket<F extends { type: string } = ServerFrame> {
     return this.frames.splice(0);
   }
 
-  waitClosed(timeoutMs = 5_000): Promise<{ code: number; reason: string }> {
+  waitClosed(timeoutMs = 15_000): Promise<{ code: number; reason: string }> {
     if (this.closed) return Promise.resolve(this.closed);
     return new Promise((resolve, reject) => {
       this.closeWaiters.push(resolve);
@@ -208,7 +208,7 @@ export async function openChannel(token: string, device: string): Promise<TestSo
 }
 
 /** Wait until `check` passes or the time is up (for effects that travel through alarms and queues). */
-export async function eventually<T>(check: () => Promise<T>, timeoutMs = 5_000, stepMs = 50): Promise<T> {
+export async function eventually<T>(check: () => Promise<T>, timeoutMs = 15_000, stepMs = 50): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
