@@ -12,7 +12,7 @@ import {
 } from "../src/client/index";
 import { ManualClock } from "../src/client/clock";
 import { LIMITS } from "../src/protocol/limits";
-import { api, BASE, createGroup, sendHttp, setupTenant, type TestTenant } from "./helpers";
+import { api, BASE, createGroup, manualRoomClock, sendHttp, setupTenant, type TestTenant } from "./helpers";
 
 /**
  * The SDK against the real Worker and Durable Object. In workerd a socket cannot be dialed by URL,
@@ -341,33 +341,35 @@ describe("ConversationClient", () => {
   it("retries rate-limited sends until the server takes them, storing each once", async () => {
     const t = await setupTenant();
     const id = await createGroup(t.tokens.alice!, ["bob"]);
-    const alice = open(t, "alice", id);
+    // Both clocks are the test's: the room's buckets refill, and the client's pacing waits, only when told.
+    const roomClock = await manualRoomClock(t.tenantId, id);
+    const clock = new ManualClock();
+    const alice = open(t, "alice", id, { clock });
     await alice.client.connect();
     const wire = alice.dial.wire;
     const pushedBack = () => wire.received.filter((f) => f.type === "error" && f.code === "rate_limited").length;
-    const sends: Promise<Ack>[] = [];
-    const fire = (count: number) => {
-      for (let i = 0; i < count; i++) sends.push(alice.client.send("text", { text: `burst ${sends.length}` }));
-    };
-    // Spend the device's burst at once, then keep sending in small batches until the limiter pushes back
-    // (how soon depends on how fast the object drains the queue, since the bucket refills meanwhile).
-    fire(LIMITS.sendBurst);
-    await Promise.all(sends);
-    while (pushedBack() === 0) {
-      if (sends.length >= LIMITS.sendBurst + 1_500) throw new Error("the rate limiter never pushed back");
-      fire(25);
-      await Promise.all(sends);
+    const total = LIMITS.sendBurst + 60;
+    const sends = Array.from({ length: total }, (_, i) => alice.client.send("text", { text: `burst ${i}` }));
+    // With the room's time standing still, the burst is taken and the next send is pushed back.
+    await until(() => pushedBack() > 0 && alice.log.acks.length === LIMITS.sendBurst, "the limiter to push back after the burst");
+    expect(alice.client.pendingCount).toBe(total - LIMITS.sendBurst);
+    // Time moves a second at a time: the room refills, the client's paced retry fires, and it goes on from there.
+    for (let second = 1; alice.client.pendingCount > 0; second++) {
+      if (second > 10) throw new Error(`still ${alice.client.pendingCount} pending after 10 s of room time`);
+      const before = pushedBack();
+      roomClock.advance(1_000);
+      await clock.advance(1_000);
+      await until(() => alice.client.pendingCount === 0 || pushedBack() > before, "the paced sends to be answered");
     }
     const acks = await Promise.all(sends);
-    const n = sends.length;
-    expect(new Set(acks.map((a) => a.seq)).size).toBe(n);
-    expect(Math.max(...acks.map((a) => a.seq))).toBe(n);
+    expect(new Set(acks.map((a) => a.seq)).size).toBe(total);
+    expect(Math.max(...acks.map((a) => a.seq))).toBe(total);
     // Exactly one retry per `rate_limited` answer, on the same connection.
     const sendsWritten = wire.written.filter((f) => f.type === "send").length;
-    expect(sendsWritten).toBe(n + pushedBack());
+    expect(sendsWritten).toBe(total + pushedBack());
     expect(alice.dial.urls).toHaveLength(1);
     const stored = await api("GET", `/v1/conversations/${id}`, { token: t.tokens.alice! });
-    expect(stored.body.lastSeq).toBe(n);
+    expect(stored.body.lastSeq).toBe(total);
     expect(alice.log.errors).toEqual([]);
   });
 
