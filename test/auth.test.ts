@@ -231,13 +231,18 @@ describe("WebSocket upgrades", () => {
     expect(response.webSocket).toBeNull();
   });
 
-  it("are refused with 403 before upgrading when the operator token is used", async () => {
+  it("are refused before upgrading when the operator token is used: 401 in the URL, 403 in the header", async () => {
     const t = await setupTenant(["alice", "bob"]);
     const id = await createGroup(t.tokens.alice!, ["bob"]);
     const { socket, response } = await connect(id, ADMIN);
     socket?.close();
-    expect(response.status).toBe(403);
+    expect(response.status).toBe(401);
     expect(response.webSocket).toBeNull();
+    const withHeader = await exports.default.fetch(`${BASE}/v1/conversations/${id}/ws`, {
+      headers: { Upgrade: "websocket", authorization: `Bearer ${ADMIN}` },
+    });
+    expect(withHeader.status).toBe(403);
+    expect(withHeader.webSocket).toBeNull();
   });
 });
 

@@ -10,8 +10,9 @@ import {
   type Message,
   type WebSocketLike,
 } from "../src/client/index";
+import { ManualClock } from "../src/client/clock";
 import { LIMITS } from "../src/protocol/limits";
-import { api, BASE, createGroup, sendHttp, setupTenant, type TestTenant } from "./helpers";
+import { api, BASE, createGroup, manualRoomClock, sendHttp, setupTenant, type TestTenant } from "./helpers";
 
 /**
  * The SDK against the real Worker and Durable Object. In workerd a socket cannot be dialed by URL,
@@ -53,6 +54,17 @@ class Wire implements WebSocketLike {
     } else {
       this.ws.addEventListener(type, listener);
     }
+  }
+
+  /**
+   * A barrier on this link: a ping the conversation object answers itself (not the runtime's exact-text
+   * auto-reply), so once its pong is here, every frame the object sent before it has arrived too.
+   */
+  async barrier(): Promise<void> {
+    const pongs = () => this.received.filter((f) => f.type === "pong").length;
+    const before = pongs();
+    this.ws.send(JSON.stringify({ type: "ping", barrier: true }));
+    await until(() => pongs() > before, "the barrier's pong");
   }
 
   /** Cut the link from the client's side, as a network failure would (the SDK did not ask for it). */
@@ -153,8 +165,8 @@ function open(t: TestTenant, user: string, conversationId: string, options: Part
   return { client, dial, log: record(client) };
 }
 
-/** Wait until `check` holds, polling; fail with `what` after `timeoutMs`. */
-async function until(check: () => boolean, what: string, timeoutMs = 3_000): Promise<void> {
+/** Wait until `check` holds, polling; fail with `what` after `timeoutMs` (a bound against hanging, not a timing assumption). */
+async function until(check: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -245,7 +257,7 @@ describe("ConversationClient", () => {
     bob.dial.release();
 
     await until(() => bob.log.messages.length >= 5, "the missed messages");
-    await sleep(100); // anything duplicated would arrive by now
+    await bob.dial.wire.barrier(); // anything duplicated would have arrived before the barrier's pong
     expect(bob.dial.urls[1]!.searchParams.get("after")).toBe("2");
     expect(seqs(bob.log.messages)).toEqual([1, 2, 3, 4, 5]);
     expect(texts(bob.log.messages)).toEqual(["m1", "m2", "m3", "m4", "m5"]);
@@ -282,7 +294,6 @@ describe("ConversationClient", () => {
     alice.dial.wire.drop();
     await until(() => alice.dial.urls.length === 2, "the reconnect attempt");
     const offline = alice.client.send("text", { text: "sent offline" });
-    await sleep(20);
     expect(alice.client.pendingCount).toBe(3);
     alice.dial.release();
 
@@ -322,7 +333,7 @@ describe("ConversationClient", () => {
     alice.dial.wire.drop();
     expect(await sent).toMatchObject({ clientId: "alice-1", seq: 1 });
     // The SDK may settle the send from the replayed message; the server must still answer the retry with an ack.
-    await until(() => alice.log.acks.some((a) => a.clientId === "alice-1"), "the server's ack of the re-sent frame", 2_000);
+    await until(() => alice.log.acks.some((a) => a.clientId === "alice-1"), "the server's ack of the re-sent frame");
     expect(alice.log.acks).toEqual([expect.objectContaining({ clientId: "alice-1", seq: 1 })]);
     expect(seqs(await stored(t, id))).toEqual([1]);
   });
@@ -330,33 +341,35 @@ describe("ConversationClient", () => {
   it("retries rate-limited sends until the server takes them, storing each once", async () => {
     const t = await setupTenant();
     const id = await createGroup(t.tokens.alice!, ["bob"]);
-    const alice = open(t, "alice", id);
+    // Both clocks are the test's: the room's buckets refill, and the client's pacing waits, only when told.
+    const roomClock = await manualRoomClock(t.tenantId, id);
+    const clock = new ManualClock();
+    const alice = open(t, "alice", id, { clock });
     await alice.client.connect();
     const wire = alice.dial.wire;
     const pushedBack = () => wire.received.filter((f) => f.type === "error" && f.code === "rate_limited").length;
-    const sends: Promise<Ack>[] = [];
-    const fire = (count: number) => {
-      for (let i = 0; i < count; i++) sends.push(alice.client.send("text", { text: `burst ${sends.length}` }));
-    };
-    // Spend the device's burst at once, then keep sending in small batches until the limiter pushes back
-    // (how soon depends on how fast the object drains the queue, since the bucket refills meanwhile).
-    fire(LIMITS.sendBurst);
-    await Promise.all(sends);
-    while (pushedBack() === 0) {
-      if (sends.length >= LIMITS.sendBurst + 1_500) throw new Error("the rate limiter never pushed back");
-      fire(25);
-      await Promise.all(sends);
+    const total = LIMITS.sendBurst + 60;
+    const sends = Array.from({ length: total }, (_, i) => alice.client.send("text", { text: `burst ${i}` }));
+    // With the room's time standing still, the burst is taken and the next send is pushed back.
+    await until(() => pushedBack() > 0 && alice.log.acks.length === LIMITS.sendBurst, "the limiter to push back after the burst");
+    expect(alice.client.pendingCount).toBe(total - LIMITS.sendBurst);
+    // Time moves a second at a time: the room refills, the client's paced retry fires, and it goes on from there.
+    for (let second = 1; alice.client.pendingCount > 0; second++) {
+      if (second > 10) throw new Error(`still ${alice.client.pendingCount} pending after 10 s of room time`);
+      const before = pushedBack();
+      roomClock.advance(1_000);
+      await clock.advance(1_000);
+      await until(() => alice.client.pendingCount === 0 || pushedBack() > before, "the paced sends to be answered");
     }
     const acks = await Promise.all(sends);
-    const n = sends.length;
-    expect(new Set(acks.map((a) => a.seq)).size).toBe(n);
-    expect(Math.max(...acks.map((a) => a.seq))).toBe(n);
+    expect(new Set(acks.map((a) => a.seq)).size).toBe(total);
+    expect(Math.max(...acks.map((a) => a.seq))).toBe(total);
     // Exactly one retry per `rate_limited` answer, on the same connection.
     const sendsWritten = wire.written.filter((f) => f.type === "send").length;
-    expect(sendsWritten).toBe(n + pushedBack());
+    expect(sendsWritten).toBe(total + pushedBack());
     expect(alice.dial.urls).toHaveLength(1);
     const stored = await api("GET", `/v1/conversations/${id}`, { token: t.tokens.alice! });
-    expect(stored.body.lastSeq).toBe(n);
+    expect(stored.body.lastSeq).toBe(total);
     expect(alice.log.errors).toEqual([]);
   });
 
@@ -364,7 +377,8 @@ describe("ConversationClient", () => {
     const t = await setupTenant();
     const id = await createGroup(t.tokens.alice!, ["bob"]);
     const alice = open(t, "alice", id);
-    const bob = open(t, "bob", id);
+    const clock = new ManualClock();
+    const bob = open(t, "bob", id, { clock });
     await Promise.all([alice.client.connect(), bob.client.connect()]);
 
     const removed = await api("DELETE", `/v1/conversations/${id}/members/bob`, { token: t.tokens.alice! });
@@ -373,7 +387,9 @@ describe("ConversationClient", () => {
     expect(bob.client.error).toMatchObject({ code: "forbidden", closeCode: 4403, fatal: true });
     expect(bob.log.errors.at(-1)).toBe(bob.client.error);
     await expect(bob.client.send("text", { text: "let me in" })).rejects.toMatchObject({ code: "forbidden" });
-    await sleep(300); // many backoff periods
+    // No reconnect is even scheduled, however long one waits.
+    expect(clock.pending).toBe(0);
+    await clock.advance(60_000);
     expect(bob.dial.urls).toHaveLength(1);
     expect(bob.log.states.at(-1)).toBe("closed");
     expect(alice.client.state).toBe("open");
@@ -382,10 +398,13 @@ describe("ConversationClient", () => {
   it("stops for good when the reconnect is refused with 404 (removed while offline), rejecting pending sends", async () => {
     const t = await setupTenant();
     const id = await createGroup(t.tokens.alice!, ["bob"]);
-    const bob = open(t, "bob", id);
+    const clock = new ManualClock();
+    const bob = open(t, "bob", id, { clock });
     await bob.client.connect();
     bob.dial.hold();
     bob.dial.wire.drop();
+    await until(() => clock.pending > 0, "the reconnect to be scheduled");
+    await clock.advance(200); // the first backoff (20 ms, with jitter)
     await until(() => bob.dial.urls.length === 2, "bob's reconnect attempt");
     const pending = bob.client.send("text", { text: "queued while offline" });
     const connected = bob.client.connect();
@@ -396,7 +415,8 @@ describe("ConversationClient", () => {
     await until(() => bob.client.state === "closed", "bob's client to stop");
     expect(bob.client.error).toMatchObject({ code: "not_found", status: 404 });
     await expect(connected).resolves.toBeUndefined(); // it had connected before
-    await sleep(300);
+    expect(clock.pending).toBe(0);
+    await clock.advance(60_000);
     expect(bob.dial.urls).toHaveLength(2);
     expect((await stored(t, id)).filter((m) => m.sender === "bob")).toEqual([]);
   });
@@ -404,7 +424,8 @@ describe("ConversationClient", () => {
   it("close() ends the client: pending sends are rejected and nothing reconnects", async () => {
     const t = await setupTenant();
     const id = await createGroup(t.tokens.alice!, ["bob"]);
-    const alice = open(t, "alice", id);
+    const clock = new ManualClock();
+    const alice = open(t, "alice", id, { clock });
     await alice.client.connect();
     alice.dial.wire.blackhole = true;
     const pending = alice.client.send("text", { text: "never acked" });
@@ -413,22 +434,35 @@ describe("ConversationClient", () => {
     await expect(alice.client.send("text", { text: "after close" })).rejects.toMatchObject({ code: "closed" });
     expect(alice.client.state).toBe("closed");
     expect(alice.client.error).toBeUndefined();
-    await sleep(200);
+    expect(clock.pending).toBe(0);
+    await clock.advance(60_000);
     expect(alice.dial.urls).toHaveLength(1);
   });
 
   it("replaces a link that went silent (no pong for a ping interval) and resumes where it was", async () => {
     const t = await setupTenant();
     const id = await createGroup(t.tokens.alice!, ["bob"]);
-    const alice = open(t, "alice", id, { pingIntervalMs: 40 });
+    const clock = new ManualClock();
+    const alice = open(t, "alice", id, { clock, pingIntervalMs: 1_000 });
     await alice.client.connect();
     await alice.client.send("text", { text: "before" });
-    await sleep(200); // pongs keep a healthy link
+    const pongs = () => alice.dial.wire.received.filter((f) => f.type === "pong").length;
+    // Pongs keep a healthy link: three intervals, three pings, each answered.
+    for (let i = 1; i <= 3; i++) {
+      await clock.advance(1_000);
+      await until(() => pongs() === i, `pong ${i}`);
+    }
     expect(alice.dial.urls).toHaveLength(1);
-    expect(alice.dial.wire.written.filter((f) => f.type === "ping").length).toBeGreaterThan(1);
+    expect(alice.dial.wire.written.filter((f) => f.type === "ping")).toHaveLength(3);
 
     alice.dial.wire.blackhole = true; // open, but nothing comes back
     expect((await sendHttp(t.tokens.alice!, id, "h-2", "while silent")).status).toBe(201);
+    // One interval spends what was last heard; the next, silent one replaces the link.
+    await clock.advance(1_000);
+    expect(alice.dial.urls).toHaveLength(1);
+    await clock.advance(1_000);
+    expect(alice.client.state).toBe("connecting");
+    await clock.advance(1_000); // the reconnect backoff
     await until(() => alice.dial.urls.length === 2 && alice.client.state === "open", "a fresh connection");
     expect(alice.dial.urls[1]!.searchParams.get("after")).toBe("1");
     await until(() => alice.log.messages.length === 2, "the message sent while the link was silent");

@@ -141,8 +141,9 @@ describe("read cursors, typing and ping", () => {
     bob.socket.send({ type: "read", seq: 2 });
     expect(await alice.socket.next("read")).toEqual({ type: "read", userId: "bob", seq: 2 });
     bob.socket.send({ type: "read", seq: 1 });
+    await bob.socket.drain();
     expect((await api("POST", `/v1/conversations/${id}/read`, { token: t.tokens.bob!, body: { seq: 1 } })).status).toBe(204);
-    expect((await alice.socket.quiet()).filter((f) => f.type === "read")).toEqual([]);
+    expect((await alice.socket.drain()).filter((f) => f.type === "read")).toEqual([]);
     // Past the end clamps to the last message.
     await api("POST", `/v1/conversations/${id}/read`, { token: t.tokens.bob!, body: { seq: 99 } });
     expect(await alice.socket.next("read")).toEqual({ type: "read", userId: "bob", seq: 3 });
@@ -159,7 +160,7 @@ describe("read cursors, typing and ping", () => {
     const bob = await join(id, t.tokens.bob!);
     alice.socket.send({ type: "typing" });
     expect(await bob.socket.next("typing")).toEqual({ type: "typing", userId: "alice" });
-    expect((await alice.socket.quiet()).filter((f) => f.type === "typing")).toEqual([]);
+    expect((await alice.socket.drain()).filter((f) => f.type === "typing")).toEqual([]);
     const history = await api("GET", `/v1/conversations/${id}/messages`, { token: t.tokens.bob! });
     expect(history.body.messages).toEqual([]);
     expect((await api("GET", `/v1/conversations/${id}`, { token: t.tokens.bob! })).body.lastSeq).toBe(0);

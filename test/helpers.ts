@@ -1,8 +1,8 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import type { ConversationRoom } from "../workers/conversation-room";
-import { roomName } from "../src/protocol/ids";
 import { expect } from "vitest";
+import { roomName } from "../src/protocol/ids";
 import type { ChannelFrame, ServerFrame } from "../src/protocol/frames";
 
 export const BASE = "https://switchboard.test";
@@ -90,6 +90,7 @@ export class TestSocket<F extends { type: string } = ServerFrame> {
   private waiters: { match: (f: F) => boolean; resolve: (f: F) => void }[] = [];
   closed: { code: number; reason: string } | undefined;
   private closeWaiters: ((c: { code: number; reason: string }) => void)[] = [];
+  private barriers = 0;
 
   constructor(readonly ws: WebSocket) {
     ws.addEventListener("message", (event) => {
@@ -113,7 +114,7 @@ export class TestSocket<F extends { type: string } = ServerFrame> {
   }
 
   /** The next frame (of a type, or matching a predicate), waiting up to `timeoutMs`. */
-  next<T extends F["type"]>(type?: T | ((f: F) => boolean), timeoutMs = 5_000): Promise<Extract<F, { type: T }>> {
+  next<T extends F["type"]>(type?: T | ((f: F) => boolean), timeoutMs = 15_000): Promise<Extract<F, { type: T }>> {
     const match = typeof type === "function" ? type : (f: F) => type === undefined || f.type === type;
     const index = this.frames.findIndex(match);
     if (index >= 0) return Promise.resolve(this.frames.splice(index, 1)[0] as Extract<F, { type: T }>);
@@ -131,7 +132,7 @@ export class TestSocket<F extends { type: string } = ServerFrame> {
   }
 
   /** Collect `n` message frames in arrival order. */
-  async messages(n: number, timeoutMs = 5_000) {
+  async messages(n: number, timeoutMs = 15_000) {
     const out = [];
     for (let i = 0; i < n; i++) {
       const frame = (await this.next((f) => f.type === "message", timeoutMs)) as unknown as Extract<ServerFrame, { type: "message" }>;
@@ -140,13 +141,21 @@ export class TestSocket<F extends { type: string } = ServerFrame> {
     return out;
   }
 
-  /** Wait a little and say which frames arrived (for asserting that nothing did). */
-  async quiet(ms = 150): Promise<F[]> {
-    await new Promise((r) => setTimeout(r, ms));
+  /**
+   * A barrier: round-trip a ping that the server-side object answers itself, then return (and clear) every
+   * frame that arrived before its pong. The object handles one socket's frames in order, so whatever it
+   * sent this socket before reading the ping is here; nothing is proved by waiting. The exact text of
+   * PING_TEXT is not used: the runtime answers that one without the object, out of order.
+   */
+  async drain(timeoutMs = 15_000): Promise<F[]> {
+    for (let i = this.frames.length - 1; i >= 0; i--) if (this.frames[i]!.type === "pong") this.frames.splice(i, 1);
+    this.barriers += 1;
+    this.send({ type: "ping", barrier: this.barriers });
+    await this.next((f) => f.type === "pong", timeoutMs);
     return this.frames.splice(0);
   }
 
-  waitClosed(timeoutMs = 5_000): Promise<{ code: number; reason: string }> {
+  waitClosed(timeoutMs = 15_000): Promise<{ code: number; reason: string }> {
     if (this.closed) return Promise.resolve(this.closed);
     return new Promise((resolve, reject) => {
       this.closeWaiters.push(resolve);
@@ -199,7 +208,7 @@ export async function openChannel(token: string, device: string): Promise<TestSo
 }
 
 /** Wait until `check` passes or the time is up (for effects that travel through alarms and queues). */
-export async function eventually<T>(check: () => Promise<T>, timeoutMs = 5_000, stepMs = 50): Promise<T> {
+export async function eventually<T>(check: () => Promise<T>, timeoutMs = 15_000, stepMs = 50): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -209,6 +218,19 @@ export async function eventually<T>(check: () => Promise<T>, timeoutMs = 5_000, 
       await new Promise((r) => setTimeout(r, stepMs));
     }
   }
+}
+
+/**
+ * Wait until the conversation has handed every message up to `seq` to presence (its notify watermark,
+ * as the object holds it): from then on every notify and push decision about them has been made, so
+ * their absence can be asserted.
+ */
+export async function notifiedThrough(tenantId: string, conversationId: string, seq: number): Promise<void> {
+  const stub = env.ROOMS.getByName(roomName(tenantId, conversationId));
+  await eventually(async () => {
+    const notified = await runInDurableObject(stub, (room: ConversationRoom) => room.store.getRoom()?.notifiedSeq ?? 0);
+    expect(notified).toBeGreaterThanOrEqual(seq);
+  });
 }
 
 /** A clock a test moves by hand, so rate limits do not depend on how busy the machine is. */

@@ -205,7 +205,7 @@ describe.concurrent("across tenants", () => {
       expect(bobB.ready.lastSeq).toBe(0);
       expect((await sendHttp(a.tokens.alice!, dA, "x1", "for A's bob")).status).toBe(201);
       expect((await bobA.socket.next("message")).message).toMatchObject({ seq: 1, body: { text: "for A's bob" } });
-      expect(await bobB.socket.quiet(200)).toEqual([]);
+      expect(await bobB.socket.drain()).toEqual([]);
     } finally {
       bobA.socket.close();
       bobB.socket.close();

@@ -126,8 +126,9 @@ describe("edits and recalls", () => {
     const t = await setupTenant();
     await api("PUT", "/v1/tenant/settings", { token: t.apiKey, body: { editWindowSeconds: 0, recallWindowSeconds: 0 } });
     const id = await createGroup(t.tokens.alice!, ["bob", "carol"]);
-    await sendHttp(t.tokens.bob!, id, "m", "too late");
-    await new Promise((r) => setTimeout(r, 20));
+    const sent = await sendHttp(t.tokens.bob!, id, "m", "too late");
+    // A zero-second window has passed once the clock has moved past the message's own timestamp.
+    while (Date.now() <= (sent.body.ts as number)) await new Promise((r) => setTimeout(r, 1));
     expectError(await api("PATCH", `/v1/conversations/${id}/messages/1`, { token: t.tokens.bob!, body: { body: { text: "x" } } }), 403, "forbidden");
     expectError(await api("POST", `/v1/conversations/${id}/messages/1/recall`, { token: t.tokens.bob! }), 403, "forbidden");
     expectError(await api("POST", `/v1/conversations/${id}/messages/1/recall`, { token: t.tokens.carol! }), 403, "forbidden");
@@ -169,7 +170,7 @@ describe("edits and recalls", () => {
     bob.socket.close();
     const again = await join(id, t.tokens.bob!, { after: 0 });
     expect((await again.socket.messages(1))[0]!.seq).toBe(1);
-    expect((await again.socket.quiet()).filter((f) => f.type === "message")).toEqual([]);
+    expect((await again.socket.drain()).filter((f) => f.type === "message")).toEqual([]);
     again.socket.close();
   });
 

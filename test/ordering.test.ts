@@ -40,7 +40,7 @@ describe("ordering and delivery", () => {
     const second = await alice.socket.next("ack");
     expect(second).toEqual(first);
     expect((await bob.socket.messages(1))[0]!.seq).toBe(1);
-    expect((await bob.socket.quiet()).filter((f) => f.type === "message")).toEqual([]);
+    expect((await bob.socket.drain()).filter((f) => f.type === "message")).toEqual([]);
     const history = await api("GET", `/v1/conversations/${id}/messages`, { token: t.tokens.bob! });
     expect(history.body.messages).toHaveLength(1);
     alice.socket.close();
@@ -74,10 +74,10 @@ describe("ordering and delivery", () => {
     expect((await bob.socket.messages(3)).map((m) => m.seq)).toEqual([3, 4, 5]);
     await sendHttp(t.tokens.alice!, id, "m6", "live");
     expect((await bob.socket.messages(1))[0]).toMatchObject({ seq: 6, body: { text: "live" } });
-    expect((await bob.socket.quiet()).filter((f) => f.type === "message")).toEqual([]);
+    expect((await bob.socket.drain()).filter((f) => f.type === "message")).toEqual([]);
     bob.socket.close();
     const fresh = await join(id, t.tokens.bob!, { after: 6 });
-    expect((await fresh.socket.quiet()).filter((f) => f.type === "message")).toEqual([]);
+    expect((await fresh.socket.drain()).filter((f) => f.type === "message")).toEqual([]);
     fresh.socket.close();
   });
 

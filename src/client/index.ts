@@ -9,9 +9,18 @@
 import type { z } from "zod";
 import type { ErrorCode, Message, ServerFrame } from "../protocol/frames";
 import type { ApprovalBody, AttachmentBody, CrmCardBody, LogBody, SendableKind, TextBody } from "../domain/kinds";
+import type { Clock } from "./clock";
 
 export type { ErrorCode, JsonObject, JsonValue, Message, ServerFrame, ClientFrame } from "../protocol/frames";
 export type { MessageKind, SendableKind } from "../domain/kinds";
+export type { Clock } from "./clock";
+
+/** The real clock (kept here, not imported: this file has no runtime imports). */
+const SYSTEM_CLOCK: Clock = {
+  now: () => Date.now(),
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
 
 /** The body each sendable kind accepts (the server validates it again). */
 export interface SendBodies {
@@ -77,6 +86,8 @@ export interface ClientOptions {
   clientId?: () => string;
   /** Ping the server this often; a socket that stays silent for a whole interval is replaced. 0 disables. Default 25 s. */
   pingIntervalMs?: number;
+  /** The clock for reconnect backoff, pacing, pings and the typing throttle. Default: the real one. */
+  clock?: Clock;
 }
 
 /** An error from the server (an `error` frame or a refused upgrade) or from the client itself. */
@@ -196,8 +207,9 @@ export class ConversationClient {
   private stopped = false;
   private fatalError: SwitchboardError | undefined;
   private attempt = 0;
-  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
-  private pingTimer: ReturnType<typeof setInterval> | undefined;
+  private readonly clock: Clock;
+  private reconnectTimer: unknown;
+  private pingTimer: unknown;
   private readWanted = 0;
   private readSent = 0;
   private lastTypingAt = -Infinity;
@@ -207,7 +219,7 @@ export class ConversationClient {
    */
   private throttled = false;
   private pacing: Pending | undefined;
-  private paceTimer: ReturnType<typeof setTimeout> | undefined;
+  private paceTimer: unknown;
   private rateLimitStreak = 0;
   private firstReady: { promise: Promise<void>; resolve: () => void; reject: (e: SwitchboardError) => void };
 
@@ -220,6 +232,7 @@ export class ConversationClient {
     this.seq = Math.max(0, Math.floor(options.after ?? 0));
     this.backoff = options.backoff ?? { initialMs: 250, maxMs: 10_000 };
     this.pingIntervalMs = options.pingIntervalMs ?? 25_000;
+    this.clock = options.clock ?? SYSTEM_CLOCK;
     let resolve!: () => void;
     let reject!: (e: SwitchboardError) => void;
     const promise = new Promise<void>((res, rej) => {
@@ -306,7 +319,7 @@ export class ConversationClient {
 
   /** Tell the other members this user is typing. Throttled to one frame a second; dropped while disconnected. */
   typing(): boolean {
-    const now = Date.now();
+    const now = this.clock.now();
     if (!this.conn?.ready || now - this.lastTypingAt < TYPING_MIN_INTERVAL_MS) return false;
     this.lastTypingAt = now;
     return this.write('{"type":"typing"}');
@@ -385,7 +398,7 @@ export class ConversationClient {
     if (conn.socket) safeClose(conn.socket, 1000, "reconnecting");
     this.setState("connecting");
     const delay = this.delay(this.attempt++);
-    this.reconnectTimer = setTimeout(() => {
+    this.reconnectTimer = this.clock.setTimeout(() => {
       this.reconnectTimer = undefined;
       void this.dial();
     }, delay);
@@ -396,7 +409,7 @@ export class ConversationClient {
     if (this.stopped) return;
     this.stopped = true;
     this.fatalError = error.code === "closed" ? undefined : error;
-    if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
+    if (this.reconnectTimer !== undefined) this.clock.clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
     this.stopPing();
     this.stopPacing();
@@ -519,7 +532,7 @@ export class ConversationClient {
       if (this.pacing === undefined && this.paceTimer === undefined) {
         const hinted = (frame as { retryAfterMs?: unknown }).retryAfterMs;
         const wait = Math.max(typeof hinted === "number" && hinted > 0 ? hinted : 0, this.delay(this.rateLimitStreak++));
-        this.paceTimer = setTimeout(() => {
+        this.paceTimer = this.clock.setTimeout(() => {
           this.paceTimer = undefined;
           this.paceNext(false);
         }, wait);
@@ -553,7 +566,7 @@ export class ConversationClient {
   }
 
   private stopPacing(): void {
-    if (this.paceTimer !== undefined) clearTimeout(this.paceTimer);
+    if (this.paceTimer !== undefined) this.clock.clearTimeout(this.paceTimer);
     this.paceTimer = undefined;
     this.pacing = undefined;
     this.throttled = false;
@@ -585,8 +598,9 @@ export class ConversationClient {
   private startPing(conn: Connection): void {
     this.stopPing();
     if (this.pingIntervalMs <= 0) return;
-    this.pingTimer = setInterval(() => {
-      if (this.conn !== conn) return this.stopPing();
+    const tick = () => {
+      this.pingTimer = undefined;
+      if (this.conn !== conn) return;
       if (!conn.heard) {
         // Nothing, not even a pong, for a whole interval: the link is dead without having said so.
         this.lost(conn);
@@ -594,11 +608,13 @@ export class ConversationClient {
       }
       conn.heard = false;
       this.write(PING_TEXT);
-    }, this.pingIntervalMs);
+      this.pingTimer = this.clock.setTimeout(tick, this.pingIntervalMs);
+    };
+    this.pingTimer = this.clock.setTimeout(tick, this.pingIntervalMs);
   }
 
   private stopPing(): void {
-    if (this.pingTimer !== undefined) clearInterval(this.pingTimer);
+    if (this.pingTimer !== undefined) this.clock.clearTimeout(this.pingTimer);
     this.pingTimer = undefined;
   }
 

@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { signStandardWebhook } from "./standard";
 import { unseal } from "../auth/sealing";
-import { checkWebhookEndpoint } from "../push/webhook";
-import { parseRetryAfter } from "../push/jose";
+import { checkOutboundUrl } from "../push/url-safety";
+import { fetchErrorReason, parseRetryAfter, statusClass } from "../push/jose";
 import { deliveredEvents, endpointById, recordEndpointDeliveries, type EndpointDelivery, type OutboundEventType } from "../storage/endpoints";
 
 /**
@@ -58,7 +58,7 @@ export async function consumeOutboundBatch(batch: MessageBatch<unknown>, env: En
       message.ack();
       continue;
     }
-    const allowed = checkWebhookEndpoint(endpoint.url, env.ENVIRONMENT);
+    const allowed = checkOutboundUrl(endpoint.url, env.ENVIRONMENT);
     if (!allowed.ok) {
       record("failed", null, allowed.reason);
       message.ack();
@@ -91,14 +91,14 @@ export async function consumeOutboundBatch(batch: MessageBatch<unknown>, env: En
         record("delivered", res.status, null);
         message.ack();
       } else if (res.status === 408 || res.status === 429 || res.status >= 500) {
-        record("retrying", res.status, `endpoint answered ${res.status}`);
+        record("retrying", res.status, `endpoint answered ${statusClass(res.status)}`);
         message.retry({ delaySeconds: outboundRetryDelay(message.attempts, parseRetryAfter(res.headers, now())) });
       } else {
-        record("failed", res.status, `endpoint answered ${res.status}`);
+        record("failed", res.status, `endpoint answered ${statusClass(res.status)}`);
         message.ack();
       }
     } catch (err) {
-      record("retrying", null, err instanceof Error ? err.message : String(err));
+      record("retrying", null, fetchErrorReason(err));
       message.retry({ delaySeconds: outboundRetryDelay(message.attempts) });
     }
   }

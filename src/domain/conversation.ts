@@ -2,7 +2,7 @@ import type { JsonObject, Message, ServerFrame } from "../protocol/frames";
 import { LIMITS } from "../protocol/limits";
 import { BOT_USER_ID } from "../protocol/ids";
 import type { AttachmentRecord, RoomStore, Room, MemberState, SendResult } from "../storage/room-store";
-import { checkMessageBody, previewOf } from "./kinds";
+import { attachmentRefOf, checkMessageBody, previewOf } from "./kinds";
 import { canAddMembers, canChangeRole, canRemoveMember, nextOwner, tenantAdminAuthority, type ConversationType, type Role } from "./membership";
 import { fail, ok, type Actor, type Failure, type Result } from "./result";
 import { BucketMap } from "./rate";
@@ -195,14 +195,14 @@ export class Conversation {
       const target = this.store.message(input.replyTo);
       if (!target || target.kind === "system") return fail("invalid_request", `replyTo: no message ${input.replyTo} to reply to`);
     }
-    if (checked.kind === "image" || checked.kind === "file") {
+    const ref = attachmentRefOf(checked.kind, checked.body);
+    if (ref) {
       // The attachment must be an upload of this sender to this conversation; its facts come from the upload.
-      const ref = checked.body.attachment as JsonObject;
       const upload = this.store.attachment(String(ref.id));
       if (!upload || upload.uploader !== actor.userId) return fail("invalid_request", "body.attachment.id: no such upload of yours in this conversation");
       if (checked.kind === "image" && !upload.contentType.startsWith("image/")) return fail("invalid_request", "kind: image needs an image attachment");
       checked.body.attachment = { id: upload.id, name: upload.name, size: upload.size, contentType: upload.contentType };
-      if (upload.width !== undefined && upload.height !== undefined) {
+      if (checked.kind !== "approval" && upload.width !== undefined && upload.height !== undefined) {
         checked.body.width = upload.width;
         checked.body.height = upload.height;
       }
@@ -242,9 +242,7 @@ export class Conversation {
       now,
       replyTo,
     });
-    if (result.status === "created" && (checked.kind === "image" || checked.kind === "file")) {
-      this.store.markAttachmentSent(String((checked.body.attachment as JsonObject).id), result.message.seq);
-    }
+    if (ref && result.status === "created") this.store.markAttachmentSent(String(ref.id), result.message.seq);
     onStored?.(result);
     if (result.status === "created") this.fanout.broadcast({ type: "message", message: result.message });
     return ok(result);
@@ -357,10 +355,8 @@ export class Conversation {
       return fail("forbidden", `messages can be recalled for ${Math.round(policy.recallWindowMs / 1000)} s after sending`);
     }
     this.store.forgetEdits(seq);
-    if (target.kind === "image" || target.kind === "file") {
-      const id = String((target.body.attachment as JsonObject | undefined)?.id ?? "");
-      if (id) this.store.discardAttachment(id, now);
-    }
+    const attachmentId = attachmentRefOf(target.kind, target.body)?.id;
+    if (typeof attachmentId === "string" && attachmentId) this.store.discardAttachment(attachmentId, now);
     // Edit events carried the body too: they keep their place in the sequence, without it.
     for (const event of this.store.editEventsOf(seq)) {
       const { body: _body, ...rest } = event.body;

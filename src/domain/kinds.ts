@@ -30,6 +30,27 @@ export const AttachmentBody = z.object({
   caption: z.string().max(LIMITS.textChars).optional(),
 });
 
+/**
+ * A link a client will render as clickable: http(s) only, so a card can never carry `javascript:`,
+ * `data:` or `file:` URLs. Stored as the parser spells it.
+ */
+export const HttpUrl = z
+  .string()
+  .max(LIMITS.urlChars)
+  .transform((value, ctx) => {
+    let url: URL | undefined;
+    try {
+      url = new URL(value);
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== "https:" && url.protocol !== "http:") || url.hostname === "") {
+      ctx.addIssue({ code: "custom", message: "must be an http(s) URL" });
+      return z.NEVER;
+    }
+    return url.href;
+  });
+
 const IsoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "must be a date YYYY-MM-DD");
 
 export const LogBody = z.object({
@@ -63,7 +84,7 @@ export const CrmCardBody = z.object({
   amount: z.number().finite().optional(),
   currency: z.string().regex(/^[A-Z]{3}$/).optional(),
   stage: z.string().max(200).optional(),
-  url: z.string().url().max(LIMITS.urlChars).optional(),
+  url: HttpUrl.optional(),
   changedFields: z.array(z.string().max(200)).max(100).optional(),
   /** seq of the first card about the same CRM object, when this card updates it. */
   updates: z.number().int().positive().optional(),
@@ -108,6 +129,16 @@ export const Emoji = z
   .max(32)
   .refine((s) => ONE_EMOJI.test(s) || SHORTCODE.test(s), "must be one emoji or a :shortcode:");
 
+/**
+ * The attachment a body refers to, for the kinds that may carry one (image and file always, approval
+ * optionally). The conversation checks it is a real upload of the sender, whatever the kind.
+ */
+export function attachmentRefOf(kind: string, body: JsonObject): JsonObject | undefined {
+  if (kind !== "image" && kind !== "file" && kind !== "approval") return undefined;
+  const ref = body.attachment;
+  return typeof ref === "object" && ref !== null && !Array.isArray(ref) ? ref : undefined;
+}
+
 export const MESSAGE_KINDS = ["text", "image", "file", "log", "approval", "crm", "system"] as const;
 export type MessageKind = (typeof MESSAGE_KINDS)[number];
 
@@ -115,7 +146,7 @@ export type MessageKind = (typeof MESSAGE_KINDS)[number];
 export const SENDABLE_KINDS = ["text", "image", "file", "log", "approval", "crm"] as const;
 export type SendableKind = (typeof SENDABLE_KINDS)[number];
 
-const BODY_SCHEMAS = {
+export const BODY_SCHEMAS = {
   text: TextBody,
   image: AttachmentBody,
   file: AttachmentBody,

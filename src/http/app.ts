@@ -18,12 +18,14 @@ import { apiKeyRoutes } from "./api-keys";
 import { auditRoutes } from "./audit";
 import { eventRoutes } from "./events";
 import { tenantQuotaRoutes, usageRoutes } from "./usage";
+import { wellFormedPath } from "./paths";
 
 /** The HTTP surface: thin routes that authenticate, validate, pick the Durable Object and forward. */
 export function createApp() {
   const app = new Hono<AppEnv>();
   app.use(requestId({ limitLength: 64 }));
   app.use(requestLog);
+  app.use(wellFormedPath);
   app.get("/health", (c) => c.json({ ok: true }));
   app.route("/v1/tenants", tenantRoutes);
   app.route("/v1/tenants", tenantQuotaRoutes);

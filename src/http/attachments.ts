@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { z } from "zod";
 import type { AppContext, AppEnv } from "./context";
 import { actorOf } from "./auth";
 import { readLimited } from "./body";
@@ -15,7 +16,11 @@ import { tenantDb } from "../storage/shards";
 
 /** The hard ceiling on any upload, whatever a tenant configures. */
 export const ATTACHMENT_HARD_MAX_BYTES = 100 * 1024 * 1024;
-/** Lifetime of a signed download URL. */
+/**
+ * Lifetime of a signed download URL. Each download also checks that the link's holder is still a
+ * member who may see the attachment, so leaving (or a recall) ends the link at once; the lifetime only
+ * bounds how long a copied link works for someone else while its holder stays a member.
+ */
 export const SIGNED_URL_TTL_SECONDS = 300;
 
 /** Upload the request body as an attachment of the conversation (a member only; limits per tenant; type from the bytes). */
@@ -85,10 +90,12 @@ export async function signedAttachmentUrl(c: AppContext, room: RoomRpc, conversa
   if (!ATTACHMENT_ID.test(id)) throw new ApiError("not_found", "attachment not found");
   unwrap(await room.attachmentFor(actor, id));
   const expiresAt = Date.now() + SIGNED_URL_TTL_SECONDS * 1000;
-  const claims = b64urlEncode(new TextEncoder().encode(JSON.stringify({ t: actor.tenantId, c: conversationId, a: id, e: expiresAt })));
+  const claims = b64urlEncode(new TextEncoder().encode(JSON.stringify({ t: actor.tenantId, c: conversationId, a: id, u: actor.userId, e: expiresAt })));
   const token = `${claims}.${await hmac(c.env.TOKEN_SIGNING_KEY, `file:${claims}`)}`;
   return c.json({ url: new URL(`/v1/files/${token}`, c.req.url).toString(), expiresAt });
 }
+
+const LinkClaims = z.object({ t: z.string(), c: z.string(), a: z.string(), u: z.string(), e: z.number() });
 
 /** GET /v1/files/:token — the signed-URL download. */
 export const fileRoutes = new Hono<AppEnv>().get("/:token", async (c) => {
@@ -96,16 +103,21 @@ export const fileRoutes = new Hono<AppEnv>().get("/:token", async (c) => {
   if (!claims || !signature || !(await verifyHmac(c.env.TOKEN_SIGNING_KEY, `file:${claims}`, signature))) {
     throw new ApiError("unauthorized", "invalid file link");
   }
-  let parsed: { t: string; c: string; a: string; e: number };
+  let decoded: unknown;
   try {
-    parsed = JSON.parse(new TextDecoder().decode(tryB64urlDecode(claims))) as typeof parsed;
+    decoded = JSON.parse(new TextDecoder().decode(tryB64urlDecode(claims)));
   } catch {
     throw new ApiError("unauthorized", "invalid file link");
   }
-  if (typeof parsed.e !== "number" || parsed.e < Date.now()) throw new ApiError("unauthorized", "this file link has expired");
-  if (!isConversationId(parsed.c) || !ATTACHMENT_ID.test(parsed.a)) throw new ApiError("not_found", "attachment not found");
-  const record = unwrap(await roomStub(c.env, parsed.t, parsed.c).attachmentForLink(parsed.t, parsed.a));
-  return serveFile(c.env, parsed.t, parsed.c, record);
+  // Links signed before they named their holder fail here: they lived 300 s at most.
+  const parsed = LinkClaims.safeParse(decoded);
+  if (!parsed.success) throw new ApiError("unauthorized", "invalid file link");
+  const { t: tenantId, c: conversationId, a: attachmentId, u: userId, e: expiresAt } = parsed.data;
+  if (expiresAt < Date.now()) throw new ApiError("unauthorized", "this file link has expired");
+  if (!isConversationId(conversationId) || !ATTACHMENT_ID.test(attachmentId)) throw new ApiError("not_found", "attachment not found");
+  // Access as the holder, now: a holder who left, or an attachment recalled since, is simply not found.
+  const record = unwrap(await roomStub(c.env, tenantId, conversationId).attachmentFor({ tenantId, userId, deviceId: "link" }, attachmentId));
+  return serveFile(c.env, tenantId, conversationId, record);
 });
 
 async function serveFile(env: Env, tenantId: string, conversationId: string, record: AttachmentRecord): Promise<Response> {

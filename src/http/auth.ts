@@ -26,14 +26,14 @@ const CACHE_MAX = 10_000;
  */
 export function requirePrincipal(...allowed: PrincipalKind[]) {
   return createMiddleware<AppEnv>(async (c, next) => {
-    const principal = await authenticate(c, allowed.includes("user"));
+    const upgrade = c.req.header("upgrade")?.toLowerCase() === "websocket";
+    const principal = await authenticate(c, upgrade && allowed.includes("user"));
     if (!allowed.includes(principal.kind)) {
       throw new ApiError("forbidden", `this endpoint needs ${allowed.map(describeKind).join(" or ")}`);
     }
     c.set("principal", principal);
     // WebSocket upgrades are bounded per conversation and per device instead: a whole tenant's devices
     // reconnecting after a deploy must not be refused by the HTTP ceiling.
-    const upgrade = c.req.header("upgrade")?.toLowerCase() === "websocket";
     if (principal.kind !== "operator" && !upgrade) {
       const { success } = await c.env.TENANT_LIMITER.limit({ key: principal.tenantId });
       if (!success) throw new ApiError("rate_limited", "too many requests for this tenant", TENANT_HTTP_LIMIT.periodSeconds);
@@ -42,15 +42,25 @@ export function requirePrincipal(...allowed: PrincipalKind[]) {
   });
 }
 
+/**
+ * A credential in the URL ends up in access logs, proxies and browser history, so `?token=` is taken
+ * only where a browser cannot set a header (a WebSocket upgrade), and only as a user token: api keys
+ * and the operator token never travel in a URL.
+ */
 async function authenticate(c: AppContext, queryTokenAllowed: boolean): Promise<Principal> {
+  const inQuery = c.req.query("token");
+  if (inQuery !== undefined && !queryTokenAllowed) {
+    throw new ApiError("unauthorized", "?token= is accepted only on WebSocket upgrades: send Authorization: Bearer <token>");
+  }
   const header = c.req.header("authorization");
   let credential: string | undefined;
   if (header !== undefined) {
     const match = /^Bearer ([\x21-\x7e]{1,4096})$/i.exec(header.trim());
     if (!match?.[1]) throw new ApiError("unauthorized", "Authorization: expected 'Bearer <credential>'");
     credential = match[1];
-  } else if (queryTokenAllowed) {
-    credential = c.req.query("token");
+  } else if (inQuery !== undefined) {
+    if (inQuery.split(".").length !== 3) throw new ApiError("unauthorized", "?token= takes a user token only");
+    credential = inQuery;
   }
   if (!credential) throw new ApiError("unauthorized", "missing credential: send Authorization: Bearer <token>");
 

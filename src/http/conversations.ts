@@ -59,7 +59,7 @@ async function requireKnownUsers(c: AppContext, ids: readonly string[]): Promise
 }
 
 async function reaction(c: AppContext, add: boolean) {
-  const emoji = Emoji.safeParse(decodeURIComponent(c.req.param("emoji") ?? ""));
+  const emoji = Emoji.safeParse(c.req.param("emoji") ?? "");
   if (!emoji.success) throw new ApiError("invalid_request", describeIssue(emoji.error, "emoji"));
   const result = unwrap(await room(c).react(actorOf(c), seqParam(c), emoji.data, add));
   return c.json({ seq: seqParam(c), reactions: result.reactions });

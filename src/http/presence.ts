@@ -10,7 +10,7 @@ import { presenceOf, presenceStub } from "../objects";
 import { presenceShard, shardCount } from "../domain/notify";
 import { PUSH_PLATFORMS, type PushTarget } from "../push/types";
 import { checkWebPushSubscription } from "../push/webpush";
-import { checkWebhookEndpoint } from "../push/webhook";
+import { checkOutboundUrl } from "../push/url-safety";
 import { isPlausibleFcmToken } from "../push/fcm";
 import { isPlausibleApnsToken } from "../push/apns";
 import { deliveriesOf } from "../storage/push-deliveries";
@@ -44,7 +44,7 @@ function targetOf(input: z.infer<typeof RegisterDevice>, environment: string): P
       return { platform: "apns", token: input.token.toLowerCase() };
     case "webhook": {
       if (!input.endpoint) throw new ApiError("invalid_request", "endpoint: required for platform webhook");
-      const checked = checkWebhookEndpoint(input.endpoint, environment);
+      const checked = checkOutboundUrl(input.endpoint, environment);
       if (!checked.ok) throw new ApiError("invalid_request", `endpoint: ${checked.reason}`);
       return { platform: "webhook", endpoint: input.endpoint };
     }

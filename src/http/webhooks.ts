@@ -7,7 +7,7 @@ import { ApiError } from "./errors";
 import { audit } from "./audit";
 import { newStandardSecret } from "../crm/adapters";
 import { seal } from "../auth/sealing";
-import { checkWebhookEndpoint } from "../push/webhook";
+import { checkOutboundUrl } from "../push/url-safety";
 import { ConversationId } from "../protocol/ids";
 import { deleteEndpoint, endpointDeliveriesOf, endpointsOf, insertEndpoint, OUTBOUND_EVENT_TYPES, type EndpointRow } from "../storage/endpoints";
 
@@ -28,7 +28,7 @@ export const webhookRoutes = new Hono<AppEnv>()
   .use(requirePrincipal("tenant"))
   .post("/", async (c) => {
     const input = await readJson(c, CreateEndpoint);
-    const allowed = checkWebhookEndpoint(input.url, c.env.ENVIRONMENT);
+    const allowed = checkOutboundUrl(input.url, c.env.ENVIRONMENT);
     if (!allowed.ok) throw new ApiError("invalid_request", `url: ${allowed.reason}`);
     const tenantId = tenantOf(c);
     if ((await endpointsOf(c.env.DB, tenantId)).length >= ENDPOINTS_PER_TENANT) {

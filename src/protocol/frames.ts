@@ -44,7 +44,7 @@ const EditFrame = z.object({ type: z.literal("edit"), seq: Seq, body: z.unknown(
 const RecallFrame = z.object({ type: z.literal("recall"), seq: Seq });
 
 export const CLIENT_FRAME_TYPES = ["send", "read", "typing", "ping", "react", "edit", "recall"] as const;
-const ClientFrameSchema = z.discriminatedUnion("type", [SendFrame, ReadFrame, TypingFrame, PingFrame, ReactFrame, EditFrame, RecallFrame]);
+export const ClientFrameSchema = z.discriminatedUnion("type", [SendFrame, ReadFrame, TypingFrame, PingFrame, ReactFrame, EditFrame, RecallFrame]);
 export type ClientFrame = z.infer<typeof ClientFrameSchema>;
 
 /** Frames the server sends on a conversation socket. */

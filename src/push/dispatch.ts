@@ -1,5 +1,6 @@
 import type { PushDeps, PushOutcome, PushProvider, PushPlatform } from "./types";
 import { parsePushJob, type PushJob } from "./job";
+import { statusClass } from "./jose";
 import { finishedJobs, recordDeliveries, type DeliveryRecord } from "../storage/push-deliveries";
 import { presenceOf } from "../objects";
 
@@ -16,8 +17,18 @@ export async function processJob(providers: Record<PushPlatform, PushProvider>, 
   try {
     return await providers[job.target.platform].send(job.target, job.notification);
   } catch (err) {
-    return { kind: "retry", reason: `provider threw: ${err instanceof Error ? err.message : String(err)}` };
+    console.error(`push provider ${job.target.platform} threw`, err);
+    return { kind: "retry", reason: "provider error" };
   }
+}
+
+/**
+ * What the delivery log keeps of an outcome: the status class when the far end answered, never its
+ * words; otherwise the reason, which is our own wording (a refused endpoint, a timeout, a network error).
+ */
+export function deliveryDetail(outcome: PushOutcome): string {
+  if (outcome.kind === "delivered") return `answered ${statusClass(outcome.status)}`;
+  return outcome.status === undefined ? outcome.reason : `answered ${statusClass(outcome.status)}`;
 }
 
 /**
@@ -49,21 +60,22 @@ export async function consumePushBatch(
       const n = job.notification;
       const record = (status: DeliveryRecord["status"], detail: string | null) =>
         records.push({ jobId: job.jobId, tenantId: n.tenantId, userId: n.userId, deviceId: n.deviceId, status, attempts: message.attempts, detail, updatedAt: deps.now() });
+      const detail = deliveryDetail(outcome);
       switch (outcome.kind) {
         case "delivered":
-          record("delivered", `status ${outcome.status}`);
+          record("delivered", detail);
           return message.ack();
         case "gone": {
-          record("gone", outcome.reason);
+          record("gone", detail);
           const { stub, address } = presenceOf(env, n.tenantId, n.userId);
           await stub.deleteDevice(address, n.userId, n.deviceId);
           return message.ack();
         }
         case "failed":
-          record("failed", outcome.reason);
+          record("failed", detail);
           return message.ack();
         case "retry":
-          record("retrying", outcome.reason);
+          record("retrying", detail);
           return message.retry({ delaySeconds: retryDelaySeconds(message.attempts, outcome.retryAfterSeconds) });
       }
     }),

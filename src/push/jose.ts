@@ -151,8 +151,14 @@ export function parseRetryAfter(headers: Headers, nowMs: number): number | undef
 export function fetchErrorReason(error: unknown): string {
   const name = error instanceof Error || error instanceof DOMException ? error.name : "";
   if (name === "TimeoutError" || name === "AbortError") return "timeout";
-  const message = error instanceof Error ? error.message : String(error);
-  return `network error: ${message}`;
+  // The runtime's message may name internal addresses or echo what the far end sent: delivery logs are
+  // shown to tenants, so they keep only the kind of failure.
+  return "network error";
+}
+
+/** "4xx" for 404: the class of an HTTP status, the only part of an answer a delivery log keeps. */
+export function statusClass(status: number): string {
+  return `${Math.floor(status / 100)}xx`;
 }
 
 /** Read a response body as text, never throwing (a reset connection mid-body must not escape `send`). */

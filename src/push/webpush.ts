@@ -17,7 +17,7 @@ import {
   tryB64urlDecode,
   utf8,
 } from "./jose";
-import { checkWebhookEndpoint } from "./webhook";
+import { checkOutboundUrl } from "./url-safety";
 import { forgetVapidAuthorization, vapidAuthorization, type VapidKeys } from "./vapid";
 
 /** One record of 4096 octets: push services must accept at least this (RFC 8030 §7.2). */
@@ -44,8 +44,8 @@ export function checkWebPushSubscription(value: unknown, environment = "producti
   if (typeof value !== "object" || value === null) return { ok: false, reason: "subscription must be an object" };
   const { endpoint, keys } = value as { endpoint?: unknown; keys?: unknown };
   if (typeof endpoint !== "string") return { ok: false, reason: "subscription.endpoint must be a string" };
-  const publicCheck = checkWebhookEndpoint(endpoint, "production");
-  if (!publicCheck.ok && !(environment === "development" && checkWebhookEndpoint(endpoint, "development").ok)) {
+  const publicCheck = checkOutboundUrl(endpoint, "production");
+  if (!publicCheck.ok && !(environment === "development" && checkOutboundUrl(endpoint, "development").ok)) {
     return { ok: false, reason: `subscription.endpoint: ${publicCheck.reason}` };
   }
   if (typeof keys !== "object" || keys === null) return { ok: false, reason: "subscription.keys must be an object" };
