@@ -23,6 +23,9 @@ export default defineConfig(async () => {
     test: {
       include: ["test/**/*.test.ts"],
       setupFiles: ["./test/setup.ts"],
+      // The reporting log writes a JSON line per request and side effect; tests that check it spy on
+      // console.log, so the lines need not also fill the test output.
+      onConsoleLog: (log: string) => (log.startsWith('{"ts":') ? false : undefined),
       testTimeout: 20_000,
       hookTimeout: 20_000,
     },

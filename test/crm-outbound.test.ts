@@ -108,5 +108,12 @@ describe("outbound CRM events", () => {
     const log = await api("GET", `/v1/webhooks/${ep.body.id}/deliveries`, { token: t.apiKey });
     const byEvent = Object.fromEntries(log.body.deliveries.map((d: { eventId: string; status: string }) => [d.eventId, d.status]));
     expect(byEvent).toEqual({ e1: "dead", e2: "failed", e3: "delivered" });
+    // Each attempt is one of the tenant's reporting events too, with the status class, never the payload.
+    const events = await api("GET", "/v1/events?type=outbound.attempt", { token: t.apiKey });
+    expect(events.body.events.map((e: { data: Record<string, unknown> }) => [e.data.eventId, e.data.outcome, e.data.responseStatus]).sort()).toEqual([
+      ["e1", "retrying", 503],
+      ["e2", "failed", 404],
+      ["e3", "delivered", 200],
+    ]);
   });
 });

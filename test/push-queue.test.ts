@@ -160,3 +160,22 @@ describe("test pushes and device registration", () => {
     expect((await api("DELETE", "/v1/devices/ios", { token: t.tokens.bob! })).status).toBe(404);
   });
 });
+
+describe("push attempts in the reporting events and usage", () => {
+  it("reports each attempt to its tenant by provider and outcome, and counts delivered pushes", async () => {
+    const t = await setupTenant(["bob"]);
+    gateway(
+      () => new Response(null, { status: 201 }),
+      () => new Response("upstream says: secret internals", { status: 503 }),
+    );
+    await consume(PUSH_QUEUE_NAME, [{ body: job(t.tenantId, "bob", "w1", 1) }, { body: job(t.tenantId, "bob", "w2", 2) }]);
+    const events = await api("GET", "/v1/events?type=push.attempt", { token: t.apiKey });
+    expect(events.body.events.map((e: { data: Record<string, unknown> }) => [e.data.deviceId, e.data.provider, e.data.outcome]).sort()).toEqual([
+      ["w1", "webhook", "delivered"],
+      ["w2", "webhook", "retrying"],
+    ]);
+    expect(JSON.stringify(events.body)).not.toContain("secret internals");
+    const usage = await api("GET", "/v1/usage", { token: t.apiKey });
+    expect(usage.body.days.at(-1).pushes).toEqual({ webpush: 0, fcm: 0, apns: 0, webhook: 1 });
+  });
+});

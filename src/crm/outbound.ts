@@ -4,6 +4,8 @@ import { unseal } from "../auth/sealing";
 import { checkOutboundUrl } from "../push/url-safety";
 import { fetchErrorReason, parseRetryAfter, statusClass } from "../push/jose";
 import { deliveredEvents, endpointById, recordEndpointDeliveries, type EndpointDelivery, type OutboundEventType } from "../storage/endpoints";
+import { recordEvents, type TenantEvent } from "../storage/events";
+import { logLine } from "../log";
 
 /**
  * Outbound events to a tenant's CRM: one queue message per (endpoint, event), delivered as a
@@ -103,6 +105,17 @@ export async function consumeOutboundBatch(batch: MessageBatch<unknown>, env: En
     }
   }
   await recordEndpointDeliveries(env.DB, records);
+  await reportAttempts(env, records, now());
+}
+
+/** Every attempt in the reporting log and in its tenant's events (ids, outcome, status class: never the payload). */
+async function reportAttempts(env: Env, records: EndpointDelivery[], now: number): Promise<void> {
+  const events: TenantEvent[] = records.map((r) => {
+    const data = { eventId: r.eventId, endpointId: r.endpointId, eventType: r.type, outcome: r.status, attempts: r.attempts, responseStatus: r.responseStatus, detail: r.detail };
+    logLine("outbound.attempt", { tenantId: r.tenantId, ...data });
+    return { tenantId: r.tenantId, ts: now, type: "outbound.attempt", data };
+  });
+  await recordEvents(env.DB, events);
 }
 
 /** Jobs that exhausted their retries: logged as dead. */

@@ -3,6 +3,10 @@ import { parsePushJob, type PushJob } from "./job";
 import { statusClass } from "./jose";
 import { finishedJobs, recordDeliveries, type DeliveryRecord } from "../storage/push-deliveries";
 import { presenceOf } from "../objects";
+import { recordEvents, type TenantEvent } from "../storage/events";
+import { addUsage, type DailyMetric } from "../storage/usage";
+import { tenantDb } from "../storage/shards";
+import { logLine } from "../log";
 
 /** Retry policy: exponential backoff from 10 s, doubling, capped at one hour; Retry-After wins when longer. */
 export const PUSH_RETRY = { baseSeconds: 10, maxSeconds: 3600 } as const;
@@ -53,11 +57,13 @@ export async function consumePushBatch(
   const valid = jobs.filter((j): j is { message: Message<unknown>; job: PushJob } => j.job !== undefined);
   const done = await finishedJobs(env.DB, valid.map((j) => j.job.jobId));
   const records: DeliveryRecord[] = [];
+  const platforms = new Map<string, PushPlatform>();
   await Promise.all(
     valid.map(async ({ message, job }) => {
       if (done.has(job.jobId)) return message.ack();
       const outcome = await processJob(providers, job);
       const n = job.notification;
+      platforms.set(job.jobId, job.target.platform);
       const record = (status: DeliveryRecord["status"], detail: string | null) =>
         records.push({ jobId: job.jobId, tenantId: n.tenantId, userId: n.userId, deviceId: n.deviceId, status, attempts: message.attempts, detail, updatedAt: deps.now() });
       const detail = deliveryDetail(outcome);
@@ -81,6 +87,32 @@ export async function consumePushBatch(
     }),
   );
   await recordDeliveries(env.DB, records);
+  await reportAttempts(env, records, platforms, deps.now());
+}
+
+/**
+ * Every attempt in the reporting log and in its tenant's events; delivered pushes in the day's usage,
+ * by provider. Only ids, the outcome and our coarse detail: never the preview or the far end's words.
+ */
+async function reportAttempts(env: Env, records: DeliveryRecord[], platforms: Map<string, PushPlatform>, now: number): Promise<void> {
+  if (records.length === 0) return;
+  const delivered = new Map<string, Partial<Record<DailyMetric, number>>>();
+  const events: TenantEvent[] = records.map((r) => {
+    const provider = platforms.get(r.jobId) ?? "unknown";
+    const data = { jobId: r.jobId, userId: r.userId, deviceId: r.deviceId, provider, outcome: r.status, attempts: r.attempts, detail: r.detail };
+    logLine("push.attempt", { tenantId: r.tenantId, ...data });
+    if (r.status === "delivered" && provider !== "unknown") {
+      const counts = delivered.get(r.tenantId) ?? {};
+      const metric = `push.${provider}` as DailyMetric;
+      counts[metric] = (counts[metric] ?? 0) + 1;
+      delivered.set(r.tenantId, counts);
+    }
+    return { tenantId: r.tenantId, ts: now, type: "push.attempt", data };
+  });
+  await Promise.all([
+    recordEvents(env.DB, events),
+    ...[...delivered].map(([tenantId, counts]) => addUsage(tenantDb(env, tenantId), tenantId, now, counts)),
+  ]);
 }
 
 /** Jobs whose retries ran out: recorded as dead so the device's owner can see why pushes stopped. */
