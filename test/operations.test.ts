@@ -236,8 +236,11 @@ describe("reporting events", () => {
     expectError(await api("GET", "/v1/events", { token: t.tokens.alice! }), 403, "forbidden");
   });
 
-  it("forgets events older than the tenant's event retention", async () => {
+  it("forgets events older than the tenant's event retention, which the tenant sets", async () => {
     const t = await setupTenant([]);
+    expectError(await api("PUT", "/v1/tenant/settings", { token: t.apiKey, body: { eventRetentionDays: 0 } }), 400, "invalid_request");
+    expect((await api("PUT", "/v1/tenant/settings", { token: t.apiKey, body: { eventRetentionDays: 3 } })).body).toMatchObject({ eventRetentionDays: 3 });
+    await env.DB.prepare("INSERT INTO events (tenant_id, ts, type, data) VALUES (?1, ?2, 'retention.run', '{}')").bind(t.tenantId, Date.now() - 4 * 86_400_000).run();
     await env.DB.prepare("INSERT INTO events (tenant_id, ts, type, data) VALUES (?1, ?2, 'retention.run', '{}'), (?1, ?3, 'retention.run', '{}')")
       .bind(t.tenantId, Date.now() - 8 * 86_400_000, Date.now() - 86_400_000)
       .run();

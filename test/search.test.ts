@@ -292,6 +292,7 @@ describe("retention", () => {
       recallWindowSeconds: 600,
       attachmentMaxBytes: 26_214_400,
       attachmentTypes: null,
+      eventRetentionDays: 7,
     });
 
     const ctx = createExecutionContext();

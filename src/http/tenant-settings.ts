@@ -11,6 +11,8 @@ import { SUPPORTED_TYPES } from "../domain/files";
 
 /** Longest retention period a tenant may set (days); null keeps history forever. */
 export const RETENTION_MAX_DAYS = 36_500;
+/** Longest time reporting events are kept (days). */
+export const EVENT_RETENTION_MAX_DAYS = 90;
 /** Longest edit or recall window (seconds): 30 days. */
 export const WINDOW_MAX_SECONDS = 30 * 86_400;
 
@@ -20,6 +22,7 @@ const Settings = z.object({
   recallWindowSeconds: z.number().int().min(0).max(WINDOW_MAX_SECONDS).optional(),
   attachmentMaxBytes: z.number().int().min(1).max(ATTACHMENT_HARD_MAX_BYTES).optional(),
   attachmentTypes: z.array(z.enum(SUPPORTED_TYPES)).min(1).max(SUPPORTED_TYPES.length).nullable().optional(),
+  eventRetentionDays: z.number().int().min(1).max(EVENT_RETENTION_MAX_DAYS).optional(),
 });
 
 /** The calling tenant's own settings (tenant api key). */

@@ -19,13 +19,16 @@ export interface TenantSettings {
   attachmentMaxBytes: number;
   /** Accepted attachment types; null accepts every supported type. */
   attachmentTypes: string[] | null;
+  /** Days the tenant's reporting events (GET /v1/events) are kept. */
+  eventRetentionDays: number;
 }
 
 export async function getTenantSettings(db: D1Database, tenantId: string): Promise<TenantSettings | undefined> {
   const row = await db
     .prepare(
       `SELECT retention_days AS retentionDays, edit_window_seconds AS editWindowSeconds, recall_window_seconds AS recallWindowSeconds,
-              attachment_max_bytes AS attachmentMaxBytes, attachment_types AS attachmentTypes
+              attachment_max_bytes AS attachmentMaxBytes, attachment_types AS attachmentTypes,
+              event_retention_days AS eventRetentionDays
        FROM tenants WHERE id = ?1`,
     )
     .bind(tenantId)
@@ -43,7 +46,8 @@ export async function updateTenantSettings(db: D1Database, tenantId: string, cha
          edit_window_seconds = coalesce(?4, edit_window_seconds),
          recall_window_seconds = coalesce(?5, recall_window_seconds),
          attachment_max_bytes = coalesce(?6, attachment_max_bytes),
-         attachment_types = CASE WHEN ?7 THEN ?8 ELSE attachment_types END
+         attachment_types = CASE WHEN ?7 THEN ?8 ELSE attachment_types END,
+         event_retention_days = coalesce(?9, event_retention_days)
        WHERE id = ?1`,
     )
     .bind(
@@ -55,6 +59,7 @@ export async function updateTenantSettings(db: D1Database, tenantId: string, cha
       change.attachmentMaxBytes ?? null,
       "attachmentTypes" in change ? 1 : 0,
       change.attachmentTypes ? JSON.stringify(change.attachmentTypes) : null,
+      change.eventRetentionDays ?? null,
     )
     .run();
 }
