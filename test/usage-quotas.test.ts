@@ -129,14 +129,19 @@ describe("usage", () => {
     const other = await setupTenant(["zed"]);
     for (const token of [t.tokens.alice!, t.tokens.bob!, t.tokens.bob!]) await api("GET", "/v1/conversations", { token });
     await api("GET", "/v1/conversations", { token: other.tokens.zed! });
-    const usage = await api("GET", `/v1/usage?from=${today()}&to=${today()}`, { token: t.apiKey });
-    expect(usage.status).toBe(200);
+    // Activity is recorded after the answer (waitUntil), so it is awaited here rather than assumed.
+    const usage = await eventually(async () => {
+      const res = await api("GET", `/v1/usage?from=${today()}&to=${today()}`, { token: t.apiKey });
+      expect(res.body.days).toEqual([expect.objectContaining({ day: today(), activeUsers: 2 })]);
+      return res;
+    });
     expect(usage.body).toMatchObject({ tenantId: t.tenantId, from: today(), to: today() });
-    expect(usage.body.days).toEqual([expect.objectContaining({ day: today(), activeUsers: 2 })]);
     const operator = await api("GET", "/v1/usage", { token: ADMIN });
     expect(operator.status).toBe(200);
-    const perTenant = await api("GET", `/v1/tenants/${other.tenantId}/usage`, { token: ADMIN });
-    expect(perTenant.body.days).toEqual([expect.objectContaining({ activeUsers: 1 })]);
+    await eventually(async () => {
+      const perTenant = await api("GET", `/v1/tenants/${other.tenantId}/usage`, { token: ADMIN });
+      expect(perTenant.body.days).toEqual([expect.objectContaining({ activeUsers: 1 })]);
+    });
   });
 
   it("validates its date range", async () => {

@@ -72,9 +72,10 @@ export function switchboardTarget(stack, { adminToken, runId, via, base, drain, 
       }
       const seedSeconds = (performance.now() - started) / 1000;
       // Join after what is already in the conversation (system events of a big group's creation, earlier
-      // runs' messages): a run counts only its own messages, and asks for no replay.
+      // runs' messages): a run counts only its own messages, and asks for no replay. The conversation
+      // object is asked, not the D1 listing: the mirror may still be up to a second behind the last run.
       const lastSeq = new Map();
-      for (const c of (await seeded.api.call("GET", "/v1/conversations?limit=500")).conversations) lastSeq.set(c.id, c.lastSeq);
+      for (const room of seeded.rooms) lastSeq.set(room.id, (await seeded.api.call("GET", `/v1/conversations/${room.id}`)).lastSeq);
       const rooms = seeded.rooms.map((room) => ({
         id: room.id,
         // More sockets than members (scenario E): the extra ones are further devices of the first members.

@@ -102,9 +102,10 @@ async function statusOfUser(c: AppContext, tenantId: string, userId: string): Pr
   const cached = userCache.get(key);
   if (cached && cached.until > now) return cached.status;
   const db = tenantDb(c.env, tenantId);
-  // Usage: the person (a signed token names them) was active today. Written beside the lookup, when the
-  // cache refreshes, so at most every few seconds per person and isolate.
-  const [status] = await Promise.all([userStatus(db, tenantId, userId), markActive(db, tenantId, userId, now)]);
+  const status = await userStatus(db, tenantId, userId);
+  // Usage: the person was active today. Written when the cache refreshes (at most every few seconds per
+  // person and isolate), after the answer: a reconnect storm pays one D1 read per person, not a write too.
+  if (status && !status.deactivated) c.executionCtx.waitUntil(markActive(db, tenantId, userId, now).catch(() => undefined));
   if (userCache.size >= CACHE_MAX) userCache.clear();
   userCache.set(key, { status, until: now + CREDENTIAL_CACHE_MS });
   return status;
