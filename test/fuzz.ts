@@ -57,7 +57,8 @@ export async function expectLogIntact(f: Fixture, conversationId: string): Promi
   expect(seqs).toEqual(seqs.map((_, i) => i + 1));
   expect(seqs.length).toBeGreaterThan(0);
   for (const member of members) {
-    const token = member === "bot" ? f.tenantKey : f.tokens[member];
+    // Fresh tokens: the fuzzed routes include revoking a person's tokens and deactivating them.
+    const token = member === "bot" ? f.tenantKey : await freshToken(f, member);
     if (!token) continue;
     let after = 0;
     for (;;) {
@@ -73,6 +74,18 @@ export async function expectLogIntact(f: Fixture, conversationId: string): Promi
     const { socket } = await join(conversationId, token, { after: Math.max(0, seqs.length - 5) });
     socket.close();
   }
+}
+
+/** A new token for a fixture person (reactivated first if the fuzzer deactivated them); undefined for others. */
+async function freshToken(f: Fixture, userId: string): Promise<string | undefined> {
+  if (!f.tokens[userId]) return undefined;
+  let issued = await api("POST", `/v1/users/${userId}/tokens`, { token: f.tenantKey, body: {} });
+  if (issued.status === 403) {
+    await api("POST", `/v1/users/${userId}/reactivate`, { token: f.tenantKey });
+    issued = await api("POST", `/v1/users/${userId}/tokens`, { token: f.tenantKey, body: {} });
+  }
+  expect(issued.status, JSON.stringify(issued.body)).toBe(201);
+  return issued.body.token as string;
 }
 
 export async function fixture(): Promise<Fixture> {
