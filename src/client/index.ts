@@ -13,6 +13,8 @@ import type { Clock } from "./clock";
 
 export type { ErrorCode, JsonObject, JsonValue, Message, ServerFrame, ClientFrame } from "../protocol/frames";
 export type { MessageKind, SendableKind } from "../domain/kinds";
+/** The attachment types the server accepts (a tenant may allow fewer; the server says so). */
+export { SUPPORTED_TYPES as ATTACHMENT_TYPES } from "../domain/files.ts";
 export type { Clock } from "./clock";
 
 /** The real clock (kept here, not imported: this file has no runtime imports). */

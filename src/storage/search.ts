@@ -1,21 +1,11 @@
 import type { ConversationSummary, HistoryRow } from "./conversations";
 import { listConversationsWhere } from "./conversations";
 import type { JsonObject } from "../protocol/frames";
+import type { MessageRow } from "./room-schema";
 import { cjkGrams, searchableText } from "../domain/search";
 
 /** A message as a conversation object stores it: what the mirror copies into the D1 history. */
-export interface StoredMessage {
-  seq: number;
-  client_id: string;
-  sender: string;
-  kind: string;
-  /** The body as JSON text. */
-  body: string;
-  ts: number;
-  edited_at: number | null;
-  recalled: number;
-  version: number;
-}
+export type StoredMessage = Pick<MessageRow, "seq" | "client_id" | "sender" | "kind" | "body" | "ts" | "edited_at" | "recalled" | "version">;
 
 /** The D1 history row of a stored message, with what search indexes (nothing for a recalled message). */
 export function historyRow(r: StoredMessage): HistoryRow {

@@ -2,24 +2,13 @@ import { useRef, useState, type ClipboardEvent, type DragEvent, type KeyboardEve
 import { formatSize } from "../format";
 import { t } from "../i18n";
 import type { AppStore } from "../state/app-store";
+import { ATTACHMENT_TYPES } from "../../../src/client/index.ts";
 import type { ConversationStore } from "../state/conversation-store";
 import { ApprovalForm, LogForm } from "./forms";
 import { ApprovalIcon, LogIcon, PaperclipIcon } from "./icons";
 
-/** What the server accepts (docs/protocol.md, Attachments); the tenant may allow fewer, the server says so. */
-const ACCEPTED = new Set([
-  "image/png",
-  "image/jpeg",
-  "image/gif",
-  "image/webp",
-  "application/pdf",
-  "application/zip",
-  "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-  "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-  "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-  "text/plain",
-  "text/csv",
-]);
+/** What the server accepts; the tenant may allow fewer, and the server says so. */
+const ACCEPTED = new Set<string>(ATTACHMENT_TYPES);
 /** The largest attachment any tenant may allow; smaller tenant limits come back from the server as 413. */
 const HARD_MAX_BYTES = 100 * 1024 * 1024;
 
