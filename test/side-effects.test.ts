@@ -39,8 +39,8 @@ async function outboxOf(tenantId: string, id: string) {
 
 /** Make every pending effect due now (instead of waiting out the retry delay). */
 async function makeEffectsDue(tenantId: string, id: string) {
-  await runInDurableObject(stubOf(tenantId, id), (_i, ctx) => {
-    ctx.storage.sql.exec(`UPDATE effects SET due_at = 0`);
+  await runInDurableObject(stubOf(tenantId, id), (room: ConversationRoom) => {
+    room.store.effects.retryAllAt(0);
   });
 }
 

@@ -317,7 +317,9 @@ export class TenantPresence extends DurableObject<Env> {
       await this.env.PUSH_QUEUE.sendBatch(jobs.slice(i, i + QUEUE_BATCH).map((body) => ({ body })));
     }
     this.store.markNotified(batch.conversationId, last.seq);
-    logLine("notify.batch", {
+    // A line for each hand-over that reached someone; one that found every recipient reading the
+    // conversation (or no device to reach) did nothing to report, and a busy tenant has many.
+    if (frames > 0 || jobs.length > 0) logLine("notify.batch", {
       tenantId: batch.tenantId,
       conversationId: batch.conversationId,
       shard: address.shard,

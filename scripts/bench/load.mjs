@@ -175,6 +175,9 @@ export async function runLoad(o) {
   // ---- connect ----
   const mem0 = o.probe();
   const loop = monitorEventLoopDelay({ resolution: 5 });
+  // With no load to follow (scenario D), the profile covers the connecting itself.
+  const profileConnect = o.mode === "none";
+  if (profileConnect) await o.onLoadStart?.();
   const connectStart = performance.now();
   await pool(sockets, o.connectConcurrency, connect);
   const connectMs = performance.now() - connectStart;
@@ -193,7 +196,7 @@ export async function runLoad(o) {
     sock.ws.send(`{"type":"send","clientId":"${clientId}","kind":"text","body":{"text":"${text}"}}`);
   };
 
-  await o.onLoadStart?.();
+  if (!profileConnect) await o.onLoadStart?.();
   const cpu0 = o.probe();
   const gen0 = process.cpuUsage();
   const busy0 = machineBusySeconds();

@@ -3,7 +3,7 @@ import type { AppContext, AppEnv, Principal, PrincipalKind } from "./context";
 import { ApiError } from "./errors";
 import { API_KEY_PREFIX, secretsEqual, sha256Hex, verifyUserToken } from "../auth/credentials";
 import { apiKeyByHash } from "../storage/api-keys";
-import { userStatus, type UserStatus } from "../storage/user-admin";
+import { statusExceptions, userStatus, type UserStatus } from "../storage/user-admin";
 import { tenantDb } from "../storage/shards";
 import { markActive } from "../storage/usage";
 import { BOT_USER_ID } from "../protocol/ids";
@@ -16,8 +16,17 @@ import { TENANT_HTTP_LIMIT } from "../protocol/limits";
  */
 const keyCache = new Map<string, { tenantId: string; expiresAt: number | null; until: number }>();
 const userCache = new Map<string, { status: UserStatus | undefined; until: number }>();
+/**
+ * Per tenant, the few people whose tokens are not all valid (revoked or deactivated): one D1 read
+ * answers for every person of the tenant, so 2,000 people reconnecting after a deploy cost one read,
+ * not 2,000. A tenant with more such people than EXCEPTIONS_MAX is asked per person.
+ */
+const tenantCache = new Map<string, { exceptions: Map<string, UserStatus> | undefined; until: number }>();
+/** People recorded as active today by this isolate (usage), so each is written once a day, not per request. */
+const activeToday = new Set<string>();
 export const CREDENTIAL_CACHE_MS = 5_000;
 const CACHE_MAX = 10_000;
+const EXCEPTIONS_MAX = 1_000;
 
 /**
  * Authenticate the request and require one of the given kinds of principal. Cheap checks first:
@@ -97,15 +106,32 @@ async function apiKeyOf(db: D1Database, key: string): Promise<{ tenantId: string
 }
 
 async function statusOfUser(c: AppContext, tenantId: string, userId: string): Promise<UserStatus | undefined> {
-  const key = `${tenantId}\n${userId}`;
   const now = Date.now();
+  const db = tenantDb(c.env, tenantId);
+  const status = await lookUpStatus(db, tenantId, userId, now);
+  // Usage: the person was active today. Written once a day per person and isolate, after the answer.
+  const active = `${tenantId}\n${userId}\n${Math.floor(now / 86_400_000)}`;
+  if (status && !status.deactivated && !activeToday.has(active)) {
+    if (activeToday.size >= CACHE_MAX) activeToday.clear();
+    activeToday.add(active);
+    c.executionCtx.waitUntil(markActive(db, tenantId, userId, now).catch(() => activeToday.delete(active)));
+  }
+  return status;
+}
+
+async function lookUpStatus(db: D1Database, tenantId: string, userId: string, now: number): Promise<UserStatus | undefined> {
+  let tenant = tenantCache.get(tenantId);
+  if (!tenant || tenant.until <= now) {
+    if (tenantCache.size >= CACHE_MAX) tenantCache.clear();
+    tenant = { exceptions: await statusExceptions(db, tenantId, EXCEPTIONS_MAX), until: now + CREDENTIAL_CACHE_MS };
+    tenantCache.set(tenantId, tenant);
+  }
+  // A user token names a person who existed when it was signed, and people are never deleted.
+  if (tenant.exceptions) return tenant.exceptions.get(userId) ?? { tokenGeneration: 0, deactivated: false };
+  const key = `${tenantId}\n${userId}`;
   const cached = userCache.get(key);
   if (cached && cached.until > now) return cached.status;
-  const db = tenantDb(c.env, tenantId);
   const status = await userStatus(db, tenantId, userId);
-  // Usage: the person was active today. Written when the cache refreshes (at most every few seconds per
-  // person and isolate), after the answer: a reconnect storm pays one D1 read per person, not a write too.
-  if (status && !status.deactivated) c.executionCtx.waitUntil(markActive(db, tenantId, userId, now).catch(() => undefined));
   if (userCache.size >= CACHE_MAX) userCache.clear();
   userCache.set(key, { status, until: now + CREDENTIAL_CACHE_MS });
   return status;
@@ -114,7 +140,10 @@ async function statusOfUser(c: AppContext, tenantId: string, userId: string): Pr
 /** Forget what this isolate cached of a key or user, right after revoking or deactivating it. */
 export function forgetCredential(target: { keyHash: string } | { tenantId: string; userId: string }): void {
   if ("keyHash" in target) keyCache.delete(target.keyHash);
-  else userCache.delete(`${target.tenantId}\n${target.userId}`);
+  else {
+    userCache.delete(`${target.tenantId}\n${target.userId}`);
+    tenantCache.delete(target.tenantId);
+  }
 }
 
 function describeKind(kind: PrincipalKind): string {

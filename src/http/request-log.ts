@@ -1,32 +1,39 @@
+import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { routePath } from "hono/route";
 import type { AppEnv } from "./context";
 import { logLine } from "../log";
 
 /**
- * One reporting-log line per HTTP request and WebSocket upgrade: request id, tenant, who acted, the route
- * pattern (never the raw path: it can carry ids a tenant considers private), status, duration and bytes.
+ * One reporting-log line per HTTP request: request id, tenant, who acted, the route pattern (never the
+ * raw path: it can carry ids a tenant considers private), status, duration and bytes. An accepted
+ * WebSocket upgrade is reported once, by the `socket.closed` line its object writes when it ends (with
+ * this request id): a tenant's devices reconnecting at once then cost no line each on the way in.
  */
 export const requestLog = createMiddleware<AppEnv>(async (c, next) => {
   const started = Date.now();
   try {
     await next();
   } finally {
-    const principal = c.get("principal") as AppEnv["Variables"]["principal"] | undefined;
-    const country = (c.req.raw.cf as { country?: unknown } | undefined)?.country;
-    logLine("request", {
-      requestId: c.get("requestId"),
-      method: c.req.method,
-      route: routePath(c, -1) || "unmatched",
-      status: c.res.status,
-      durationMs: Date.now() - started,
-      bytesIn: Number(c.req.header("content-length") ?? 0) || 0,
-      bytesOut: Number(c.res.headers.get("content-length") ?? 0) || 0,
-      actorKind: principal?.kind ?? "anonymous",
-      tenantId: principal && principal.kind !== "operator" ? principal.tenantId : undefined,
-      actorId: principal?.kind === "user" ? principal.userId : principal?.kind === "tenant" ? "tenant-key" : undefined,
-      country: typeof country === "string" ? country : undefined,
-      upgrade: c.res.status === 101 ? true : undefined,
-    });
+    if (c.res.status !== 101) writeLine(c, started);
   }
 });
+
+function writeLine(c: Context<AppEnv>, started: number): void {
+  const principal = c.get("principal") as AppEnv["Variables"]["principal"] | undefined;
+  const country = (c.req.raw.cf as { country?: unknown } | undefined)?.country;
+  logLine("request", {
+    requestId: c.get("requestId"),
+    method: c.req.method,
+    route: routePath(c, -1) || "unmatched",
+    status: c.res.status,
+    durationMs: Date.now() - started,
+    bytesIn: Number(c.req.header("content-length") ?? 0) || 0,
+    bytesOut: Number(c.res.headers.get("content-length") ?? 0) || 0,
+    actorKind: principal?.kind ?? "anonymous",
+    tenantId: principal && principal.kind !== "operator" ? principal.tenantId : undefined,
+    actorId: principal?.kind === "user" ? principal.userId : principal?.kind === "tenant" ? "tenant-key" : undefined,
+    country: typeof country === "string" ? country : undefined,
+    upgrade: c.req.header("upgrade")?.toLowerCase() === "websocket" ? true : undefined,
+  });
+}

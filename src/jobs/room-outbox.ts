@@ -20,8 +20,13 @@ export const MIRROR_DELAY_MAX_MS = 1_000;
 export const ORPHAN_AFTER_MS = 24 * 3600_000;
 /** How long new messages wait to be handed to presence together while a conversation is quiet... */
 export const NOTIFY_COALESCE_MS = 10;
-/** ...and at most, when messages come faster (the wait grows with the size of the last hand-over). */
-export const NOTIFY_COALESCE_MAX_MS = 100;
+/**
+ * ...and, while it is busy (a hand-over started within the last second), the least time between
+ * two hand-overs: a conversation costs presence at most four calls a second however fast it talks,
+ * and 100 busy conversations cost 400, not one per message.
+ */
+export const NOTIFY_COALESCE_MAX_MS = 250;
+const NOTIFY_BUSY_WINDOW_MS = 1_000;
 const NOTIFY_BATCH = 100;
 const OUTBOUND_BATCH = 100;
 const EFFECTS_PER_RUN = 100;
@@ -52,9 +57,13 @@ export class RoomOutbox {
   private armedAt: number | undefined;
   private flushTail: Promise<unknown> | undefined;
   private lastFlushRows = 0;
-  private notifying = false;
+  /** The hand-over under way (waiting out its delay, or talking to presence), if any. */
+  private notifying: Promise<void> | undefined;
+  private notifyTimer: ReturnType<typeof setTimeout> | undefined;
+  private wakeNotify: (() => void) | undefined;
   private notifyAgain = false;
-  private lastNotifyBatch = 1;
+  /** When the last hand-over started (this object's clock). */
+  private lastNotifyAt: number | undefined;
 
   constructor(private readonly host: OutboxHost) {}
 
@@ -96,8 +105,8 @@ export class RoomOutbox {
     this.armedAt = undefined;
     if (!this.store.getRoom()) return;
     const now = Date.now();
+    await this.notifyNow();
     this.store.persistNotified();
-    this.kickNotify();
     this.sweepOrphans(now);
     let endpoints: EndpointRow[] | undefined;
     let retryAt: number | undefined;
@@ -326,8 +335,8 @@ export class RoomOutbox {
   /**
    * Hand new messages to presence soon (the notify latency is what people feel); the watermark
    * `notified_seq` makes it an outbox: a failure is retried by the alarm, and presence ignores seqs
-   * it has already handled. The wait grows with the size of the last hand-over, so a busy
-   * conversation hands over many messages at once instead of one call per message.
+   * it has already handled. A quiet conversation hands over within NOTIFY_COALESCE_MS; a busy one
+   * at most every NOTIFY_COALESCE_MAX_MS, many messages at once instead of one call per message.
    */
   kickNotify(): void {
     const room = this.store.getRoom();
@@ -336,16 +345,22 @@ export class RoomOutbox {
       this.notifyAgain = true;
       return;
     }
-    this.notifying = true;
-    const wait = Math.min(NOTIFY_COALESCE_MAX_MS, NOTIFY_COALESCE_MS * this.lastNotifyBatch);
-    void new Promise((resolve) => setTimeout(resolve, wait))
-      .then(() => this.drainNotify())
+    const wait = this.notifyWait(Date.now());
+    this.notifying = new Promise<void>((resolve) => {
+      this.wakeNotify = resolve;
+      this.notifyTimer = setTimeout(resolve, wait);
+    })
+      .then(() => {
+        this.notifyTimer = undefined;
+        this.wakeNotify = undefined;
+        return this.drainNotify();
+      })
       .catch((err) => {
         console.error("notify failed; the alarm retries it", err);
         this.schedule(retryDelay(1));
       })
       .finally(() => {
-        this.notifying = false;
+        this.notifying = undefined;
         if (this.notifyAgain) {
           this.notifyAgain = false;
           this.kickNotify();
@@ -353,14 +368,31 @@ export class RoomOutbox {
       });
   }
 
+  /** Hand over what is pending now, without the wait, and return when presence has it (the alarm's run). */
+  private async notifyNow(): Promise<void> {
+    this.kickNotify();
+    if (this.notifyTimer !== undefined) {
+      clearTimeout(this.notifyTimer);
+      this.wakeNotify?.();
+    }
+    await this.notifying;
+  }
+
+  /** Quiet: almost at once. Busy: the rest of the least interval since the last hand-over started. */
+  private notifyWait(now: number): number {
+    const last = this.lastNotifyAt;
+    if (last === undefined || now - last >= NOTIFY_BUSY_WINDOW_MS) return NOTIFY_COALESCE_MS;
+    return Math.max(NOTIFY_COALESCE_MS, last + NOTIFY_COALESCE_MAX_MS - now);
+  }
+
   private async drainNotify(): Promise<void> {
+    this.lastNotifyAt = Date.now();
     for (;;) {
       const room = this.store.requireRoom();
       if (room.notifiedSeq >= room.lastSeq) return;
       const messages = this.store.page({ after: room.notifiedSeq, limit: NOTIFY_BATCH });
       const last = messages.at(-1);
       if (!last) return;
-      this.lastNotifyBatch = messages.length;
       const env = this.host.env;
       const shards = shardCount(env.PRESENCE_SHARDS);
       const live = this.host.liveUsers();
@@ -398,6 +430,8 @@ export class RoomOutbox {
       this.store.markNotified(last.seq);
       // The alarm persists the watermark, batched with the mirror's cadence.
       this.schedule(this.mirrorDelay());
+      // A full batch means a backlog: go on. Otherwise what came meanwhile waits for the next turn.
+      if (messages.length < NOTIFY_BATCH) return;
     }
   }
 }

@@ -46,37 +46,59 @@ export function retryDelay(attempts: number): number {
 }
 
 export class EffectOutbox {
+  /**
+   * When the next effect is due, kept in memory: the outbox is asked on every change (is there work
+   * for the alarm?), and it is empty nearly always. `null` means not known yet (read on first use).
+   * Only this class writes the table, so every write updates or forgets it.
+   */
+  private next: number | undefined | null = null;
+
   constructor(private readonly sql: SqlStorage) {}
 
   /** Record an effect; a second effect with the same key is the same effect and is ignored. */
   add(key: string, effect: Effect, now: number): void {
     this.sql.exec(`INSERT INTO effects (key, effect, due_at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING`, key, JSON.stringify(effect), now);
+    if (this.next !== null) this.next = this.next === undefined ? now : Math.min(this.next, now);
   }
 
   /** Effects whose time has come, oldest first. */
   due(now: number, limit: number): StoredEffect[] {
-    return this.sql
+    const next = this.nextDue();
+    if (next === undefined || next > now) return [];
+    const rows = this.sql
       .exec<{ id: number; key: string; attempts: number; effect: string }>(
         `SELECT id, key, attempts, effect FROM effects WHERE due_at <= ? ORDER BY id LIMIT ?`,
         now,
         limit,
       )
-      .toArray()
-      .map((r) => ({ id: r.id, key: r.key, attempts: r.attempts, effect: JSON.parse(r.effect) as Effect }));
+      .toArray();
+    // A write rolled back with its transaction can leave the memory ahead of the table: read it again.
+    if (rows.length === 0) this.next = null;
+    return rows.map((r) => ({ id: r.id, key: r.key, attempts: r.attempts, effect: JSON.parse(r.effect) as Effect }));
   }
 
   done(ids: readonly number[]): void {
-    if (ids.length > 0) this.sql.exec(`DELETE FROM effects WHERE id IN (SELECT value FROM json_each(?))`, JSON.stringify(ids));
+    if (ids.length === 0) return;
+    this.sql.exec(`DELETE FROM effects WHERE id IN (SELECT value FROM json_each(?))`, JSON.stringify(ids));
+    this.next = null;
   }
 
   /** Count a failure and push the effects back by the retry policy. */
   failed(effects: readonly StoredEffect[], now: number): void {
     for (const e of effects) this.sql.exec(`UPDATE effects SET attempts = ?, due_at = ? WHERE id = ?`, e.attempts + 1, now + retryDelay(e.attempts + 1), e.id);
+    if (effects.length > 0) this.next = null;
+  }
+
+  /** Make every waiting effect due at `at` (retry now, instead of at its backoff time). */
+  retryAllAt(at: number): void {
+    this.sql.exec(`UPDATE effects SET due_at = ?`, at);
+    this.next = null;
   }
 
   /** When the next effect is due, if any. */
   nextDue(): number | undefined {
-    return this.sql.exec<{ t: number | null }>(`SELECT min(due_at) AS t FROM effects`).one().t ?? undefined;
+    if (this.next === null) this.next = this.sql.exec<{ t: number | null }>(`SELECT min(due_at) AS t FROM effects`).one().t ?? undefined;
+    return this.next;
   }
 
   pending(): number {

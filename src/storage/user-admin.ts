@@ -67,6 +67,22 @@ export async function userStatus(db: D1Database, tenantId: string, userId: strin
   return row ? { tokenGeneration: row.tokenGeneration, deactivated: row.deactivatedAt !== null } : undefined;
 }
 
+/**
+ * The tenant's people whose tokens are not all valid: any with a revoked generation or deactivated.
+ * Everyone else has generation 0 and is active (people are deactivated, never deleted). Undefined when
+ * there are more than `limit` of them: ask per person then.
+ */
+export async function statusExceptions(db: D1Database, tenantId: string, limit: number): Promise<Map<string, UserStatus> | undefined> {
+  const rows = await drizzle(db)
+    .select({ id: users.id, tokenGeneration: users.tokenGeneration, deactivatedAt: users.deactivatedAt })
+    .from(users)
+    .where(and(eq(users.tenantId, tenantId), or(sql`${users.tokenGeneration} <> 0`, sql`${users.deactivatedAt} IS NOT NULL`)))
+    .limit(limit + 1)
+    .all();
+  if (rows.length > limit) return undefined;
+  return new Map(rows.map((r) => [r.id, { tokenGeneration: r.tokenGeneration, deactivated: r.deactivatedAt !== null }]));
+}
+
 /** Move the user's token generation on: every token issued before stops working. Undefined for an unknown user. */
 export async function revokeUserTokens(db: D1Database, tenantId: string, userId: string): Promise<number | undefined> {
   const [row] = await drizzle(db)
