@@ -6,7 +6,7 @@ import os from "node:os";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { Samples } from "./stats.mjs";
 import { pool } from "./api.mjs";
-import { machineBusySeconds } from "./proc.mjs";
+import { machineBusySeconds } from "../lib/proc.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 

@@ -9,7 +9,7 @@ import { createServer } from "node:http";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { Api, pool } from "./api.mjs";
 import { Samples } from "./stats.mjs";
-import { machineBusySeconds } from "./proc.mjs";
+import { machineBusySeconds } from "../lib/proc.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
