@@ -31,7 +31,8 @@ import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { randomBytes } from "node:crypto";
 import { COMBOS, Corpus, EARLY_DAYS, LATE_DAYS, START_TS, TERMS, tenantPlan } from "./bench-search/corpus.mjs";
-import { d1Bytes, directBase, migrate, openLog, snapshot, startStack } from "./bench-search/stack.mjs";
+import { d1Bytes, openLog, snapshot } from "./bench-search/stack.mjs";
+import { migrate, startWranglerDev } from "./lib/stack.mjs";
 import { Http, fmt, mdTable, pool, round, summarize, table } from "./bench-search/util.mjs";
 import { e2eMirror } from "./bench-search/e2e.mjs";
 
@@ -149,10 +150,10 @@ if (!reusing) {
 }
 // A reused database gets the migrations added since it was seeded.
 say("applying D1 migrations to the private persist directory");
-migrate(snap.app, STATE, log);
+migrate({ cwd: snap.app, persistTo: STATE, log });
 
 say(`starting wrangler dev on :${PORT} (log: ${DIR}/wrangler.log)`);
-const stack = await startStack({ app: snap.app, port: PORT, inspectorPort: INSPECTOR, persistTo: STATE, log });
+const stack = await startWranglerDev({ cwd: snap.app, port: PORT, inspectorPort: INSPECTOR, persistTo: STATE, log });
 for (const signal of ["SIGINT", "SIGTERM"]) {
   process.on(signal, async () => {
     console.error(`\n${signal}: stopping the stack`);
@@ -445,7 +446,7 @@ try {
   // ---- End to end over WebSockets ----
   if (E2E_RATES.length && meta.e2eConvs?.length) {
     say("end-to-end mirror: WebSocket sends at fixed offered rates until D1 holds them");
-    const direct = await directBase(stack, [PORT, INSPECTOR]);
+    const direct = await stack.directBase();
     say(direct ? `  sockets go straight to the runtime at ${direct} (past wrangler dev's proxy)` : "  runtime entry not found; sockets go through wrangler dev's proxy");
     const convs = [];
     for (const c of meta.e2eConvs) convs.push({ id: c.id, users: await Promise.all(c.users.map(async (u) => ({ id: u, token: await token(u) }))) });

@@ -8,13 +8,14 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { assertPortFree, ensureDevVars, snapshot, startStack } from "./bench/stack.mjs";
+import { PORT_HINT, snapshot, startStack } from "./bench/stack.mjs";
+import { assertPortFree, ensureDevVars } from "./lib/stack.mjs";
 import { runLoad } from "./bench/load.mjs";
 import { probeRoundTrips } from "./bench/probe.mjs";
 import { startPushReceiver } from "./bench/presence.mjs";
 import { presenceTable, presenceVerdicts, printProfile, runPresenceOne } from "./bench/presence-run.mjs";
 import { connectProfiler } from "./bench/profile.mjs";
-import { cpuSeconds, machineBusySeconds, machineInfo } from "./bench/proc.mjs";
+import { cpuSeconds, machineBusySeconds, machineInfo } from "./lib/proc.mjs";
 import { fmt, table } from "./bench/stats.mjs";
 import { startBaseline, switchboardTarget } from "./bench/targets.mjs";
 import { derived, keyOf, markdownSummary, median, ratio, ratioName, scenarioTable, verdicts } from "./bench/report.mjs";
@@ -292,7 +293,7 @@ async function runOne(target, sc, tag) {
 async function main() {
   mkdirSync("bench-results", { recursive: true });
   const started = new Date();
-  const vars = ensureDevVars();
+  const vars = ensureDevVars("the benchmark");
   const adminToken = vars.ADMIN_TOKEN;
   const loadAtStart = loadavg();
   log(`machine load average at start: ${loadAtStart.map((x) => x.toFixed(2)).join(", ")} (${machineInfo().cpus} cores)`);
@@ -302,7 +303,7 @@ async function main() {
   for (const [i, state] of states.entries()) {
     const p = port + i;
     const ip = inspectorPort + i;
-    await assertPortFree(p, `${state} stack`);
+    await assertPortFree(p, `${state} stack`, PORT_HINT);
     const dir = join(tmpdir(), `switchboard-bench-${p}-${runId}`);
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     served = snapshot({ dir, ref: args.ref, patch: args.apply });

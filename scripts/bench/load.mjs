@@ -1,12 +1,12 @@
 // The load generator: opens the sockets of a workload, sends (closed-loop or at a fixed rate), and checks and
 // times every frame that comes back. One process, one event loop, the `ws` client; every timestamp is
 // performance.now() of this process, so sender and receiver clocks are the same clock.
-import WebSocket from "ws";
 import os from "node:os";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { Samples } from "./stats.mjs";
 import { pool } from "./api.mjs";
-import { machineBusySeconds } from "./proc.mjs";
+import { machineBusySeconds } from "../lib/proc.mjs";
+import { closeAll, openReady, withRetries } from "./sockets.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -124,53 +124,18 @@ export async function runLoad(o) {
     }
   }
 
-  function open(sock) {
-    return new Promise((resolve, reject) => {
-      const started = performance.now();
-      const ws = new WebSocket(sock.url, { perMessageDeflate: false, handshakeTimeout: 30_000 });
-      sock.ws = ws;
-      let settled = false;
-      const fail = (err) => {
-        if (settled) return;
-        settled = true;
-        reject(err);
-      };
-      ws.on("unexpected-response", (req, res) => {
-        const err = Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode, retryAfter: Number(res.headers["retry-after"] ?? 1) });
-        res.resume();
-        req.destroy();
-        fail(err);
-      });
-      ws.on("error", (err) => fail(err));
-      ws.on("message", (data) => {
-        if (sock.ready) return onMessage(sock, data);
-        const frame = JSON.parse(data);
-        if (frame.type !== "ready") return fail(new Error(`first frame was ${frame.type}, not ready`));
-        sock.ready = true;
+  const open = (sock) =>
+    openReady(sock, sock.url, {
+      onReady: (frame) => {
         sock.base = frame.lastSeq;
         sock.prev = frame.lastSeq;
-        sock.readyMs = performance.now() - started;
-        settled = true;
-        resolve();
-      });
-      ws.on("close", (code) => {
-        if (!sock.ready) return fail(new Error(`closed (${code}) before ready`));
+      },
+      onFrame: (data) => onMessage(sock, data),
+      onClose: () => {
         if (!sock.closing) unexpectedCloses++;
-      });
+      },
     });
-  }
-
-  async function connect(sock) {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await open(sock);
-      } catch (err) {
-        if (attempt >= 10) throw new Error(`connect ${sock.url.replace(/token=[^&]+/, "token=…")}: ${err.message}`);
-        connectRetries++;
-        await sleep(err.status === 429 ? err.retryAfter * 1000 : 200 * (attempt + 1));
-      }
-    }
-  }
+  const connect = (sock) => withRetries(() => open(sock), `connect ${sock.url.replace(/token=[^&]+/, "token=…")}`, () => connectRetries++);
 
   // ---- connect ----
   const mem0 = o.probe();
@@ -311,13 +276,7 @@ export async function runLoad(o) {
   }
 
   // ---- close ----
-  for (const s of sockets) {
-    s.closing = true;
-    s.ws.close(1000, "bench done");
-  }
-  const closeDeadline = performance.now() + 5_000;
-  while (sockets.some((s) => s.ws.readyState !== WebSocket.CLOSED) && performance.now() < closeDeadline) await sleep(20);
-  for (const s of sockets) if (s.ws.readyState !== WebSocket.CLOSED) s.ws.terminate();
+  await closeAll(sockets);
 
   const wall = (loadEnd - t0) / 1000;
   const span = Math.max(wall, ((lastDeliveryAt || loadEnd) - t0) / 1000);

@@ -9,7 +9,8 @@ import { createServer } from "node:http";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { Api, pool } from "./api.mjs";
 import { Samples } from "./stats.mjs";
-import { machineBusySeconds } from "./proc.mjs";
+import { machineBusySeconds } from "../lib/proc.mjs";
+import { closeAll, openReady, withRetries } from "./sockets.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -227,54 +228,18 @@ export async function runPresence(o) {
   };
 
   const openChannel = (ch) =>
-    new Promise((resolve, reject) => {
-      const started = performance.now();
-      const url = `${wsBase}/v1/ws?token=${encodeURIComponent(seeded.tokenOf.get(ch.userId))}&device=${encodeURIComponent(ch.deviceId)}`;
-      const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: 30_000 });
-      ch.ws = ws;
-      let settled = false;
-      const fail = (err) => {
-        if (settled) return;
-        settled = true;
-        reject(err);
-      };
-      ws.on("unexpected-response", (req, res) => {
-        const err = Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode, retryAfter: Number(res.headers["retry-after"] ?? 1) });
-        res.resume();
-        req.destroy();
-        fail(err);
-      });
-      ws.on("error", (err) => fail(err));
-      ws.on("message", (data) => {
-        if (ch.ready) return onChannelFrame(ch, data);
-        const frame = JSON.parse(data);
-        if (frame.type !== "ready") return fail(new Error(`first frame was ${frame.type}, not ready`));
+    openReady(ch, `${wsBase}/v1/ws?token=${encodeURIComponent(seeded.tokenOf.get(ch.userId))}&device=${encodeURIComponent(ch.deviceId)}`, {
+      onReady: (frame) => {
         if (frame.userId !== ch.userId || frame.deviceId !== ch.deviceId) countError("ready_mismatch");
-        ch.ready = true;
-        ch.readyMs = performance.now() - started;
-        settled = true;
-        resolve();
-      });
-      ws.on("close", (code) => {
-        if (!ch.ready) return fail(new Error(`closed (${code}) before ready`));
-        if (!ch.closing) {
-          unexpectedCloses++;
-          countError(`channel_closed_${code}`);
-        }
-      });
+      },
+      onFrame: (data) => onChannelFrame(ch, data),
+      onClose: (code) => {
+        if (ch.closing) return;
+        unexpectedCloses++;
+        countError(`channel_closed_${code}`);
+      },
     });
-
-  const connectChannel = async (ch) => {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await openChannel(ch);
-      } catch (err) {
-        if (attempt >= 10) throw new Error(`device channel of ${ch.userId}: ${err.message}`);
-        connectRetries++;
-        await sleep(err.status === 429 ? err.retryAfter * 1000 : 200 * (attempt + 1));
-      }
-    }
-  };
+  const connectChannel = (ch) => withRetries(() => openChannel(ch), `device channel of ${ch.userId}`, () => connectRetries++);
 
   await o.waitQuiet?.();
   const mem0 = o.probe();
@@ -445,18 +410,7 @@ export async function runPresence(o) {
   receiver.sink = null;
 
   // ---- close ----
-  for (const ch of channels) {
-    ch.closing = true;
-    ch.ws.close(1000, "bench done");
-  }
-  for (const s of senders) {
-    s.closing = true;
-    s.ws.close(1000, "bench done");
-  }
-  const all = [...channels.map((c) => c.ws), ...senders.map((s) => s.ws)];
-  const closeDeadline = performance.now() + 5_000;
-  while (all.some((ws) => ws.readyState !== WebSocket.CLOSED) && performance.now() < closeDeadline) await sleep(20);
-  for (const ws of all) if (ws.readyState !== WebSocket.CLOSED) ws.terminate();
+  await closeAll([...channels, ...senders]);
 
   // ---- verdict: notify frames ----
   const notifyLat = new Samples();

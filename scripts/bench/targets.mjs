@@ -3,15 +3,16 @@
 // reports the CPU time and memory of its server processes.
 import { spawn } from "node:child_process";
 import { performance } from "node:perf_hooks";
-import { assertPortFree } from "./stack.mjs";
+import { assertPortFree } from "../lib/stack.mjs";
+import { PORT_HINT } from "./stack.mjs";
 import { pool, seedTenant } from "./api.mjs";
-import { cpuSeconds, rssBytes } from "./proc.mjs";
+import { cpuSeconds, rssBytes } from "../lib/proc.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** The bare `ws` server on `port`; its stop() goes onto `cleanups`. */
 export async function startBaseline(port, cleanups) {
-  await assertPortFree(port, "baseline");
+  await assertPortFree(port, "baseline", PORT_HINT);
   const child = spawn(process.execPath, ["scripts/bench/baseline-server.mjs", String(port)], { stdio: ["ignore", "pipe", "inherit"] });
   cleanups.push(async () => {
     child.kill("SIGTERM");

@@ -1,6 +1,6 @@
 // HTTP for the chaos run: the public API on 127.0.0.1 only, every request bounded in time, retries bounded
 // in count, and the tenant, users and conversations the run needs.
-import { HOST } from "./stack.mjs";
+import { HOST } from "../lib/stack.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 

@@ -2,89 +2,28 @@
 // migrations, `wrangler dev`), but on a port and a state directory of its own, so it can be stopped and
 // started again on the same persisted state without touching anyone else's stack.
 import { spawn } from "node:child_process";
-import { cpSync, createWriteStream, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { createECDH, randomBytes } from "node:crypto";
-import { createServer } from "node:net";
-import { join, resolve } from "node:path";
+import { createWriteStream, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { descendants, readText } from "../lib/proc.mjs";
+import { HOST, WRANGLER_ENV, copyProject, devVarsText, freshDevVars, killTreeNow, migrationArgs, portFree, stopTree, wranglerDevArgs } from "../lib/stack.mjs";
 
-export const HOST = "127.0.0.1";
-// No metrics, and no fetch of the `Request.cf` placeholder from workers.cloudflare.com: the run stays local.
-const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" };
-const SKIP = new Set(["node_modules", ".git", ".wrangler", ".dev.vars", "bench-results", "coverage"]);
+// No fetch of the `Request.cf` placeholder from workers.cloudflare.com either: the run stays local.
+const env = { ...WRANGLER_ENV, CLOUDFLARE_CF_FETCH_ENABLED: "false" };
 const STOP_GRACE_MS = 8_000;
 
 /**
- * A private copy of the checkout for wrangler dev to serve: wrangler dev restarts the runtime whenever a
- * source file changes, and someone editing the checkout mid-run would then drop every socket. node_modules
- * is linked, not copied. The copy gets its own fresh secrets; the checkout's .dev.vars is left alone.
+ * A private copy of the checkout for wrangler dev to serve (see copyProject): someone editing the checkout
+ * mid-run would otherwise restart the runtime and drop every socket. The copy gets its own fresh secrets;
+ * the checkout's .dev.vars is left alone.
  */
 export function prepareSnapshot(dir) {
-  const root = process.cwd();
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  cpSync(root, join(dir, "app"), { recursive: true, filter: (src) => !SKIP.has(src.slice(root.length + 1).split("/")[0]) });
-  symlinkSync(resolve(root, "node_modules"), join(dir, "app", "node_modules"));
-  const secret = () => randomBytes(32).toString("base64url");
-  const vapid = createECDH("prime256v1");
-  vapid.generateKeys();
-  const vars = {
-    ADMIN_TOKEN: secret(),
-    TOKEN_SIGNING_KEY: secret(),
-    VAPID_PUBLIC_KEY: vapid.getPublicKey().toString("base64url"),
-    VAPID_PRIVATE_KEY: vapid.getPrivateKey().toString("base64url"),
-    VAPID_SUBJECT: "mailto:chaos@switchboard.invalid",
-  };
-  writeFileSync(join(dir, "app", ".dev.vars"), Object.entries(vars).map(([k, v]) => `${k}=${v}`).join("\n") + "\n", { mode: 0o600 });
-  return { app: join(dir, "app"), state: join(dir, "state"), adminToken: vars.ADMIN_TOKEN };
-}
-
-export function portFree(port) {
-  return new Promise((done) => {
-    const server = createServer();
-    server.once("error", () => done(false));
-    server.listen(port, HOST, () => server.close(() => done(true)));
-  });
-}
-
-function readText(path) {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return undefined;
-  }
-}
-
-function parentOf(pid) {
-  const text = readText(`/proc/${pid}/stat`);
-  if (!text) return undefined;
-  const rest = text.slice(text.lastIndexOf(")") + 2).split(" ");
-  return { state: rest[0], ppid: Number(rest[1]) };
-}
-
-/** Every live descendant of `root`. */
-function descendants(root) {
-  const children = new Map();
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    const s = parentOf(Number(name));
-    if (!s) continue;
-    if (!children.has(s.ppid)) children.set(s.ppid, []);
-    children.get(s.ppid).push(Number(name));
-  }
-  const out = [];
-  const queue = [root];
-  while (queue.length && out.length < 10_000) {
-    for (const child of children.get(queue.shift()) ?? []) {
-      out.push(child);
-      queue.push(child);
-    }
-  }
-  return out;
-}
-
-function alive(pid) {
-  const s = parentOf(pid);
-  return s !== undefined && s.state !== "Z" && s.state !== "X";
+  const app = join(dir, "app");
+  copyProject(app);
+  const vars = freshDevVars("mailto:chaos@switchboard.invalid");
+  writeFileSync(join(app, ".dev.vars"), devVarsText(vars), { mode: 0o600 });
+  return { app, state: join(dir, "state"), adminToken: vars.ADMIN_TOKEN };
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -112,19 +51,20 @@ export class Stack {
     this.wrangler = join(app, "node_modules", "wrangler", "bin", "wrangler.js");
   }
 
-  /** Apply the D1 migrations to the state directory, as `npm start` does before `wrangler dev`. */
-  async migrate(timeoutMs = 180_000) {
-    const child = spawn(process.execPath, [this.wrangler, "d1", "migrations", "apply", "DB", "--local", "--persist-to", this.state], {
-      cwd: this.app,
-      env,
-      detached: true,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    // Tracked like the stack, so Ctrl-C during the migrations ends them too.
+  /** Run wrangler with `args` in its own process group, tracked as this stack's child, its output into the log. */
+  spawnWrangler(args) {
+    const child = spawn(process.execPath, [this.wrangler, ...args], { cwd: this.app, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
     this.child = child;
     this.tree.add(child.pid);
     child.stdout.pipe(this.log, { end: false });
     child.stderr.pipe(this.log, { end: false });
+    return child;
+  }
+
+  /** Apply the D1 migrations to the state directory, as `npm start` does before `wrangler dev`. */
+  async migrate(timeoutMs = 180_000) {
+    // Tracked like the stack, so Ctrl-C during the migrations ends them too.
+    const child = this.spawnWrangler(migrationArgs(this.state));
     const timer = setTimeout(() => this.stop("SIGKILL"), timeoutMs);
     const code = await new Promise((resolve) => child.once("exit", (c) => resolve(c)));
     clearTimeout(timer);
@@ -148,23 +88,7 @@ export class Stack {
     if (this.closed) throw new Error("the stack is shut down");
     this.starts += 1;
     this.log.write(`\n---- start #${this.starts} at ${new Date().toISOString()}\n`);
-    const child = spawn(
-      process.execPath,
-      [
-        this.wrangler, "dev",
-        "--ip", HOST,
-        "--port", String(this.port),
-        "--inspector-port", String(this.inspectorPort),
-        "--persist-to", this.state,
-        "--log-level", "warn",
-        "--show-interactive-dev-session=false",
-      ],
-      { cwd: this.app, env, detached: true, stdio: ["ignore", "pipe", "pipe"] },
-    );
-    this.child = child;
-    this.tree.add(child.pid);
-    child.stdout.pipe(this.log, { end: false });
-    child.stderr.pipe(this.log, { end: false });
+    const child = this.spawnWrangler(wranglerDevArgs({ port: this.port, inspectorPort: this.inspectorPort, persistTo: this.state }));
     const deadline = Date.now() + timeoutMs;
     for (let i = 0; i < 2_000 && Date.now() < deadline; i++) {
       for (const pid of descendants(child.pid)) this.tree.add(pid);
@@ -193,29 +117,9 @@ export class Stack {
     if (!child) return 0;
     const began = Date.now();
     for (const pid of descendants(child.pid)) this.tree.add(pid);
-    const tree = [...this.tree];
-    const signalAll = (signal) => {
-      try {
-        process.kill(-child.pid, signal); // the process group we created (detached)
-      } catch {
-        // already gone
-      }
-      for (const pid of tree) {
-        try {
-          process.kill(pid, signal);
-        } catch {
-          // already gone
-        }
-      }
-    };
-    signalAll(signal);
-    const deadline = Date.now() + STOP_GRACE_MS;
-    for (let i = 0; i < 200 && Date.now() < deadline && tree.some(alive); i++) await sleep(100);
-    if (tree.some(alive)) signalAll("SIGKILL");
-    const hard = Date.now() + 5_000;
-    for (let i = 0; i < 100 && Date.now() < hard && tree.some(alive); i++) await sleep(100);
+    const left = await stopTree(child.pid, [...this.tree], { signal, graceMs: STOP_GRACE_MS });
     this.child = undefined;
-    this.tree = new Set(tree.filter(alive));
+    this.tree = new Set(left);
     return Date.now() - began;
   }
 
@@ -227,20 +131,7 @@ export class Stack {
 
   /** Synchronous last resort for process exit handlers: SIGKILL whatever is left. */
   killNow() {
-    if (this.child) {
-      try {
-        process.kill(-this.child.pid, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
-    for (const pid of this.tree) {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
+    killTreeNow(this.child?.pid, [...this.tree]);
   }
 
   close() {

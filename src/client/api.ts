@@ -3,14 +3,12 @@
  * (react, edit, recall, delete for me, receipts, decisions, card actions), attachments, search and
  * presence. Runs in browsers, Node 22+ and workerd; every refusal becomes a {@link SwitchboardError}
  * carrying the server's code and message.
- *
- * Like index.ts this file must stay loadable by Node's type stripping: erasable syntax only, and no
- * runtime imports outside src/client.
  */
 import type { Message } from "../protocol/frames";
 import type { SendableKind } from "../domain/kinds";
-import type { SendBodies } from "./index.ts";
-import { SwitchboardError } from "./index.ts";
+import type { SendBodies, TokenSource } from "./types.ts";
+import { SwitchboardError } from "./errors.ts";
+import { httpBase, tokenNow } from "./transport.ts";
 
 export type Role = "owner" | "admin" | "member";
 
@@ -69,7 +67,7 @@ export interface ApiOptions {
   /** The service, e.g. `https://switchboard.example.com`; `""` means the page's own origin (browsers). */
   baseUrl: string;
   /** A user token, or a function returning a fresh one. */
-  token: string | (() => string | Promise<string>);
+  token: TokenSource;
   /** Default: the global `fetch`. */
   fetch?: typeof fetch;
 }
@@ -198,7 +196,7 @@ export class SwitchboardApi {
     const contentType = file.type || "application/octet-stream";
     const XHR = (globalThis as { XMLHttpRequest?: new () => UploadRequest }).XMLHttpRequest;
     if (!XHR || !options.onProgress) return this.call("POST", path, file, contentType, options.signal);
-    const token = await this.tokenNow();
+    const token = await tokenNow(this.options.token);
     const onProgress = options.onProgress;
     return new Promise<UploadedAttachment>((resolve, reject) => {
       const xhr = new XHR();
@@ -246,7 +244,7 @@ export class SwitchboardApi {
   // ---- plumbing ----
 
   private async call<T>(method: string, path: string, body?: unknown, contentType = "application/json", signal?: AbortSignal): Promise<T> {
-    const headers: Record<string, string> = { authorization: `Bearer ${await this.tokenNow()}` };
+    const headers: Record<string, string> = { authorization: `Bearer ${await tokenNow(this.options.token)}` };
     let payload: BodyInit | undefined;
     if (body instanceof Blob) {
       payload = body;
@@ -268,12 +266,7 @@ export class SwitchboardApi {
   }
 
   private base(): string {
-    return this.options.baseUrl.replace(/\/+$/, "").replace(/^ws/i, "http");
-  }
-
-  private async tokenNow(): Promise<string> {
-    const token = this.options.token;
-    return typeof token === "function" ? await token() : token;
+    return httpBase(this.options.baseUrl);
   }
 }
 

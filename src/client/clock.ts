@@ -8,6 +8,13 @@ export interface Clock {
   clearTimeout(handle: unknown): void;
 }
 
+/** The real clock. */
+export const SYSTEM_CLOCK: Clock = {
+  now: () => Date.now(),
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
 /**
  * A clock that moves only when told to. `advance(ms)` runs every timer that falls due, earliest first, each
  * at its own due time, letting promise callbacks settle between them.

@@ -45,3 +45,8 @@ export function snippetHtml(snippet: string): string {
   const escaped = snippet.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
   return escaped.replace(/&#60;mark&#62;/g, "<mark>").replace(/&#60;\/mark&#62;/g, "</mark>");
 }
+
+/** What went wrong, in the words the error carries (the server's message for a refusal). */
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,5 +1,5 @@
 import { useRef, useState, type ClipboardEvent, type DragEvent, type KeyboardEvent } from "react";
-import { formatSize } from "../format";
+import { errorText, formatSize } from "../format";
 import { t } from "../i18n";
 import type { AppStore } from "../state/app-store";
 import { ATTACHMENT_TYPES } from "../../../src/client/index.ts";
@@ -107,7 +107,7 @@ export function Composer(props: { app: AppStore; store: ConversationStore; reply
       }
       setUploads((list) => list.filter((u) => u.id !== id));
     } catch (err) {
-      patch({ error: t("uploadFailed", { name: entry.name, reason: err instanceof Error ? err.message : String(err) }) });
+      patch({ error: t("uploadFailed", { name: entry.name, reason: errorText(err) }) });
     }
   };
 

@@ -41,3 +41,20 @@ export function FormError(props: { error: string | undefined }) {
     </p>
   );
 }
+
+/** The foot of a dialog's form: the error in words, then Cancel and the submit button. */
+export function FormActions(props: { error: string | undefined; submitLabel: string; onCancel: () => void }) {
+  return (
+    <>
+      <FormError error={props.error} />
+      <div className="dialog-actions">
+        <button type="button" onClick={props.onCancel}>
+          {t("cancel")}
+        </button>
+        <button type="submit" className="primary">
+          {props.submitLabel}
+        </button>
+      </div>
+    </>
+  );
+}

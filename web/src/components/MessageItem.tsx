@@ -1,12 +1,12 @@
 import { memo, useEffect, useRef, useState, type CSSProperties, type KeyboardEvent } from "react";
 import { createPortal } from "react-dom";
 import type { Message, Receipts } from "../../../src/client/index.ts";
-import { formatTime } from "../format";
+import { errorText, formatTime } from "../format";
 import { t } from "../i18n";
 import type { AppStore } from "../state/app-store";
 import type { ConversationStore } from "../state/conversation-store";
 import { ApprovalCard, CrmCard, FileCard, ImageCard, LogCard, systemText } from "./Cards";
-import { Dialog, FormError } from "./Dialog";
+import { Dialog, FormActions, FormError } from "./Dialog";
 import { LogForm, type LogFields } from "./forms";
 
 const strings = (v: unknown) => (Array.isArray(v) ? v.map(String) : []);
@@ -124,7 +124,7 @@ function ReadReceipt(props: { store: ConversationStore; app: AppStore; seq: numb
     try {
       setReceipts(await props.app.api.receipts(props.store.id, props.seq));
     } catch (err) {
-      setError(err instanceof Error ? err.message : String(err));
+      setError(errorText(err));
     }
   };
   return (
@@ -255,7 +255,7 @@ function EditDialog(props: { message: Message; app: AppStore; store: Conversatio
       await props.app.api.edit(props.store.id, props.message.seq, { text, ...(Array.isArray(mentions) ? { mentions: mentions.map(String) } : {}) });
       props.onClose();
     } catch (err) {
-      setError(err instanceof Error ? err.message : String(err));
+      setError(errorText(err));
     }
   };
   return (
@@ -270,15 +270,7 @@ function EditDialog(props: { message: Message; app: AppStore; store: Conversatio
           <span>{t("messageLabel")}</span>
           <textarea value={text} onChange={(e) => setText(e.target.value)} rows={4} autoFocus />
         </label>
-        <FormError error={error} />
-        <div className="dialog-actions">
-          <button type="button" onClick={props.onClose}>
-            {t("cancel")}
-          </button>
-          <button type="submit" className="primary">
-            {t("save")}
-          </button>
-        </div>
+        <FormActions error={error} submitLabel={t("save")} onCancel={props.onClose} />
       </form>
     </Dialog>
   );

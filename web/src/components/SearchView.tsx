@@ -1,6 +1,6 @@
 import { useEffect, useState } from "react";
 import type { Conversation, SearchHit } from "../../../src/client/index.ts";
-import { formatListTime, snippetHtml } from "../format";
+import { errorText, formatListTime, snippetHtml } from "../format";
 import { t } from "../i18n";
 import type { AppStore } from "../state/app-store";
 
@@ -35,7 +35,7 @@ export function SearchView(props: { app: AppStore; q: string; onOpen: (conversat
       setHits((h) => [...(h ?? []), ...page.hits]);
       setCursor(page.nextCursor);
     } catch (err) {
-      setError(err instanceof Error ? err.message : String(err));
+      setError(errorText(err));
     }
   };
   const nameOf = (id: string) => {

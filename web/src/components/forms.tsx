@@ -2,7 +2,9 @@ import { useState, type FormEvent } from "react";
 import { t } from "../i18n";
 import type { AppStore } from "../state/app-store";
 import type { ConversationStore } from "../state/conversation-store";
-import { Dialog, FormError } from "./Dialog";
+import { errorText } from "../format";
+import { Dialog, FormActions } from "./Dialog";
+import { PeopleChecklist } from "./people";
 
 const lines = (s: string) => s.split("\n").map((l) => l.trim()).filter(Boolean);
 const today = () => new Date(Date.now() - new Date().getTimezoneOffset() * 60_000).toISOString().slice(0, 10);
@@ -36,7 +38,7 @@ export function LogForm(props: { store: ConversationStore; onClose: () => void; 
       try {
         await props.onSave(body);
       } catch (err) {
-        return setError(err instanceof Error ? err.message : String(err));
+        return setError(errorText(err));
       }
     } else {
       props.store.send("log", body);
@@ -68,15 +70,7 @@ export function LogForm(props: { store: ConversationStore; onClose: () => void; 
           <span>{t("logNotes")}</span>
           <textarea rows={2} value={text} onChange={(e) => setText(e.target.value)} />
         </label>
-        <FormError error={error} />
-        <div className="dialog-actions">
-          <button type="button" onClick={props.onClose}>
-            {t("cancel")}
-          </button>
-          <button type="submit" className="primary">
-            {props.initial ? t("save") : t("send")}
-          </button>
-        </div>
+        <FormActions error={error} submitLabel={props.initial ? t("save") : t("send")} onCancel={props.onClose} />
       </form>
     </Dialog>
   );
@@ -126,24 +120,8 @@ export function ApprovalForm(props: { app: AppStore; store: ConversationStore; o
             <input value={currency} onChange={(e) => setCurrency(e.target.value)} maxLength={3} pattern="[A-Za-z]{3}" />
           </label>
         </div>
-        <fieldset className="field">
-          <legend>{t("approvers")}</legend>
-          {members.map((m) => (
-            <label key={m} className="check">
-              <input type="checkbox" checked={approvers.includes(m)} onChange={(e) => setApprovers((list) => (e.target.checked ? [...list, m] : list.filter((x) => x !== m)))} />
-              {props.app.nameOf(m)}
-            </label>
-          ))}
-        </fieldset>
-        <FormError error={error} />
-        <div className="dialog-actions">
-          <button type="button" onClick={props.onClose}>
-            {t("cancel")}
-          </button>
-          <button type="submit" className="primary">
-            {t("send")}
-          </button>
-        </div>
+        <PeopleChecklist legend={t("approvers")} app={props.app} people={members} picked={approvers} setPicked={setApprovers} />
+        <FormActions error={error} submitLabel={t("send")} onCancel={props.onClose} />
       </form>
     </Dialog>
   );

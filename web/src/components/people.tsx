@@ -1,12 +1,42 @@
-import { useEffect, useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent, type ReactNode } from "react";
 import type { Role } from "../../../src/client/index.ts";
 import { t, type MessageKey } from "../i18n";
 import type { AppStore } from "../state/app-store";
 import type { ConversationStore } from "../state/conversation-store";
-import { Dialog, FormError } from "./Dialog";
+import { errorText } from "../format";
+import { Dialog, FormActions, FormError } from "./Dialog";
 
 const ids = (s: string) => s.split(/[\s,，]+/).map((x) => x.trim()).filter(Boolean);
-const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+/** People to tick under a legend, by name (and id with `showIds`); a new tick goes to the end of `picked`. */
+export function PeopleChecklist(props: {
+  legend: string;
+  app: AppStore;
+  people: string[];
+  picked: string[];
+  setPicked: (update: (picked: string[]) => string[]) => void;
+  showIds?: boolean;
+  children?: ReactNode;
+}) {
+  return (
+    <fieldset className="field">
+      <legend>{props.legend}</legend>
+      {props.people.map((u) => (
+        <label key={u} className="check">
+          <input type="checkbox" checked={props.picked.includes(u)} onChange={(e) => props.setPicked((list) => (e.target.checked ? [...list, u] : list.filter((x) => x !== u)))} />
+          {props.app.nameOf(u)}
+          {props.showIds ? (
+            <>
+              {" "}
+              <span className="muted">@{u}</span>
+            </>
+          ) : null}
+        </label>
+      ))}
+      {props.children}
+    </fieldset>
+  );
+}
 
 /** Start a direct chat with one person, or a group with several. */
 export function NewChatDialog(props: { app: AppStore; onClose: () => void; onCreated: (id: string) => void }) {
@@ -26,7 +56,7 @@ export function NewChatDialog(props: { app: AppStore; onClose: () => void; onCre
       await app.refreshList();
       props.onCreated(created.id);
     } catch (err) {
-      setError(message(err));
+      setError(errorText(err));
     }
   };
   return (
@@ -59,30 +89,15 @@ export function NewChatDialog(props: { app: AppStore; onClose: () => void; onCre
               <span>{t("groupName")}</span>
               <input value={name} onChange={(e) => setName(e.target.value)} maxLength={120} required />
             </label>
-            <fieldset className="field">
-              <legend>{t("pickPeople")}</legend>
-              {known.map((u) => (
-                <label key={u} className="check">
-                  <input type="checkbox" checked={picked.includes(u)} onChange={(e) => setPicked((l) => (e.target.checked ? [...l, u] : l.filter((x) => x !== u)))} />
-                  {app.nameOf(u)} <span className="muted">@{u}</span>
-                </label>
-              ))}
+            <PeopleChecklist legend={t("pickPeople")} app={app} people={known} picked={picked} setPicked={setPicked} showIds>
               <label className="field">
                 <span className="muted">{t("userIdsHint")}</span>
                 <input value={others} onChange={(e) => setOthers(e.target.value)} />
               </label>
-            </fieldset>
+            </PeopleChecklist>
           </>
         )}
-        <FormError error={error} />
-        <div className="dialog-actions">
-          <button type="button" onClick={props.onClose}>
-            {t("cancel")}
-          </button>
-          <button type="submit" className="primary">
-            {t("create")}
-          </button>
-        </div>
+        <FormActions error={error} submitLabel={t("create")} onCancel={props.onClose} />
       </form>
     </Dialog>
   );
@@ -108,7 +123,7 @@ export function MembersDialog(props: { app: AppStore; store: ConversationStore; 
       await action();
       await store.refreshInfo();
     } catch (err) {
-      setError(message(err));
+      setError(errorText(err));
     }
   };
   return (
@@ -175,7 +190,7 @@ export function MembersDialog(props: { app: AppStore; store: ConversationStore; 
                 await app.api.removeMember(info.id, me);
                 props.onLeft();
               } catch (err) {
-                setError(message(err));
+                setError(errorText(err));
               }
             }}
           >

@@ -1,9 +1,11 @@
-// /proc helpers: find a process tree, its workerd processes, their memory and CPU time.
+// /proc helpers for the scripts that start local stacks: find a process tree, its workerd processes, their
+// listening ports, memory and CPU time.
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 
 const CLK_TCK = 100; // `getconf CLK_TCK` on Linux x86_64/arm64
 
-function readText(path) {
+/** A file's text, or undefined when it cannot be read (e.g. the process is gone). */
+export function readText(path) {
   try {
     return readFileSync(path, "utf8");
   } catch {
