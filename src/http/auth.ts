@@ -5,7 +5,7 @@ import { API_KEY_PREFIX, secretsEqual, sha256Hex, verifyUserToken } from "../aut
 import { apiKeyByHash } from "../storage/api-keys";
 import { statusExceptions, userStatus, type UserStatus } from "../storage/user-admin";
 import { tenantDb } from "../storage/shards";
-import { markActive } from "../storage/usage";
+import { markActiveMany } from "../storage/usage";
 import { BOT_USER_ID } from "../protocol/ids";
 import { TENANT_HTTP_LIMIT } from "../protocol/limits";
 
@@ -24,6 +24,13 @@ const userCache = new Map<string, { status: UserStatus | undefined; until: numbe
 const tenantCache = new Map<string, { exceptions: Map<string, UserStatus> | undefined; until: number }>();
 /** People recorded as active today by this isolate (usage), so each is written once a day, not per request. */
 const activeToday = new Set<string>();
+/**
+ * People newly seen active, written together a moment later: 2,000 people reconnecting at once cost a
+ * few D1 batches, not 2,000 writes. Keyed by tenant and day; the request that opens a window writes it.
+ */
+const activeBuffer = new Map<string, { tenantId: string; db: D1Database; users: Set<string>; keys: string[]; ts: number }>();
+let activeFlushArmed = false;
+const ACTIVE_FLUSH_MS = 250;
 export const CREDENTIAL_CACHE_MS = 5_000;
 const CACHE_MAX = 10_000;
 const EXCEPTIONS_MAX = 1_000;
@@ -114,9 +121,33 @@ async function statusOfUser(c: AppContext, tenantId: string, userId: string): Pr
   if (status && !status.deactivated && !activeToday.has(active)) {
     if (activeToday.size >= CACHE_MAX) activeToday.clear();
     activeToday.add(active);
-    c.executionCtx.waitUntil(markActive(db, tenantId, userId, now).catch(() => activeToday.delete(active)));
+    const window = `${tenantId}\n${Math.floor(now / 86_400_000)}`;
+    let pending = activeBuffer.get(window);
+    if (!pending) activeBuffer.set(window, (pending = { tenantId, db, users: new Set(), keys: [], ts: now }));
+    pending.users.add(userId);
+    pending.keys.push(active);
+    if (!activeFlushArmed) {
+      activeFlushArmed = true;
+      c.executionCtx.waitUntil(flushActive());
+    }
   }
   return status;
+}
+
+/** Write the buffered activity; what fails is forgotten by the day set, so a later request writes it again. */
+async function flushActive(): Promise<void> {
+  await scheduler.wait(ACTIVE_FLUSH_MS);
+  activeFlushArmed = false;
+  const batches = [...activeBuffer.values()];
+  activeBuffer.clear();
+  await Promise.all(
+    batches.map((b) =>
+      markActiveMany(b.db, b.tenantId, [...b.users], b.ts).catch((err) => {
+        for (const key of b.keys) activeToday.delete(key);
+        console.error("recording active people failed; retried on their next request", err);
+      }),
+    ),
+  );
 }
 
 async function lookUpStatus(db: D1Database, tenantId: string, userId: string, now: number): Promise<UserStatus | undefined> {

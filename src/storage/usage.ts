@@ -47,9 +47,20 @@ export async function addUsage(db: D1Database, tenantId: string, ts: number, cou
   if (first) await drizzle(db).batch([first, ...rest]);
 }
 
-/** Record that a user was active on the day (idempotent). */
-export async function markActive(db: D1Database, tenantId: string, userId: string, ts: number): Promise<void> {
-  await drizzle(db).insert(usageActiveUsers).values({ tenantId, day: dayOf(ts), userId }).onConflictDoNothing();
+/** D1 binds at most 100 parameters a statement; an activity row takes 3. */
+const ACTIVE_ROWS_PER_STATEMENT = 33;
+
+/** Record that these users were active on the day, in one batch (idempotent). */
+export async function markActiveMany(db: D1Database, tenantId: string, userIds: readonly string[], ts: number): Promise<void> {
+  const orm = drizzle(db);
+  const day = dayOf(ts);
+  const statements = [];
+  for (let i = 0; i < userIds.length; i += ACTIVE_ROWS_PER_STATEMENT) {
+    const rows = userIds.slice(i, i + ACTIVE_ROWS_PER_STATEMENT).map((userId) => ({ tenantId, day, userId }));
+    statements.push(orm.insert(usageActiveUsers).values(rows).onConflictDoNothing());
+  }
+  const [first, ...rest] = statements;
+  if (first) await orm.batch([first, ...rest]);
 }
 
 /** Move a level (e.g. attachment bytes stored) by `delta`; it never goes below zero. */
