@@ -1,16 +1,8 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { apnsProviderToken, clearApnsTokenCache, createApnsProvider } from "../src/push/apns";
 import { clearFcmTokenCache, createFcmProvider, FCM_SCOPE, FCM_TOKEN_URL } from "../src/push/fcm";
-import {
-  b64urlDecode,
-  b64urlEncode,
-  decodeJwt,
-  derToPem,
-  importEs256PublicKey,
-  parseRetryAfter,
-  utf8,
-  verifyJwt,
-} from "../src/push/jose";
+import { b64urlDecode, b64urlEncode, utf8 } from "../src/encoding";
+import { decodeJwt, derToPem, importEs256PublicKey, parseRetryAfter, verifyJwt } from "../src/push/jose";
 import { createProviders } from "../src/push/providers";
 import type { PushDeps, PushNotification, PushOutcome, PushTarget } from "../src/push/types";
 import { clearVapidCache, signVapidJwt, vapidAuthorization, VAPID_TOKEN_SECONDS, type VapidKeys } from "../src/push/vapid";

@@ -1,6 +1,6 @@
 /** The CRM ingress adapters by integration kind, and secret generation for the `standard` kind. */
 
-import { base64Encode } from "./crypto";
+import { base64Encode } from "../encoding";
 import { hubspotAdapter } from "./hubspot";
 import { salesforceAdapter } from "./salesforce";
 import { slackAdapter } from "./slack";

@@ -1,5 +1,5 @@
 /**
- * Helpers shared by the CRM ingress adapters: UTF-8 and base64, HMAC-SHA256 and SHA-256 on WebCrypto,
+ * Helpers shared by the CRM ingress adapters: HMAC-SHA256 and SHA-256 on WebCrypto,
  * a synchronous SHA-256 for `parse()` (which the adapter interface keeps synchronous), constant-time
  * comparison, and the bounded-text and card checks every adapter applies to what it emits.
  */
@@ -7,66 +7,6 @@
 import { CrmCardBody, describeIssue } from "../domain/kinds";
 import { errorBody } from "../http/errors";
 import type { CrmCard, RejectionStatus } from "./types";
-
-const encoder = new TextEncoder();
-
-// ---------------------------------------------------------------------------------------------
-// Bytes and encodings
-
-/** UTF-8 bytes of a string. */
-export function utf8(text: string): Uint8Array<ArrayBuffer> {
-  return encoder.encode(text) as Uint8Array<ArrayBuffer>;
-}
-
-/** Decode UTF-8; invalid sequences become U+FFFD (never throws). */
-export function utf8Decode(bytes: Uint8Array): string {
-  return new TextDecoder().decode(bytes);
-}
-
-/** Concatenate byte arrays (signatures cover the raw body bytes, never a re-encoded string). */
-export function concatBytes(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
-
-/** Standard base64 with padding (RFC 4648 §4), the alphabet Standard Webhooks and HubSpot v3 use. */
-export function base64Encode(bytes: Uint8Array): string {
-  let binary = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(binary);
-}
-
-/**
- * Decode base64; the URL-safe alphabet and missing padding are tolerated (secrets get pasted from
- * many places). Undefined when the text is not base64. Never throws.
- */
-export function base64Decode(text: string): Uint8Array<ArrayBuffer> | undefined {
-  if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(text)) return undefined;
-  const unpadded = text.replace(/=+$/, "").replace(/-/g, "+").replace(/_/g, "/");
-  if (unpadded.length % 4 === 1) return undefined;
-  try {
-    const binary = atob(unpadded + "=".repeat((4 - (unpadded.length % 4)) % 4));
-    const out = new Uint8Array(binary.length);
-    for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
-    return out;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Lower-case hex. */
-export function toHex(bytes: Uint8Array): string {
-  let out = "";
-  for (const byte of bytes) out += byte.toString(16).padStart(2, "0");
-  return out;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Digests and MACs

@@ -20,22 +20,18 @@
 import { z } from "zod";
 import { describeIssue } from "../domain/kinds";
 import { isExternalId } from "../protocol/ids";
+import { base64Encode, concatBytes, toHex, utf8, utf8Decode } from "../encoding";
 import {
-  base64Encode,
   CARD_LIMITS,
   cardProblem,
   clip,
   clipUnknown,
-  concatBytes,
   constantTimeEqual,
   definedOnly,
   envelopeRejection,
   hmacSha256,
   jsonResponse,
   sha256,
-  toHex,
-  utf8,
-  utf8Decode,
 } from "./crypto";
 import type { CardEvent, CrmAdapter, CrmCard, IngressRequest, ParseResult, VerifyContext, VerifyResult } from "./types";
 

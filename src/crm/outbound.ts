@@ -6,6 +6,7 @@ import { fetchErrorReason, parseRetryAfter, statusClass } from "../push/jose";
 import { deliveredEvents, endpointById, recordEndpointDeliveries, type EndpointDelivery, type OutboundEventType } from "../storage/endpoints";
 import { recordEvents, type TenantEvent } from "../storage/events";
 import { logLine } from "../log";
+import { utf8 } from "../encoding";
 
 /**
  * Outbound events to a tenant's CRM: one queue message per (endpoint, event), delivered as a
@@ -72,7 +73,7 @@ export async function consumeOutboundBatch(batch: MessageBatch<unknown>, env: En
       message.ack();
       continue;
     }
-    const body = new TextEncoder().encode(JSON.stringify({ type: job.type, timestamp: new Date(job.createdAt).toISOString(), data: job.data }));
+    const body = utf8(JSON.stringify({ type: job.type, timestamp: new Date(job.createdAt).toISOString(), data: job.data }));
     const timestamp = String(Math.floor(now() / 1000));
     try {
       const res = await fetcher(endpoint.url, {

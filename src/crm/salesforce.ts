@@ -20,7 +20,8 @@
 
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { isExternalId } from "../protocol/ids";
-import { CARD_LIMITS, cardProblem, clip, definedOnly, httpUrl, utf8Decode } from "./crypto";
+import { utf8Decode } from "../encoding";
+import { CARD_LIMITS, cardProblem, clip, definedOnly, httpUrl } from "./crypto";
 import type { CardEvent, CrmAdapter, CrmCard, IngressRequest, ParseResult, VerifyContext, VerifyResult } from "./types";
 
 /** WSDL: `Notification` maxOccurs="100". */

@@ -13,7 +13,8 @@
  * dropped too.
  */
 
-import { CARD_LIMITS, cardProblem, clip, sha256Sync, toHex, utf8Decode } from "./crypto";
+import { toHex, utf8Decode } from "../encoding";
+import { CARD_LIMITS, cardProblem, clip, sha256Sync } from "./crypto";
 import type { CrmAdapter, CrmCard, IngressRequest, ParseResult, RejectionStatus, VerifyResult } from "./types";
 
 /** Longest title taken from the first line of the message. */

@@ -14,8 +14,8 @@ import {
   sha256B64url,
   signJwt,
   truncateText,
-  utf8,
 } from "./jose";
+import { utf8 } from "../encoding";
 
 /** Google's OAuth 2.0 token endpoint: both the assertion's `aud` and where it is exchanged. */
 export const FCM_TOKEN_URL = "https://oauth2.googleapis.com/token";

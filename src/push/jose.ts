@@ -1,30 +1,9 @@
 /**
- * Shared helpers for the push providers: base64url, PEM, compact JWS (ES256 / RS256) on WebCrypto only,
+ * Shared helpers for the push providers: PEM, compact JWS (ES256 / RS256) on WebCrypto only,
  * plus the few HTTP and text helpers every provider needs (Retry-After, payload fitting, fetch error mapping).
  */
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-/** UTF-8 bytes of a string. */
-export function utf8(text: string): Uint8Array<ArrayBuffer> {
-  return encoder.encode(text) as Uint8Array<ArrayBuffer>;
-}
-
-import { b64urlDecode, b64urlEncode, tryB64urlDecode } from "../encoding";
-
-export { b64urlDecode, b64urlEncode, tryB64urlDecode } from "../encoding";
-
-/** Concatenate byte arrays. */
-export function concatBytes(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
-}
+import { b64urlDecode, b64urlEncode, base64Decode, base64Encode, utf8, utf8Decode } from "../encoding";
 
 /**
  * DER bytes of a PEM block (PKCS#8 `PRIVATE KEY`, `EC PRIVATE KEY` is not accepted by WebCrypto).
@@ -40,8 +19,7 @@ export function pemToDer(pem: string, label = "PRIVATE KEY"): Uint8Array<ArrayBu
 
 /** PEM armour for DER bytes (64-column lines, RFC 7468). */
 export function derToPem(der: Uint8Array | ArrayBuffer, label = "PRIVATE KEY"): string {
-  const b64 = btoa(String.fromCharCode(...(der instanceof Uint8Array ? der : new Uint8Array(der))));
-  const lines = b64.match(/.{1,64}/g) ?? [];
+  const lines = base64Encode(der).match(/.{1,64}/g) ?? [];
   return `-----BEGIN ${label}-----\n${lines.join("\n")}\n-----END ${label}-----\n`;
 }
 
@@ -104,8 +82,8 @@ export function decodeJwt(token: string): DecodedJwt | undefined {
   const [h, c, s, ...rest] = token.split(".");
   if (h === undefined || c === undefined || s === undefined || rest.length > 0) return undefined;
   try {
-    const header: unknown = JSON.parse(decoder.decode(b64urlDecode(h)));
-    const claims: unknown = JSON.parse(decoder.decode(b64urlDecode(c)));
+    const header: unknown = JSON.parse(utf8Decode(b64urlDecode(h)));
+    const claims: unknown = JSON.parse(utf8Decode(b64urlDecode(c)));
     if (!isRecord(header) || !isRecord(claims)) return undefined;
     return { header, claims };
   } catch {
@@ -121,7 +99,7 @@ export async function verifyJwt(token: string, key: CryptoKey, alg: JwsAlg): Pro
   const decoded = decodeJwt(token);
   if (!decoded || decoded.header["alg"] !== alg) return undefined;
   const dot = token.lastIndexOf(".");
-  const signature = tryB64urlDecode(token.slice(dot + 1));
+  const signature = base64Decode(token.slice(dot + 1));
   if (!signature) return undefined;
   const ok = await crypto.subtle.verify(signAlgorithm(alg), key, signature, utf8(token.slice(0, dot)));
   return ok ? decoded : undefined;

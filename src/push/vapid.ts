@@ -1,6 +1,7 @@
 /** VAPID (RFC 8292): the ES256 JWT that identifies this application server to Web Push services. */
 
-import { b64urlDecode, importEs256PrivateKeyRaw, signJwt } from "./jose";
+import { b64urlDecode } from "../encoding";
+import { importEs256PrivateKeyRaw, signJwt } from "./jose";
 
 /** The operator's VAPID key pair (base64url: 65-byte uncompressed point, 32-byte scalar) and contact. */
 export interface VapidKeys {

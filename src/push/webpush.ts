@@ -4,19 +4,8 @@
  */
 
 import type { PushDeps, PushNotification, PushOutcome, PushProvider, PushTarget, WebPushSubscription } from "./types";
-import {
-  b64urlDecode,
-  b64urlEncode,
-  concatBytes,
-  discardBody,
-  fetchErrorReason,
-  fitToBytes,
-  retryOutcome,
-  sha256B64url,
-  truncateText,
-  tryB64urlDecode,
-  utf8,
-} from "./jose";
+import { b64urlDecode, b64urlEncode, base64Decode, concatBytes, utf8 } from "../encoding";
+import { discardBody, fetchErrorReason, fitToBytes, retryOutcome, sha256B64url, truncateText } from "./jose";
 import { checkOutboundUrl } from "./url-safety";
 import { forgetVapidAuthorization, vapidAuthorization, type VapidKeys } from "./vapid";
 
@@ -52,11 +41,11 @@ export function checkWebPushSubscription(value: unknown, environment = "producti
   const { p256dh, auth } = keys as { p256dh?: unknown; auth?: unknown };
   if (typeof p256dh !== "string") return { ok: false, reason: "subscription.keys.p256dh must be a string" };
   if (typeof auth !== "string") return { ok: false, reason: "subscription.keys.auth must be a string" };
-  const point = tryB64urlDecode(p256dh);
+  const point = base64Decode(p256dh);
   if (!point || point.length !== 65 || point[0] !== 0x04) {
     return { ok: false, reason: "subscription.keys.p256dh must be a base64url 65-byte uncompressed P-256 point" };
   }
-  const secret = tryB64urlDecode(auth);
+  const secret = base64Decode(auth);
   if (!secret || secret.length !== 16) return { ok: false, reason: "subscription.keys.auth must be 16 bytes, base64url" };
   return { ok: true, subscription: { endpoint, keys: { p256dh, auth } } };
 }
