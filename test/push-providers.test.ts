@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { apnsProviderToken, clearApnsTokenCache, createApnsProvider } from "../src/push/apns";
 import { clearFcmTokenCache, createFcmProvider, FCM_SCOPE, FCM_TOKEN_URL } from "../src/push/fcm";
-import { b64urlDecode, b64urlEncode, utf8 } from "../src/encoding";
+import { b64urlDecode, b64urlEncode, toHex, utf8 } from "../src/encoding";
 import { decodeJwt, derToPem, importEs256PublicKey, parseRetryAfter, verifyJwt } from "../src/push/jose";
 import { createProviders } from "../src/push/providers";
 import type { PushDeps, PushNotification, PushOutcome, PushTarget } from "../src/push/types";
@@ -97,7 +97,6 @@ const NOTIFICATION: PushNotification = {
   title: "Deal room",
 };
 
-const hex = (bytes: Uint8Array) => [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
 
 // ---------------------------------------------------------------------------------------------
 // RFC 8291 (aes128gcm message encryption)
@@ -155,7 +154,7 @@ describe("RFC 8291 aes128gcm encryption (Appendix A vector)", () => {
     expect(b64urlEncode(body.subarray(0, 86))).toBe(A.header);
     expect(b64urlEncode(body.subarray(86))).toBe(A.ciphertext);
     // Record size 4096 is big-endian (a known bug in one npm library writes it little-endian).
-    expect(hex(body.subarray(16, 21))).toBe("0000100041");
+    expect(toHex(body.subarray(16, 21))).toBe("0000100041");
   });
 
   it("decrypts with ua_private back to the plaintext (the user agent's side)", async () => {
@@ -181,7 +180,7 @@ describe("RFC 8291 aes128gcm encryption (Appendix A vector)", () => {
     const a = await encryptWebPush(message, uaPublic, auth, { padding: 100 });
     const b = await encryptWebPush(message, uaPublic, auth, { padding: 100 });
     expect(a.length).toBe(86 + message.length + 1 + 100 + 16);
-    expect(hex(a.subarray(0, 16))).not.toBe(hex(b.subarray(0, 16)));
+    expect(toHex(a.subarray(0, 16))).not.toBe(toHex(b.subarray(0, 16)));
     expect(new TextDecoder().decode(await decryptWebPush(a, ua, auth))).toBe("héllo ✓");
     const max = await encryptWebPush(new Uint8Array(WEB_PUSH_MAX_PLAINTEXT), uaPublic, auth);
     expect(max.length).toBe(4096);
@@ -354,7 +353,7 @@ describe("webpush provider", () => {
     const [a, b, c] = s.mock.requests as [Captured, Captured, Captured];
     expect(a.headers["topic"]).toBe(b.headers["topic"]);
     expect(c.headers["topic"]).not.toBe(a.headers["topic"]);
-    expect(hex(a.body.subarray(0, 86))).not.toBe(hex(b.body.subarray(0, 86)));
+    expect(toHex(a.body.subarray(0, 86))).not.toBe(toHex(b.body.subarray(0, 86)));
     expect(a.headers["authorization"]).toBe(b.headers["authorization"]);
   });
 

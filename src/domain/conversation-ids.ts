@@ -1,4 +1,5 @@
 import { toHex, utf8 } from "../encoding";
+import { randomHex } from "../random";
 
 /**
  * Conversation ids. A direct conversation's id is derived from the tenant and the (unordered) pair,
@@ -12,5 +13,5 @@ export async function directConversationId(tenantId: string, a: string, b: strin
 
 /** A new random group id. */
 export function newGroupId(): string {
-  return `g_${toHex(crypto.getRandomValues(new Uint8Array(16)))}`;
+  return `g_${randomHex(16)}`;
 }
