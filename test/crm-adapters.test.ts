@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ADAPTERS, newStandardSecret } from "../src/crm/adapters";
-import { clip, constantTimeEqual, sha256Sync } from "../src/crm/crypto";
+import { clip, sha256Sync } from "../src/crm/crypto";
+import { constantTimeEqual } from "../src/hash";
 import { base64Decode, base64Encode, toHex, utf8 } from "../src/encoding";
 import { hubspotSignatureUri, HUBSPOT_MAX_EVENTS } from "../src/crm/hubspot";
 import { decodeXmlText, SALESFORCE_ACK, salesforceId15, sameSalesforceId } from "../src/crm/salesforce";

@@ -1,6 +1,7 @@
 import { sign, verify } from "hono/jwt";
 import { isExternalId } from "../protocol/ids";
 import { b64urlEncode } from "../encoding";
+import { constantTimeEqual, sha256 } from "../hash";
 
 /** Prefix of tenant api keys, so a key is recognisable in logs and secret scanners. */
 export const API_KEY_PREFIX = "sbk_";
@@ -11,20 +12,10 @@ export function newApiKey(): string {
   return API_KEY_PREFIX + b64urlEncode(crypto.getRandomValues(new Uint8Array(32)));
 }
 
-/** Hex SHA-256: how api keys are stored and looked up. */
-export async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 /** Compare two secrets in time independent of where they differ (both are hashed to equal length first). */
 export async function secretsEqual(given: string, expected: string): Promise<boolean> {
-  const enc = new TextEncoder();
-  const [a, b] = await Promise.all([
-    crypto.subtle.digest("SHA-256", enc.encode(given)),
-    crypto.subtle.digest("SHA-256", enc.encode(expected)),
-  ]);
-  return crypto.subtle.timingSafeEqual(a, b) && expected.length > 0;
+  const [a, b] = await Promise.all([sha256(given), sha256(expected)]);
+  return constantTimeEqual(a, b) && expected.length > 0;
 }
 
 export interface UserClaims {

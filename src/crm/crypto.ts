@@ -1,7 +1,6 @@
 /**
- * Helpers shared by the CRM ingress adapters: HMAC-SHA256 and SHA-256 on WebCrypto,
- * a synchronous SHA-256 for `parse()` (which the adapter interface keeps synchronous), constant-time
- * comparison, and the bounded-text and card checks every adapter applies to what it emits.
+ * Helpers shared by the CRM ingress adapters: a synchronous SHA-256 for `parse()` (which the adapter
+ * interface keeps synchronous), and the bounded-text and card checks every adapter applies to what it emits.
  */
 
 import { CrmCardBody, describeIssue } from "../domain/kinds";
@@ -9,20 +8,7 @@ import { errorBody } from "../http/errors";
 import type { CrmCard, RejectionStatus } from "./types";
 
 // ---------------------------------------------------------------------------------------------
-// Digests and MACs
-
-/** HMAC-SHA256 (WebCrypto). */
-export async function hmacSha256(key: Uint8Array, data: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
-  const cryptoKey = await crypto.subtle.importKey("raw", new Uint8Array(key), { name: "HMAC", hash: "SHA-256" }, false, [
-    "sign",
-  ]);
-  return new Uint8Array(await crypto.subtle.sign("HMAC", cryptoKey, new Uint8Array(data)));
-}
-
-/** SHA-256 (WebCrypto). */
-export async function sha256(data: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", new Uint8Array(data)));
-}
+// Digests
 
 // FIPS 180-4 §4.2.2 and §5.3.3.
 const K = Uint32Array.of(
@@ -90,19 +76,6 @@ export function sha256Sync(data: Uint8Array): Uint8Array<ArrayBuffer> {
   const outView = new DataView(out.buffer);
   [h0, h1, h2, h3, h4, h5, h6, h7].forEach((word, i) => outView.setUint32(i * 4, word));
   return out;
-}
-
-/**
- * Constant-time equality of two byte strings (lengths are not secret). Uses workerd's
- * `crypto.subtle.timingSafeEqual` when present, which throws on a length mismatch, hence the check first.
- */
-export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  const subtle = crypto.subtle as SubtleCrypto & { timingSafeEqual?: (x: ArrayBufferView, y: ArrayBufferView) => boolean };
-  if (typeof subtle.timingSafeEqual === "function") return subtle.timingSafeEqual(a, b);
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= (a[i] as number) ^ (b[i] as number);
-  return diff === 0;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -20,19 +20,9 @@
 import { z } from "zod";
 import { describeIssue } from "../domain/kinds";
 import { isExternalId } from "../protocol/ids";
-import { base64Encode, concatBytes, toHex, utf8, utf8Decode } from "../encoding";
-import {
-  CARD_LIMITS,
-  cardProblem,
-  clip,
-  clipUnknown,
-  constantTimeEqual,
-  definedOnly,
-  envelopeRejection,
-  hmacSha256,
-  jsonResponse,
-  sha256,
-} from "./crypto";
+import { base64Encode, concatBytes, utf8, utf8Decode } from "../encoding";
+import { constantTimeEqual, hmacSha256, sha256Hex } from "../hash";
+import { CARD_LIMITS, cardProblem, clip, clipUnknown, definedOnly, envelopeRejection, jsonResponse } from "./crypto";
 import type { CardEvent, CrmAdapter, CrmCard, IngressRequest, ParseResult, VerifyContext, VerifyResult } from "./types";
 
 /** HubSpot's clients use MAX_ALLOWED_TIMESTAMP = 300000 ms; we refuse the same skew ahead, too. */
@@ -69,7 +59,7 @@ export async function hubspotV3Signature(
   timestamp: string,
 ): Promise<string> {
   const source = concatBytes(utf8(method + hubspotSignatureUri(url)), body, utf8(timestamp));
-  return base64Encode(await hmacSha256(utf8(secret), source));
+  return base64Encode(await hmacSha256(secret, source));
 }
 
 /** Hex SHA-256 of secret + body (v1) or secret + method + URI + body (v2, the URI exactly as called). */
@@ -81,7 +71,7 @@ export async function hubspotLegacySignature(
   body: Uint8Array,
 ): Promise<string> {
   const prefix = version === "v1" ? secret : secret + method + url;
-  return toHex(await sha256(concatBytes(utf8(prefix), body)));
+  return sha256Hex(concatBytes(utf8(prefix), body));
 }
 
 /**

@@ -1,4 +1,4 @@
-import { toHex, utf8 } from "../encoding";
+import { sha256Hex } from "../hash";
 import { randomHex } from "../random";
 
 /**
@@ -7,8 +7,8 @@ import { randomHex } from "../random";
  */
 export async function directConversationId(tenantId: string, a: string, b: string): Promise<string> {
   const [first, second] = a < b ? [a, b] : [b, a];
-  const digest = await crypto.subtle.digest("SHA-256", utf8(`direct\n${tenantId}\n${first}\n${second}`));
-  return `d_${toHex(new Uint8Array(digest).slice(0, 16))}`;
+  const digest = await sha256Hex(`direct\n${tenantId}\n${first}\n${second}`);
+  return `d_${digest.slice(0, 32)}`;
 }
 
 /** A new random group id. */

@@ -10,7 +10,8 @@ import type { RoomRpc } from "../objects";
 import { roomStub } from "../objects";
 import { isConversationId } from "../protocol/ids";
 import type { AttachmentRecord } from "../storage/room-store";
-import { b64urlDecode, b64urlEncode, base64Decode, utf8, utf8Decode } from "../encoding";
+import { b64urlEncode, base64Decode, utf8, utf8Decode } from "../encoding";
+import { constantTimeEqual, hmacSha256 } from "../hash";
 import { addUsage, adjustLevel, levelOf, quotasOf } from "../storage/usage";
 import { tenantDb } from "../storage/shards";
 
@@ -144,15 +145,10 @@ function publicView(a: AttachmentRecord) {
 }
 
 async function hmac(key: string, data: string): Promise<string> {
-  const k = await crypto.subtle.importKey("raw", new TextEncoder().encode(key), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  return b64urlEncode(new Uint8Array(await crypto.subtle.sign("HMAC", k, new TextEncoder().encode(data))));
+  return b64urlEncode(await hmacSha256(key, data));
 }
 
 async function verifyHmac(key: string, data: string, signature: string): Promise<boolean> {
-  const k = await crypto.subtle.importKey("raw", new TextEncoder().encode(key), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
-  try {
-    return await crypto.subtle.verify("HMAC", k, b64urlDecode(signature), new TextEncoder().encode(data));
-  } catch {
-    return false;
-  }
+  const given = base64Decode(signature);
+  return given !== undefined && constantTimeEqual(await hmacSha256(key, data), given);
 }

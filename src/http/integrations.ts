@@ -8,7 +8,7 @@ import { audit } from "./audit";
 import { INTEGRATION_KINDS, type IntegrationKind } from "../crm/types";
 import { newStandardSecret } from "../crm/adapters";
 import { seal } from "../auth/sealing";
-import { sha256Hex } from "../auth/credentials";
+import { sha256Hex } from "../hash";
 import { randomHex } from "../random";
 import {
   deleteIntegration,

@@ -4,6 +4,7 @@
  */
 
 import { b64urlDecode, b64urlEncode, base64Decode, base64Encode, utf8, utf8Decode } from "../encoding";
+import { sha256 } from "../hash";
 
 /**
  * DER bytes of a PEM block (PKCS#8 `PRIVATE KEY`, `EC PRIVATE KEY` is not accepted by WebCrypto).
@@ -176,7 +177,7 @@ export function fitToBytes(preview: string, maxBytes: number, render: (preview: 
 
 /** SHA-256 of a string, base64url: a stable short id for topics and collapse ids of any length. */
 export async function sha256B64url(text: string): Promise<string> {
-  return b64urlEncode(await crypto.subtle.digest("SHA-256", utf8(text)));
+  return b64urlEncode(await sha256(text));
 }
 
 /** A `retry` outcome carrying the server's `Retry-After`, when it sent one. */

@@ -6,6 +6,7 @@
 import type { PushDeps, PushNotification, PushOutcome, PushProvider, PushTarget, WebPushSubscription } from "./types";
 import { b64urlDecode, b64urlEncode, base64Decode, concatBytes, utf8 } from "../encoding";
 import { discardBody, fetchErrorReason, fitToBytes, retryOutcome, sha256B64url, truncateText } from "./jose";
+import { hmacSha256 } from "../hash";
 import { checkOutboundUrl } from "./url-safety";
 import { forgetVapidAuthorization, vapidAuthorization, type VapidKeys } from "./vapid";
 
@@ -57,11 +58,6 @@ export function isValidWebPushSubscription(value: unknown, environment = "produc
 
 // ---------------------------------------------------------------------------------------------
 // RFC 8291 encryption
-
-async function hmacSha256(key: Uint8Array<ArrayBuffer>, data: Uint8Array<ArrayBuffer>): Promise<Uint8Array<ArrayBuffer>> {
-  const k = await crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  return new Uint8Array(await crypto.subtle.sign("HMAC", k, data));
-}
 
 /** Every value RFC 8291 §3.4 / RFC 8188 §2.2 derive, exposed so tests can compare each with Appendix A. */
 export interface WebPushKeySchedule {
