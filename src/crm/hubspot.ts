@@ -168,7 +168,7 @@ function kindOf(subscriptionType: string, objectTypeId: unknown): { kind: Object
  * order them). deliveryId is `eventId:subscriptionId:objectId:occurredAt`, because HubSpot documents that
  * eventId alone is not guaranteed unique. Never throws.
  */
-export function parseHubSpotWebhook(request: IngressRequest): ParseResult {
+export async function parseHubSpotWebhook(request: IngressRequest): Promise<ParseResult> {
   try {
     let json: unknown;
     try {

@@ -267,7 +267,7 @@ function cardOf(notification: OutboundNotification, baseUrl: string | undefined)
 }
 
 /** Parse an Outbound Message into one card event per Notification (deliveryId = Notification Id). Never throws. */
-export function parseSalesforceMessage(request: IngressRequest): ParseResult {
+export async function parseSalesforceMessage(request: IngressRequest): Promise<ParseResult> {
   try {
     const read = readOutboundMessage(request.body);
     if (!read.ok) return read;

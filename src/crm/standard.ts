@@ -122,7 +122,7 @@ const OBJECT_TYPE: Record<StandardEventType, string> = {
  * Parse a verified Standard Webhooks body into one card event; deliveryId is `webhook-id` (stable across
  * the sender's retries). Never throws.
  */
-export function parseStandardWebhook(request: IngressRequest): ParseResult {
+export async function parseStandardWebhook(request: IngressRequest): Promise<ParseResult> {
   try {
     const deliveryId = request.headers.get("webhook-id")?.trim();
     if (!deliveryId || deliveryId.length > CARD_LIMITS.deliveryId) {

@@ -80,7 +80,7 @@ async function ingest(
   const request = { method: c.req.method, url: c.req.url, headers: c.req.raw.headers, body, now: Date.now() };
   const verified = await adapter.verify(request, context);
   if (!verified.ok) return refuse(401, verified.reason);
-  const parsed = adapter.parse(request);
+  const parsed = await adapter.parse(request);
   if (!parsed.ok) return refuse(400, parsed.reason);
 
   // Claim first, post second: of identical deliveries arriving together, one holds each event.
