@@ -4,7 +4,7 @@
  */
 
 import { CrmCardBody, describeIssue } from "../domain/kinds";
-import { errorBody } from "../http/errors";
+import { errorBody } from "../protocol/errors";
 import type { CrmCard, RejectionStatus } from "./types";
 
 // ---------------------------------------------------------------------------------------------
