@@ -2,11 +2,13 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { apnsProviderToken, clearApnsTokenCache, createApnsProvider } from "../src/push/apns";
 import { clearFcmTokenCache, createFcmProvider, FCM_SCOPE, FCM_TOKEN_URL } from "../src/push/fcm";
 import { b64urlDecode, b64urlEncode, toHex, utf8 } from "../src/encoding";
-import { decodeJwt, derToPem, importEs256PublicKey, parseRetryAfter, verifyJwt } from "../src/push/jose";
+import { decodeJwt, derToPem, importEs256PublicKey, verifyJwt } from "../src/push/jose";
+import { parseRetryAfter } from "../src/net/retry";
 import { createProviders } from "../src/push/providers";
 import type { PushDeps, PushNotification, PushOutcome, PushTarget } from "../src/push/types";
 import { clearVapidCache, signVapidJwt, vapidAuthorization, VAPID_TOKEN_SECONDS, type VapidKeys } from "../src/push/vapid";
-import { checkWebhookEndpoint, createWebhookProvider } from "../src/push/webhook";
+import { createWebhookProvider } from "../src/push/webhook";
+import { checkOutboundUrl } from "../src/net/url-safety";
 import {
   checkWebPushSubscription,
   createWebPushProvider,
@@ -844,10 +846,10 @@ describe("webhook provider", () => {
   });
 });
 
-describe("checkWebhookEndpoint", () => {
-  const accepted = (url: string, env: string) => expect(checkWebhookEndpoint(url, env), `${env} ${url}`).toEqual({ ok: true });
+describe("checkOutboundUrl for webhook devices", () => {
+  const accepted = (url: string, env: string) => expect(checkOutboundUrl(url, env), `${env} ${url}`).toEqual({ ok: true });
   const refused = (url: string, env: string) =>
-    expect(checkWebhookEndpoint(url, env), `${env} ${url}`).toEqual({ ok: false, reason: expect.any(String) as string });
+    expect(checkOutboundUrl(url, env), `${env} ${url}`).toEqual({ ok: false, reason: expect.any(String) as string });
 
   it("in development accepts only loopback http(s)", () => {
     for (const url of [

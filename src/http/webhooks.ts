@@ -8,7 +8,7 @@ import { audit } from "./audit";
 import { newStandardSecret } from "../crm/adapters";
 import { seal } from "../auth/sealing";
 import { randomHex } from "../random";
-import { checkOutboundUrl } from "../push/url-safety";
+import { checkOutboundUrl } from "../net/url-safety";
 import { ConversationId } from "../protocol/ids";
 import { deleteEndpoint, endpointDeliveriesOf, endpointsOf, insertEndpoint, OUTBOUND_EVENT_TYPES, type EndpointRow } from "../storage/endpoints";
 

@@ -1,7 +1,9 @@
 /** Apple Push Notification service, token-based (.p8 key, ES256 provider token) over the HTTP/2 API. */
 
 import type { PushDeps, PushNotification, PushOutcome, PushProvider, PushTarget } from "./types";
-import { discardBody, fetchErrorReason, fitToBytes, importPkcs8SigningKey, retryOutcome, safeText, signJwt, truncateText } from "./jose";
+import { fitToBytes, importPkcs8SigningKey, retryOutcome, signJwt, truncateText } from "./jose";
+import { fetchErrorReason } from "../net/retry";
+import { discardBody, safeText } from "../net/responses";
 import { collapseId } from "./fcm";
 
 export interface ApnsConfig {

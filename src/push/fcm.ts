@@ -4,17 +4,9 @@
  */
 
 import type { PushDeps, PushNotification, PushOutcome, PushProvider, PushTarget } from "./types";
-import {
-  discardBody,
-  fetchErrorReason,
-  fitToBytes,
-  importPkcs8SigningKey,
-  retryOutcome,
-  safeText,
-  sha256B64url,
-  signJwt,
-  truncateText,
-} from "./jose";
+import { fitToBytes, importPkcs8SigningKey, retryOutcome, sha256B64url, signJwt, truncateText } from "./jose";
+import { fetchErrorReason } from "../net/retry";
+import { discardBody, safeText } from "../net/responses";
 import { utf8 } from "../encoding";
 
 /** Google's OAuth 2.0 token endpoint: both the assertion's `aud` and where it is exchanged. */

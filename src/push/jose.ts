@@ -1,10 +1,11 @@
 /**
  * Shared helpers for the push providers: PEM, compact JWS (ES256 / RS256) on WebCrypto only,
- * plus the few HTTP and text helpers every provider needs (Retry-After, payload fitting, fetch error mapping).
+ * plus the payload fitting and retry outcome every provider needs.
  */
 
 import { b64urlDecode, b64urlEncode, base64Decode, base64Encode, utf8, utf8Decode } from "../encoding";
 import { sha256 } from "../hash";
+import { parseRetryAfter } from "../net/retry";
 
 /**
  * DER bytes of a PEM block (PKCS#8 `PRIVATE KEY`, `EC PRIVATE KEY` is not accepted by WebCrypto).
@@ -111,43 +112,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// HTTP and text helpers shared by the providers.
-
-/**
- * Seconds to wait from a `Retry-After` header (RFC 9110 §10.2.3: delay-seconds or an HTTP-date),
- * or undefined when absent or unparseable.
- */
-export function parseRetryAfter(headers: Headers, nowMs: number): number | undefined {
-  const value = headers.get("retry-after")?.trim();
-  if (!value) return undefined;
-  if (/^\d+$/.test(value)) return Number(value);
-  const date = Date.parse(value);
-  if (Number.isNaN(date)) return undefined;
-  return Math.max(0, Math.ceil((date - nowMs) / 1000));
-}
-
-/** Why a fetch threw, as a retry reason: timeouts and network failures are both transient. */
-export function fetchErrorReason(error: unknown): string {
-  const name = error instanceof Error || error instanceof DOMException ? error.name : "";
-  if (name === "TimeoutError" || name === "AbortError") return "timeout";
-  // The runtime's message may name internal addresses or echo what the far end sent: delivery logs are
-  // shown to tenants, so they keep only the kind of failure.
-  return "network error";
-}
-
-/** "4xx" for 404: the class of an HTTP status, the only part of an answer a delivery log keeps. */
-export function statusClass(status: number): string {
-  return `${Math.floor(status / 100)}xx`;
-}
-
-/** Read a response body as text, never throwing (a reset connection mid-body must not escape `send`). */
-export async function safeText(response: Response): Promise<string> {
-  try {
-    return await response.text();
-  } catch {
-    return "";
-  }
-}
+// Payloads and outcomes shared by the providers.
 
 /** Cut `text` to at most `maxChars` code points, never splitting a surrogate pair, marking the cut with "…". */
 export function truncateText(text: string, maxChars: number): string {
@@ -191,13 +156,4 @@ export function retryOutcome(
   return retryAfterSeconds === undefined
     ? { kind: "retry", reason, status }
     : { kind: "retry", reason, status, retryAfterSeconds };
-}
-
-/** Release a response's connection without reading it; a broken body must not throw out of `send`. */
-export async function discardBody(response: Response): Promise<void> {
-  try {
-    await response.body?.cancel();
-  } catch {
-    // ignored: the status is all that matters
-  }
 }

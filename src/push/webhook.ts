@@ -4,10 +4,10 @@
  */
 
 import type { PushDeps, PushNotification, PushOutcome, PushProvider, PushTarget } from "./types";
-import { discardBody, fetchErrorReason, retryOutcome } from "./jose";
-import { checkOutboundUrl } from "./url-safety";
-
-export { checkOutboundUrl as checkWebhookEndpoint, type EndpointCheck } from "./url-safety";
+import { retryOutcome } from "./jose";
+import { fetchErrorReason } from "../net/retry";
+import { discardBody } from "../net/responses";
+import { checkOutboundUrl } from "../net/url-safety";
 
 /** A gateway that has not answered in 10 s is treated as down: the queue retries later. */
 export const WEBHOOK_TIMEOUT_MS = 10_000;

@@ -5,9 +5,11 @@
 
 import type { PushDeps, PushNotification, PushOutcome, PushProvider, PushTarget, WebPushSubscription } from "./types";
 import { b64urlDecode, b64urlEncode, base64Decode, concatBytes, utf8 } from "../encoding";
-import { discardBody, fetchErrorReason, fitToBytes, retryOutcome, sha256B64url, truncateText } from "./jose";
+import { fitToBytes, retryOutcome, sha256B64url, truncateText } from "./jose";
 import { hmacSha256 } from "../hash";
-import { checkOutboundUrl } from "./url-safety";
+import { fetchErrorReason } from "../net/retry";
+import { discardBody } from "../net/responses";
+import { checkOutboundUrl } from "../net/url-safety";
 import { forgetVapidAuthorization, vapidAuthorization, type VapidKeys } from "./vapid";
 
 /** One record of 4096 octets: push services must accept at least this (RFC 8030 §7.2). */
