@@ -7,6 +7,7 @@ import { discardBody, statusClass } from "../net/responses";
 import {
   deliveredEvents,
   endpointById,
+  OUTBOUND_EVENT_TYPES,
   recordEndpointDeliveries,
   type EndpointDelivery,
   type OutboundEventType,
@@ -35,7 +36,7 @@ const Job = z.object({
   eventId: z.string().min(1).max(300),
   endpointId: z.string(),
   tenantId: z.string(),
-  type: z.enum(["message.created", "card.action", "approval.decided"]),
+  type: z.enum(OUTBOUND_EVENT_TYPES),
   data: z.record(z.string(), z.unknown()),
   createdAt: z.number(),
 });
