@@ -9,6 +9,7 @@
 import type { ChannelFrame } from "../protocol/frames";
 import type { ConnectionState, WebSocketLike } from "./index.ts";
 import { SwitchboardError } from "./index.ts";
+import { CLOSE_CODES } from "../protocol/close-codes.ts";
 
 export type { ChannelFrame } from "../protocol/frames";
 
@@ -37,7 +38,6 @@ type Listener<E extends keyof DeviceChannelEvents> = (payload: DeviceChannelEven
 type AnyListener = (payload: never) => void;
 
 const PING_TEXT = '{"type":"ping"}';
-const DEVICE_DELETED = 4410;
 /** Refused upgrades after which redialing cannot help. */
 const FATAL_STATUS: Record<number, "invalid_request" | "unauthorized" | "forbidden" | "not_found"> = { 400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found" };
 
@@ -138,7 +138,7 @@ export class DeviceChannel {
       if (generation !== this.generation) return;
       this.socket = undefined;
       this.stopPing();
-      if (event.code === DEVICE_DELETED) return this.fail(new SwitchboardError("not_found", "this device was deleted", { closeCode: event.code, fatal: true }));
+      if (event.code === CLOSE_CODES.deviceDeleted) return this.fail(new SwitchboardError("not_found", "this device was deleted", { closeCode: event.code, fatal: true }));
       if (!ready) void this.checkRefused(generation);
       else this.retry(generation);
     });

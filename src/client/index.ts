@@ -10,6 +10,7 @@ import type { z } from "zod";
 import type { ErrorCode, Message, ServerFrame } from "../protocol/frames";
 import type { ApprovalBody, AttachmentBody, CrmCardBody, LogBody, SendableKind, TextBody } from "../domain/kinds";
 import type { Clock } from "./clock";
+import { CLOSE_CODES } from "../protocol/close-codes.ts";
 
 export type { ErrorCode, JsonObject, JsonValue, Message, ServerFrame, ClientFrame } from "../protocol/frames";
 export type { MessageKind, SendableKind } from "../domain/kinds";
@@ -176,8 +177,13 @@ interface Connection {
 /** Mirrors LIMITS.frameBytes (src/protocol/limits.ts); the client cannot import it at runtime. */
 const FRAME_BYTES = 32 * 1024;
 const PING_TEXT = '{"type":"ping"}';
-/** Close codes after which reconnecting cannot help. 4403: no longer a member. */
-const FATAL_CLOSE: Record<number, ErrorCode> = { 4400: "invalid_request", 4401: "unauthorized", 4403: "forbidden", 4404: "not_found" };
+/** Close codes after which reconnecting cannot help (4400 and 4404 by the 4000 + HTTP status rule). */
+const FATAL_CLOSE: Record<number, ErrorCode> = {
+  4400: "invalid_request",
+  [CLOSE_CODES.revoked]: "unauthorized",
+  [CLOSE_CODES.notMember]: "forbidden",
+  4404: "not_found",
+};
 /** Refused-upgrade statuses after which reconnecting cannot help. */
 const FATAL_STATUS: Record<number, ErrorCode> = { 400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found" };
 const TYPING_MIN_INTERVAL_MS = 1_000;
