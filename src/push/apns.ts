@@ -1,10 +1,10 @@
 /** Apple Push Notification service, token-based (.p8 key, ES256 provider token) over the HTTP/2 API. */
 
-import type { PushDeps, PushNotification, PushOutcome, PushProvider, PushTarget } from "./types";
-import { fitToBytes, importPkcs8SigningKey, retryOutcome, signJwt, truncateText } from "./jose";
+import { retryOutcome, type PushDeps, type PushNotification, type PushOutcome, type PushProvider, type PushTarget } from "./types";
+import { importPkcs8SigningKey, signJwt } from "./jwt";
+import { collapseId, fitToBytes, truncateText } from "./payload";
 import { fetchErrorReason } from "../net/retry";
 import { discardBody, safeText } from "../net/responses";
-import { collapseId } from "./fcm";
 
 export interface ApnsConfig {
   keyId: string;
@@ -67,12 +67,7 @@ export async function apnsProviderToken(config: ApnsConfig, nowMs: number): Prom
   const cacheKey = `${config.teamId}|${config.keyId}`;
   const cached = providerTokens.get(cacheKey);
   if (cached && nowMs - cached.issuedAt < TOKEN_REFRESH_MS) return cached.jwt;
-  const jwt = await signJwt(
-    { alg: "ES256", kid: config.keyId },
-    { iss: config.teamId, iat: Math.floor(nowMs / 1000) },
-    await signingKey(config),
-    "ES256",
-  );
+  const jwt = await signJwt({ alg: "ES256", kid: config.keyId }, { iss: config.teamId, iat: Math.floor(nowMs / 1000) }, await signingKey(config));
   providerTokens.set(cacheKey, { jwt, issuedAt: nowMs });
   return jwt;
 }

@@ -1,13 +1,13 @@
 /**
  * Firebase Cloud Messaging, HTTP v1 API, authenticated with a Google service account (OAuth 2.0 JWT
- * bearer grant, RFC 7523) on WebCrypto: no SDK, since firebase-admin needs Node.
+ * bearer grant, RFC 7523): no SDK, since firebase-admin needs Node; the assertion is signed with jose.
  */
 
-import type { PushDeps, PushNotification, PushOutcome, PushProvider, PushTarget } from "./types";
-import { fitToBytes, importPkcs8SigningKey, retryOutcome, sha256B64url, signJwt, truncateText } from "./jose";
+import { retryOutcome, type PushDeps, type PushNotification, type PushOutcome, type PushProvider, type PushTarget } from "./types";
+import { importPkcs8SigningKey, signJwt } from "./jwt";
+import { collapseId, fitToBytes, truncateText } from "./payload";
 import { fetchErrorReason } from "../net/retry";
 import { discardBody, safeText } from "../net/responses";
-import { utf8 } from "../encoding";
 
 /** Google's OAuth 2.0 token endpoint: both the assertion's `aud` and where it is exchanged. */
 export const FCM_TOKEN_URL = "https://oauth2.googleapis.com/token";
@@ -89,7 +89,6 @@ export async function fcmAssertion(account: ServiceAccount, nowMs: number): Prom
     { alg: "RS256", typ: "JWT", kid: account.private_key_id },
     { iss: account.client_email, scope: FCM_SCOPE, aud: FCM_TOKEN_URL, iat, exp: iat + ASSERTION_SECONDS },
     key,
-    "RS256",
   );
 }
 
@@ -144,11 +143,6 @@ async function mintAccessToken(account: ServiceAccount, deps: PushDeps, timeoutM
 
 // ---------------------------------------------------------------------------------------------
 // Messages
-
-/** `apns-collapse-id` is limited to 64 bytes; conversation ids fit, anything longer is hashed. */
-export async function collapseId(conversationId: string): Promise<string> {
-  return utf8(conversationId).length <= 64 ? conversationId : sha256B64url(conversationId);
-}
 
 /**
  * The v1 `messages:send` body. `data` values are all strings (FCM rejects anything else with

@@ -3,8 +3,7 @@
  * The endpoint is user-supplied, so it is checked (checkOutboundUrl) both at registration and before each send.
  */
 
-import type { PushDeps, PushNotification, PushOutcome, PushProvider, PushTarget } from "./types";
-import { retryOutcome } from "./jose";
+import { retryOutcome, type PushDeps, type PushNotification, type PushOutcome, type PushProvider, type PushTarget } from "./types";
 import { fetchErrorReason } from "../net/retry";
 import { discardBody } from "../net/responses";
 import { checkOutboundUrl } from "../net/url-safety";

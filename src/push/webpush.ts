@@ -1,11 +1,19 @@
 /**
- * Web Push (RFC 8030) with message encryption (RFC 8291, `aes128gcm` of RFC 8188) and VAPID (RFC 8292),
- * on WebCrypto only.
+ * Web Push (RFC 8030) with message encryption (RFC 8291, `aes128gcm` of RFC 8188, on Web Crypto) and
+ * VAPID (RFC 8292, src/push/vapid.ts).
  */
 
-import type { PushDeps, PushNotification, PushOutcome, PushProvider, PushTarget, WebPushSubscription } from "./types";
+import {
+  retryOutcome,
+  type PushDeps,
+  type PushNotification,
+  type PushOutcome,
+  type PushProvider,
+  type PushTarget,
+  type WebPushSubscription,
+} from "./types";
 import { b64urlDecode, b64urlEncode, base64Decode, concatBytes, utf8 } from "../encoding";
-import { fitToBytes, retryOutcome, sha256B64url, truncateText } from "./jose";
+import { fitToBytes, sha256B64url, truncateText } from "./payload";
 import { hmacSha256 } from "../hash";
 import { fetchErrorReason } from "../net/retry";
 import { discardBody } from "../net/responses";
