@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ADAPTERS, newStandardSecret } from "../src/crm/adapters";
-import { clip } from "../src/crm/crypto";
+import { clip } from "../src/crm/cards";
 import { constantTimeEqual, sha256, sha256Hex } from "../src/hash";
 import { base64Decode, base64Encode, toHex, utf8 } from "../src/encoding";
 import { hubspotSignatureUri, HUBSPOT_MAX_EVENTS } from "../src/crm/hubspot";

@@ -22,7 +22,8 @@ import { describeIssue } from "../domain/kinds";
 import { isExternalId } from "../protocol/ids";
 import { base64Encode, concatBytes, utf8, utf8Decode } from "../encoding";
 import { constantTimeEqual, hmacSha256, sha256Hex } from "../hash";
-import { CARD_LIMITS, cardProblem, clip, clipUnknown, definedOnly, envelopeRejection, jsonResponse } from "./crypto";
+import { CARD_LIMITS, cardProblem, clip, clipUnknown, definedOnly } from "./cards";
+import { envelopeRejection, jsonResponse } from "./replies";
 import type { CardEvent, CrmAdapter, CrmCard, IngressRequest, ParseResult, VerifyContext, VerifyResult } from "./types";
 
 /** HubSpot's clients use MAX_ALLOWED_TIMESTAMP = 300000 ms; we refuse the same skew ahead, too. */

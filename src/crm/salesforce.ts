@@ -21,7 +21,7 @@
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { isExternalId } from "../protocol/ids";
 import { utf8Decode } from "../encoding";
-import { CARD_LIMITS, cardProblem, clip, definedOnly, httpUrl } from "./crypto";
+import { CARD_LIMITS, cardProblem, clip, definedOnly, httpUrl } from "./cards";
 import type { CardEvent, CrmAdapter, CrmCard, IngressRequest, ParseResult, VerifyContext, VerifyResult } from "./types";
 
 /** WSDL: `Notification` maxOccurs="100". */

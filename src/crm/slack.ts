@@ -15,7 +15,7 @@
 
 import { utf8Decode } from "../encoding";
 import { sha256Hex } from "../hash";
-import { CARD_LIMITS, cardProblem, clip } from "./crypto";
+import { CARD_LIMITS, cardProblem, clip } from "./cards";
 import type { CrmAdapter, CrmCard, IngressRequest, ParseResult, RejectionStatus, VerifyResult } from "./types";
 
 /** Longest title taken from the first line of the message. */

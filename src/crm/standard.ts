@@ -8,7 +8,8 @@ import { z } from "zod";
 import { describeIssue } from "../domain/kinds";
 import { base64Decode, base64Encode, concatBytes, utf8, utf8Decode } from "../encoding";
 import { constantTimeEqual, hmacSha256 } from "../hash";
-import { CARD_LIMITS, cardProblem, clip, definedOnly, envelopeRejection, httpUrl, jsonResponse } from "./crypto";
+import { CARD_LIMITS, cardProblem, clip, definedOnly, httpUrl } from "./cards";
+import { envelopeRejection, jsonResponse } from "./replies";
 import type { CardEvent, CrmAdapter, CrmCard, IngressRequest, ParseResult, VerifyContext, VerifyResult } from "./types";
 
 /** Spec "Verification": timestamps more than five minutes old or ahead are refused. */

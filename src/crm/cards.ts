@@ -1,14 +1,7 @@
-/**
- * Helpers shared by the CRM ingress adapters: the bounded-text and card checks every adapter applies to
- * what it emits, and the JSON replies.
- */
+/** The bounded-text and card checks every CRM ingress adapter applies to what it emits. */
 
 import { CrmCardBody, describeIssue } from "../domain/kinds";
-import { errorBody } from "../protocol/errors";
-import type { CrmCard, RejectionStatus } from "./types";
-
-// ---------------------------------------------------------------------------------------------
-// Bounded text and cards
+import type { CrmCard } from "./types";
 
 /**
  * Trim and bound a string to `max` UTF-16 units (the unit zod's `max` counts), ending with "…" when cut
@@ -70,16 +63,4 @@ export function definedOnly<T extends object>(fields: { [K in keyof T]?: T[K] | 
 export function cardProblem(card: CrmCard): string | undefined {
   const checked = CrmCardBody.safeParse(card);
   return checked.success ? undefined : describeIssue(checked.error, "card");
-}
-
-/** A JSON Response. */
-export function jsonResponse(status: number, body: unknown): Response {
-  return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json; charset=utf-8" } });
-}
-
-const ENVELOPE_CODE = { 400: "invalid_request", 401: "unauthorized", 404: "not_found", 409: "conflict", 413: "too_large", 429: "rate_limited" } as const;
-
-/** The API error envelope (API.md "Conventions") for a rejected delivery. */
-export function envelopeRejection(status: RejectionStatus, reason: string): Response {
-  return jsonResponse(status, errorBody(ENVELOPE_CODE[status], reason));
 }
