@@ -3,7 +3,8 @@
  * bearer grant, RFC 7523): no SDK, since firebase-admin needs Node; the assertion is signed with jose.
  */
 
-import { retryOutcome, type PushDeps, type PushNotification, type PushOutcome, type PushProvider, type PushTarget } from "./types";
+import type { PushDeps, PushNotification, PushOutcome, PushProvider } from "./types";
+import { definePushProvider, errorMessage, retryOutcome } from "./provider";
 import { importPkcs8SigningKey, signJwt } from "./jwt";
 import { collapseId, fitToBytes, truncateText } from "./payload";
 import { fetchErrorReason } from "../net/retry";
@@ -176,39 +177,31 @@ export interface FcmOptions {
 export function createFcmProvider(account: ServiceAccount, deps: PushDeps, options: FcmOptions = {}): PushProvider {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const url = `https://fcm.googleapis.com/v1/projects/${encodeURIComponent(account.project_id)}/messages:send`;
-  return {
-    platform: "fcm",
-    async send(target: PushTarget, notification: PushNotification): Promise<PushOutcome> {
-      try {
-        if (target.platform !== "fcm") return { kind: "failed", reason: `fcm provider got a ${target.platform} target` };
-        const token = await accessToken(account, deps, timeoutMs);
-        if (!token.ok) return token.outcome;
-        const body = JSON.stringify(await fcmMessage(target.token, notification));
-        let response: Response;
-        try {
-          response = await deps.fetch(url, {
-            method: "POST",
-            headers: { Authorization: `Bearer ${token.accessToken}`, "Content-Type": "application/json" },
-            body,
-            signal: AbortSignal.timeout(timeoutMs),
-          });
-        } catch (error) {
-          return { kind: "retry", reason: `fcm: ${fetchErrorReason(error)}` };
-        }
-        if (response.ok) {
-          await discardBody(response);
-          return { kind: "delivered", status: response.status };
-        }
-        return mapFcmError(response, await safeText(response), deps.now(), () => {
-          // A cached token the server no longer accepts (revoked, clock skew): mint anew next time.
-          if (!token.fresh) tokenCache.delete(account.client_email);
-          return !token.fresh;
-        });
-      } catch (error) {
-        return { kind: "failed", reason: `fcm: ${errorMessage(error)}` };
-      }
-    },
-  };
+  return definePushProvider("fcm", async (target, notification) => {
+    const token = await accessToken(account, deps, timeoutMs);
+    if (!token.ok) return token.outcome;
+    const body = JSON.stringify(await fcmMessage(target.token, notification));
+    let response: Response;
+    try {
+      response = await deps.fetch(url, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${token.accessToken}`, "Content-Type": "application/json" },
+        body,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (error) {
+      return { kind: "retry", reason: `fcm: ${fetchErrorReason(error)}` };
+    }
+    if (response.ok) {
+      await discardBody(response);
+      return { kind: "delivered", status: response.status };
+    }
+    return mapFcmError(response, await safeText(response), deps.now(), () => {
+      // A cached token the server no longer accepts (revoked, clock skew): mint anew next time.
+      if (!token.fresh) tokenCache.delete(account.client_email);
+      return !token.fresh;
+    });
+  });
 }
 
 interface FcmErrorBody {
@@ -261,8 +254,4 @@ function tryJson(text: string): unknown {
   } catch {
     return undefined;
   }
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,7 +1,5 @@
 /** Push delivery: one provider per platform behind one interface; the queue consumer drives them. */
 
-import { parseRetryAfter } from "../net/retry";
-
 export const PUSH_PLATFORMS = ["webpush", "fcm", "apns", "webhook"] as const;
 export type PushPlatform = (typeof PUSH_PLATFORMS)[number];
 
@@ -41,19 +39,6 @@ export type PushOutcome =
   | { kind: "gone"; reason: string; status: number }
   /** Permanent for this message (bad payload, credentials, not configured): ack and record. */
   | { kind: "failed"; reason: string; status?: number };
-
-/** A `retry` outcome carrying the server's `Retry-After`, when it sent one. */
-export function retryOutcome(
-  reason: string,
-  status: number,
-  headers: Headers,
-  nowMs: number,
-): { kind: "retry"; reason: string; status: number; retryAfterSeconds?: number } {
-  const retryAfterSeconds = parseRetryAfter(headers, nowMs);
-  return retryAfterSeconds === undefined
-    ? { kind: "retry", reason, status }
-    : { kind: "retry", reason, status, retryAfterSeconds };
-}
 
 export interface PushProvider {
   readonly platform: PushPlatform;

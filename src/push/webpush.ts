@@ -3,15 +3,8 @@
  * VAPID (RFC 8292, src/push/vapid.ts).
  */
 
-import {
-  retryOutcome,
-  type PushDeps,
-  type PushNotification,
-  type PushOutcome,
-  type PushProvider,
-  type PushTarget,
-  type WebPushSubscription,
-} from "./types";
+import type { PushDeps, PushNotification, PushProvider, WebPushSubscription } from "./types";
+import { definePushProvider, retryOutcome } from "./provider";
 import { b64urlDecode, b64urlEncode, base64Decode, concatBytes, utf8 } from "../encoding";
 import { fitToBytes, sha256B64url, truncateText } from "./payload";
 import { hmacSha256 } from "../hash";
@@ -234,51 +227,43 @@ export interface WebPushOptions {
 export function createWebPushProvider(vapid: VapidKeys, deps: PushDeps, options: WebPushOptions): PushProvider {
   const ttl = options.ttlSeconds ?? 86_400;
   const timeoutMs = options.timeoutMs ?? 10_000;
-  return {
-    platform: "webpush",
-    async send(target: PushTarget, notification: PushNotification): Promise<PushOutcome> {
-      try {
-        if (target.platform !== "webpush") return { kind: "failed", reason: `webpush provider got a ${target.platform} target` };
-        const check = checkWebPushSubscription(target.subscription, options.environment);
-        if (!check.ok) return { kind: "failed", reason: `invalid subscription: ${check.reason}` };
-        const { endpoint, keys } = check.subscription;
-        const plaintext = webPushPlaintext(notification);
-        const padded = Math.min(WEB_PUSH_MAX_PLAINTEXT, Math.ceil((plaintext.length + 1) / PAD_BLOCK) * PAD_BLOCK - 1);
-        const body = await encryptWebPush(plaintext, b64urlDecode(keys.p256dh), b64urlDecode(keys.auth), {
-          padding: Math.max(0, padded - plaintext.length),
-        });
-        const authorization = await vapidAuthorization(vapid, endpoint, deps.now());
-        let response: Response;
-        try {
-          response = await deps.fetch(endpoint, {
-            method: "POST",
-            headers: {
-              TTL: String(ttl),
-              Urgency: "high",
-              Topic: await webPushTopic(notification.conversationId),
-              "Content-Encoding": "aes128gcm",
-              "Content-Type": "application/octet-stream",
-              Authorization: authorization,
-            },
-            body,
-            redirect: "manual",
-            signal: AbortSignal.timeout(timeoutMs),
-          });
-        } catch (error) {
-          return { kind: "retry", reason: fetchErrorReason(error) };
-        }
-        await discardBody(response);
-        const status = response.status;
-        if (status >= 200 && status < 300) return { kind: "delivered", status };
-        // RFC 8030 §7.3: the subscription expired or was unsubscribed.
-        if (status === 404 || status === 410) return { kind: "gone", reason: `push service answered ${status}`, status };
-        if (status === 429 || status >= 500) return retryOutcome(`push service answered ${status}`, status, response.headers, deps.now());
-        // 401/403: the push service rejected our VAPID token; sign a fresh one next time.
-        if (status === 401 || status === 403) forgetVapidAuthorization(vapid, endpoint);
-        return { kind: "failed", reason: `push service answered ${status}`, status };
-      } catch (error) {
-        return { kind: "failed", reason: `webpush: ${error instanceof Error ? error.message : String(error)}` };
-      }
-    },
-  };
+  return definePushProvider("webpush", async (target, notification) => {
+    const check = checkWebPushSubscription(target.subscription, options.environment);
+    if (!check.ok) return { kind: "failed", reason: `invalid subscription: ${check.reason}` };
+    const { endpoint, keys } = check.subscription;
+    const plaintext = webPushPlaintext(notification);
+    const padded = Math.min(WEB_PUSH_MAX_PLAINTEXT, Math.ceil((plaintext.length + 1) / PAD_BLOCK) * PAD_BLOCK - 1);
+    const body = await encryptWebPush(plaintext, b64urlDecode(keys.p256dh), b64urlDecode(keys.auth), {
+      padding: Math.max(0, padded - plaintext.length),
+    });
+    const authorization = await vapidAuthorization(vapid, endpoint, deps.now());
+    let response: Response;
+    try {
+      response = await deps.fetch(endpoint, {
+        method: "POST",
+        headers: {
+          TTL: String(ttl),
+          Urgency: "high",
+          Topic: await webPushTopic(notification.conversationId),
+          "Content-Encoding": "aes128gcm",
+          "Content-Type": "application/octet-stream",
+          Authorization: authorization,
+        },
+        body,
+        redirect: "manual",
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (error) {
+      return { kind: "retry", reason: fetchErrorReason(error) };
+    }
+    await discardBody(response);
+    const status = response.status;
+    if (status >= 200 && status < 300) return { kind: "delivered", status };
+    // RFC 8030 §7.3: the subscription expired or was unsubscribed.
+    if (status === 404 || status === 410) return { kind: "gone", reason: `push service answered ${status}`, status };
+    if (status === 429 || status >= 500) return retryOutcome(`push service answered ${status}`, status, response.headers, deps.now());
+    // 401/403: the push service rejected our VAPID token; sign a fresh one next time.
+    if (status === 401 || status === 403) forgetVapidAuthorization(vapid, endpoint);
+    return { kind: "failed", reason: `push service answered ${status}`, status };
+  });
 }
