@@ -185,15 +185,8 @@ export async function decryptWebPush(
 // ---------------------------------------------------------------------------------------------
 // The provider
 
-/** What the service worker receives (JSON), the shape documented for clients. */
-export interface WebPushPayload {
-  conversationId: string;
-  seq: number;
-  sender: string;
-  preview: string;
-  badge: number;
-  title: string;
-}
+/** What the service worker receives (JSON), the shape documented for clients: the notification without its addressing. */
+export type WebPushPayload = Pick<PushNotification, "conversationId" | "seq" | "sender" | "preview" | "badge" | "title">;
 
 /**
  * The JSON plaintext for a notification, with the preview cut so the plaintext plus its padding fits
