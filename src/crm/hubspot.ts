@@ -23,7 +23,7 @@ import { isExternalId } from "../protocol/ids";
 import { base64Encode, concatBytes, utf8, utf8Decode } from "../encoding";
 import { constantTimeEqual, hmacSha256, sha256Hex } from "../hash";
 import { CARD_LIMITS, cardProblem, clip, clipUnknown, definedOnly } from "./cards";
-import { envelopeRejection, jsonResponse } from "./replies";
+import { JSON_REPLIES } from "./replies";
 import type { CardEvent, CrmAdapter, CrmCard, IngressRequest, ParseResult, VerifyContext, VerifyResult } from "./types";
 
 /** HubSpot's clients use MAX_ALLOWED_TIMESTAMP = 300000 ms; we refuse the same skew ahead, too. */
@@ -237,6 +237,5 @@ export const hubspotAdapter: CrmAdapter = {
   kind: "hubspot",
   verify: verifyHubSpotWebhook,
   parse: parseHubSpotWebhook,
-  accepted: () => jsonResponse(200, { ok: true }),
-  rejected: envelopeRejection,
+  ...JSON_REPLIES,
 };

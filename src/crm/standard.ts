@@ -9,7 +9,7 @@ import { describeIssue } from "../domain/kinds";
 import { base64Decode, base64Encode, concatBytes, utf8, utf8Decode } from "../encoding";
 import { constantTimeEqual, hmacSha256 } from "../hash";
 import { CARD_LIMITS, cardProblem, clip, definedOnly, httpUrl } from "./cards";
-import { envelopeRejection, jsonResponse } from "./replies";
+import { JSON_REPLIES } from "./replies";
 import type { CardEvent, CrmAdapter, CrmCard, IngressRequest, ParseResult, VerifyContext, VerifyResult } from "./types";
 
 /** Spec "Verification": timestamps more than five minutes old or ahead are refused. */
@@ -171,6 +171,5 @@ export const standardAdapter: CrmAdapter = {
   kind: "standard",
   verify: verifyStandardWebhook,
   parse: parseStandardWebhook,
-  accepted: () => jsonResponse(200, { ok: true }),
-  rejected: envelopeRejection,
+  ...JSON_REPLIES,
 };
