@@ -2,6 +2,7 @@ import { sign, verify } from "hono/jwt";
 import { isExternalId } from "../protocol/ids";
 import { b64urlEncode } from "../encoding";
 import { constantTimeEqual, sha256 } from "../hash";
+import { randomBytes } from "../random";
 
 /** Prefix of tenant api keys, so a key is recognisable in logs and secret scanners. */
 export const API_KEY_PREFIX = "sbk_";
@@ -9,7 +10,7 @@ const ISSUER = "switchboard";
 
 /** A new random tenant api key (256 bits). It is shown once; only its hash is stored. */
 export function newApiKey(): string {
-  return API_KEY_PREFIX + b64urlEncode(crypto.getRandomValues(new Uint8Array(32)));
+  return API_KEY_PREFIX + b64urlEncode(randomBytes(32));
 }
 
 /** Compare two secrets in time independent of where they differ (both are hashed to equal length first). */

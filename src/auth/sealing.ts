@@ -1,4 +1,5 @@
 import { base64Decode, base64Encode, concatBytes, utf8, utf8Decode } from "../encoding";
+import { randomBytes } from "../random";
 
 /**
  * Secrets the server must be able to read back (HMAC keys of integrations and outbound endpoints)
@@ -20,7 +21,7 @@ async function sealingKey(workerSecret: string): Promise<CryptoKey> {
 }
 
 export async function seal(workerSecret: string, plaintext: string): Promise<string> {
-  const iv = crypto.getRandomValues(new Uint8Array(12));
+  const iv = randomBytes(12);
   const ct = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv }, await sealingKey(workerSecret), utf8(plaintext)));
   return `v1.${base64Encode(concatBytes(iv, ct))}`;
 }

@@ -8,6 +8,7 @@ import { definePushProvider, retryOutcome } from "./provider";
 import { b64urlDecode, b64urlEncode, base64Decode, concatBytes, utf8 } from "../encoding";
 import { fitToBytes, sha256B64url, truncateText } from "./payload";
 import { hmacSha256 } from "../hash";
+import { randomBytes } from "../random";
 import { fetchErrorReason } from "../net/retry";
 import { discardBody } from "../net/responses";
 import { checkOutboundUrl } from "../net/url-safety";
@@ -134,7 +135,7 @@ export async function encryptWebPush(
 ): Promise<Uint8Array<ArrayBuffer>> {
   const padding = options.padding ?? 0;
   if (plaintext.length + padding > WEB_PUSH_MAX_PLAINTEXT) throw new Error("push payload exceeds one 4096-byte record");
-  const salt = options.salt ?? crypto.getRandomValues(new Uint8Array(16));
+  const salt = options.salt ?? randomBytes(16);
   if (salt.length !== 16) throw new Error("salt must be 16 bytes");
   const asKeyPair =
     options.asKeyPair ??
