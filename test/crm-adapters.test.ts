@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { ADAPTERS, newStandardSecret } from "../src/crm/adapters";
-import { base64Decode, base64Encode, clip, constantTimeEqual, sha256Sync, toHex, utf8 } from "../src/crm/crypto";
+import { clip } from "../src/crm/cards";
+import { constantTimeEqual, sha256, sha256Hex } from "../src/hash";
+import { base64Decode, base64Encode, toHex, utf8 } from "../src/encoding";
 import { hubspotSignatureUri, HUBSPOT_MAX_EVENTS } from "../src/crm/hubspot";
 import { decodeXmlText, SALESFORCE_ACK, salesforceId15, sameSalesforceId } from "../src/crm/salesforce";
 import { signStandardWebhook } from "../src/crm/standard";
@@ -29,7 +31,8 @@ function ingress(init: RequestInit): IngressRequest {
 }
 
 /** The events of a successful parse; fails the test with the reason otherwise. */
-function eventsOf(result: ParseResult): CardEvent[] {
+async function eventsOf(parsed: Promise<ParseResult>): Promise<CardEvent[]> {
+  const result = await parsed;
   if (!result.ok) throw new Error(`parse failed: ${result.reason}`);
   for (const event of result.events) {
     const checked = CrmCardBody.safeParse(event.card);
@@ -40,7 +43,8 @@ function eventsOf(result: ParseResult): CardEvent[] {
   return result.events;
 }
 
-function reasonOf(result: ParseResult): string {
+async function reasonOf(parsed: Promise<ParseResult>): Promise<string> {
+  const result = await parsed;
   if (result.ok) throw new Error("expected a parse error");
   return result.reason;
 }
@@ -53,17 +57,16 @@ async function hmacBase64(key: Uint8Array, data: string): Promise<string> {
 // ---------------------------------------------------------------------------------------------
 // Shared helpers
 
-describe("crm crypto helpers", () => {
-  it("computes SHA-256 synchronously exactly as WebCrypto does", async () => {
-    expect(toHex(sha256Sync(utf8("abc")))).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-    for (const length of [0, 1, 55, 56, 63, 64, 65, 119, 120, 1000, 70_000]) {
-      const data = new Uint8Array(length).map((_, i) => (i * 31 + 7) & 0xff);
-      const expected = new Uint8Array(await crypto.subtle.digest("SHA-256", data));
-      expect(toHex(sha256Sync(data)), `length ${length}`).toBe(toHex(expected));
-    }
+describe("encoding and hashing helpers", () => {
+  it("computes SHA-256 as FIPS 180-2's examples say, strings as their UTF-8 bytes", async () => {
+    expect(await sha256Hex(utf8("abc"))).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    expect(await sha256Hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")).toBe(
+      "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1",
+    );
+    expect(toHex(await sha256(new Uint8Array(0)))).toBe("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   });
 
-  it("round-trips base64 and refuses what is not base64", () => {
+  it("round-trips base64 and refuses what is not base64", async () => {
     const bytes = new Uint8Array([0, 1, 2, 250, 251, 252, 253, 254, 255]);
     expect(base64Decode(base64Encode(bytes))).toEqual(bytes);
     expect(base64Decode("-_-_")).toEqual(base64Decode("+/+/"));
@@ -71,13 +74,13 @@ describe("crm crypto helpers", () => {
     expect(base64Decode("abcde")).toBeUndefined();
   });
 
-  it("compares bytes in constant time, false on a length mismatch", () => {
+  it("compares bytes in constant time, false on a length mismatch", async () => {
     expect(constantTimeEqual(utf8("abc"), utf8("abc"))).toBe(true);
     expect(constantTimeEqual(utf8("abc"), utf8("abd"))).toBe(false);
     expect(constantTimeEqual(utf8("abc"), utf8("abcd"))).toBe(false);
   });
 
-  it("clips text to a bound without splitting a surrogate pair", () => {
+  it("clips text to a bound without splitting a surrogate pair", async () => {
     expect(clip("  hello  ", 10)).toBe("hello");
     expect(clip("   ", 10)).toBeUndefined();
     expect(clip("abcdefghij", 5)).toBe("abcd…");
@@ -85,7 +88,7 @@ describe("crm crypto helpers", () => {
     expect(clip(`abc${"😀".repeat(5)}`, 6)).toBe("abc😀…");
   });
 
-  it("has one adapter per integration kind", () => {
+  it("has one adapter per integration kind", async () => {
     for (const kind of INTEGRATION_KINDS) expect(ADAPTERS[kind].kind).toBe(kind);
   });
 });
@@ -209,8 +212,8 @@ describe("standard adapter (Standard Webhooks v1)", () => {
     const parse = (body: unknown, id = "msg_1") =>
       adapter.parse(ingress({ body: typeof body === "string" ? body : JSON.stringify(body), now, headers: { "webhook-id": id } }));
 
-    it("maps an opportunity stage change to one card keyed by webhook-id", () => {
-      const events = eventsOf(
+    it("maps an opportunity stage change to one card keyed by webhook-id", async () => {
+      const events = await eventsOf(
         parse({
           type: "opportunity.stage_changed",
           data: {
@@ -251,7 +254,7 @@ describe("standard adapter (Standard Webhooks v1)", () => {
       ]);
     });
 
-    it("maps each event type to its object type", () => {
+    it("maps each event type to its object type", async () => {
       const expected = {
         "lead.created": "lead",
         "lead.updated": "lead",
@@ -260,40 +263,40 @@ describe("standard adapter (Standard Webhooks v1)", () => {
         "customer.updated": "customer",
       };
       for (const [type, objectType] of Object.entries(expected)) {
-        const [event] = eventsOf(parse({ type, data: { id: 42, title: "T" } }));
+        const [event] = await eventsOf(parse({ type, data: { id: 42, title: "T" } }));
         expect(event?.card).toEqual({ source: "standard", objectType, objectId: "42", event: type, title: "T" });
       }
     });
 
-    it("takes occurredAt from a ms timestamp, an ISO timestamp, or the receive time", () => {
-      const at = (timestamp?: unknown) => eventsOf(parse({ type: "lead.created", data: { id: "1", title: "T" }, timestamp }))[0]?.occurredAt;
-      expect(at(1_700_000_000_000)).toBe(1_700_000_000_000);
-      expect(at("2026-01-01T00:00:00.000Z")).toBe(Date.UTC(2026, 0, 1));
-      expect(at()).toBe(now);
-      expect(reasonOf(parse({ type: "lead.created", data: { id: "1", title: "T" }, timestamp: "yesterday" }))).toMatch(/timestamp/);
+    it("takes occurredAt from a ms timestamp, an ISO timestamp, or the receive time", async () => {
+      const at = async (timestamp?: unknown) => (await eventsOf(parse({ type: "lead.created", data: { id: "1", title: "T" }, timestamp })))[0]?.occurredAt;
+      expect(await at(1_700_000_000_000)).toBe(1_700_000_000_000);
+      expect(await at("2026-01-01T00:00:00.000Z")).toBe(Date.UTC(2026, 0, 1));
+      expect(await at()).toBe(now);
+      expect(await reasonOf(parse({ type: "lead.created", data: { id: "1", title: "T" }, timestamp: "yesterday" }))).toMatch(/timestamp/);
     });
 
-    it("bounds a long title to 500 characters", () => {
-      const [event] = eventsOf(parse({ type: "lead.created", data: { id: "1", title: "x".repeat(5000) } }));
+    it("bounds a long title to 500 characters", async () => {
+      const [event] = await eventsOf(parse({ type: "lead.created", data: { id: "1", title: "x".repeat(5000) } }));
       expect(event?.card.title.length).toBe(500);
     });
 
-    it("refuses an unknown type, a missing id or title, and bad field types", () => {
-      expect(reasonOf(parse({ type: "lead.deleted", data: { id: "1", title: "T" } }))).toMatch(/^body\.type/);
-      expect(reasonOf(parse({ type: "lead.created", data: { title: "T" } }))).toMatch(/^body\.data\.id/);
-      expect(reasonOf(parse({ type: "lead.created", data: { id: "1" } }))).toMatch(/^body\.data\.title/);
-      expect(reasonOf(parse({ type: "lead.created", data: { id: "1", title: "   " } }))).toMatch(/^body\.data\.title/);
-      expect(reasonOf(parse({ type: "lead.created", data: { id: "1", title: "T", amount: "5" } }))).toMatch(/amount/);
-      expect(reasonOf(parse({ type: "lead.created", data: { id: "1", title: "T", currency: "euro" } }))).toMatch(/currency/);
-      expect(reasonOf(parse({ type: "lead.created", data: { id: "1", title: "T", owner: "not a user id!" } }))).toMatch(/owner/);
-      expect(reasonOf(parse({ type: "lead.created", data: { id: "1", title: "T", url: "javascript:alert(1)" } }))).toMatch(/url/);
-      expect(reasonOf(parse({ type: "lead.created" }))).toMatch(/data/);
-      expect(reasonOf(parse([]))).toMatch(/body/);
+    it("refuses an unknown type, a missing id or title, and bad field types", async () => {
+      expect(await reasonOf(parse({ type: "lead.deleted", data: { id: "1", title: "T" } }))).toMatch(/^body\.type/);
+      expect(await reasonOf(parse({ type: "lead.created", data: { title: "T" } }))).toMatch(/^body\.data\.id/);
+      expect(await reasonOf(parse({ type: "lead.created", data: { id: "1" } }))).toMatch(/^body\.data\.title/);
+      expect(await reasonOf(parse({ type: "lead.created", data: { id: "1", title: "   " } }))).toMatch(/^body\.data\.title/);
+      expect(await reasonOf(parse({ type: "lead.created", data: { id: "1", title: "T", amount: "5" } }))).toMatch(/amount/);
+      expect(await reasonOf(parse({ type: "lead.created", data: { id: "1", title: "T", currency: "euro" } }))).toMatch(/currency/);
+      expect(await reasonOf(parse({ type: "lead.created", data: { id: "1", title: "T", owner: "not a user id!" } }))).toMatch(/owner/);
+      expect(await reasonOf(parse({ type: "lead.created", data: { id: "1", title: "T", url: "javascript:alert(1)" } }))).toMatch(/url/);
+      expect(await reasonOf(parse({ type: "lead.created" }))).toMatch(/data/);
+      expect(await reasonOf(parse([]))).toMatch(/body/);
     });
 
-    it("refuses a body that is not JSON or has no webhook-id, without throwing", () => {
-      expect(reasonOf(parse("{not json"))).toBe("body: is not JSON");
-      expect(reasonOf(adapter.parse(ingress({ body: '{"type":"lead.created","data":{"id":"1","title":"T"}}', now })))).toMatch(/webhook-id/);
+    it("refuses a body that is not JSON or has no webhook-id, without throwing", async () => {
+      expect(await reasonOf(parse("{not json"))).toBe("body: is not JSON");
+      expect(await reasonOf(adapter.parse(ingress({ body: '{"type":"lead.created","data":{"id":"1","title":"T"}}', now })))).toMatch(/webhook-id/);
     });
   });
 
@@ -457,8 +460,8 @@ describe("hubspot adapter", () => {
       },
     ];
 
-    it("maps HubSpot's documented example to two lead cards", () => {
-      expect(eventsOf(parse(documented))).toEqual([
+    it("maps HubSpot's documented example to two lead cards", async () => {
+      expect(await eventsOf(parse(documented))).toEqual([
         {
           deliveryId: "3816279340:25:1246965:1462216307945",
           occurredAt: 1462216307945,
@@ -487,14 +490,14 @@ describe("hubspot adapter", () => {
       ]);
     });
 
-    it("parses the published v1 vector's body", () => {
-      const [event] = eventsOf(adapter.parse(ingress({ body: v1Body, now })));
+    it("parses the published v1 vector's body", async () => {
+      const [event] = await eventsOf(adapter.parse(ingress({ body: v1Body, now })));
       expect(event?.deliveryId).toBe("1:12345:123:1564113600000");
       expect(event?.card.event).toBe("lead.created");
     });
 
-    it("turns a deal's dealstage change into an opportunity stage card", () => {
-      const [event] = eventsOf(
+    it("turns a deal's dealstage change into an opportunity stage card", async () => {
+      const [event] = await eventsOf(
         parse([
           {
             objectId: 123,
@@ -520,9 +523,9 @@ describe("hubspot adapter", () => {
       });
     });
 
-    it("names the new owner of a hubspot_owner_id change (numeric or text), and no owner for other changes", () => {
+    it("names the new owner of a hubspot_owner_id change (numeric or text), and no owner for other changes", async () => {
       const base = { eventId: 1, subscriptionId: 2, portalId: 3, occurredAt: 10, subscriptionType: "contact.propertyChange" };
-      const events = eventsOf(
+      const events = await eventsOf(
         parse([
           { ...base, objectId: 1, propertyName: "hubspot_owner_id", propertyValue: 1001 },
           { ...base, objectId: 2, propertyName: "hubspot_owner_id", propertyValue: "2002" },
@@ -533,9 +536,9 @@ describe("hubspot adapter", () => {
       expect(events.map((e) => e.card.owner ?? null)).toEqual(["1001", "2002", null, null]);
     });
 
-    it("maps companies to customers and deals to opportunities, legacy eventType and generic object.* included", () => {
+    it("maps companies to customers and deals to opportunities, legacy eventType and generic object.* included", async () => {
       const base = { eventId: 1, subscriptionId: 2, portalId: 3, occurredAt: 10 };
-      const events = eventsOf(
+      const events = await eventsOf(
         parse([
           { ...base, objectId: 1, subscriptionType: "company.creation" },
           { ...base, objectId: 2, eventType: "deal.creation" },
@@ -554,9 +557,9 @@ describe("hubspot adapter", () => {
       expect(events[4]?.card.url).toBeUndefined();
     });
 
-    it("finds no object kind or action in names of Object.prototype members", () => {
+    it("finds no object kind or action in names of Object.prototype members", async () => {
       const base = { eventId: 1, subscriptionId: 2, portalId: 3, occurredAt: 10, objectId: 1 };
-      const events = eventsOf(
+      const events = await eventsOf(
         parse([
           { ...base, subscriptionType: "constructor.creation" },
           { ...base, subscriptionType: "contact.constructor" },
@@ -567,9 +570,9 @@ describe("hubspot adapter", () => {
       expect(events).toEqual([]);
     });
 
-    it("sorts events by occurredAt, keeping the order of simultaneous ones", () => {
+    it("sorts events by occurredAt, keeping the order of simultaneous ones", async () => {
       const base = { subscriptionId: 2, portalId: 3, objectId: 7, subscriptionType: "deal.creation" };
-      const events = eventsOf(
+      const events = await eventsOf(
         parse([
           { ...base, eventId: 1, occurredAt: 300 },
           { ...base, eventId: 2, occurredAt: 100 },
@@ -580,9 +583,9 @@ describe("hubspot adapter", () => {
       expect(events.map((e) => e.deliveryId)).toEqual(["2:2:7:100", "4:2:7:100", "3:2:7:200", "1:2:7:300"]);
     });
 
-    it("skips subscriptions it does not map (tickets, associations, privacy deletions)", () => {
+    it("skips subscriptions it does not map (tickets, associations, privacy deletions)", async () => {
       const base = { eventId: 1, subscriptionId: 2, portalId: 3, occurredAt: 10, objectId: 4 };
-      const events = eventsOf(
+      const events = await eventsOf(
         parse([
           { ...base, subscriptionType: "ticket.creation" },
           { ...base, subscriptionType: "contact.associationChange" },
@@ -594,19 +597,19 @@ describe("hubspot adapter", () => {
       expect(events.map((e) => e.card.event)).toEqual(["opportunity.created"]);
     });
 
-    it(`refuses more than ${HUBSPOT_MAX_EVENTS} events, accepts exactly ${HUBSPOT_MAX_EVENTS}`, () => {
+    it(`refuses more than ${HUBSPOT_MAX_EVENTS} events, accepts exactly ${HUBSPOT_MAX_EVENTS}`, async () => {
       const event = (i: number) => ({ eventId: i, subscriptionId: 1, portalId: 1, occurredAt: i, objectId: i, subscriptionType: "deal.creation" });
-      expect(eventsOf(parse(Array.from({ length: 100 }, (_, i) => event(i))))).toHaveLength(100);
-      expect(reasonOf(parse(Array.from({ length: 101 }, (_, i) => event(i))))).toMatch(/at most 100/);
+      expect(await eventsOf(parse(Array.from({ length: 100 }, (_, i) => event(i))))).toHaveLength(100);
+      expect(await reasonOf(parse(Array.from({ length: 101 }, (_, i) => event(i))))).toMatch(/at most 100/);
     });
 
-    it("refuses bodies that are not an array of well-formed events, without throwing", () => {
-      expect(reasonOf(parse("nope"))).toBe("body: is not JSON");
-      expect(reasonOf(parse({ eventId: 1 }))).toMatch(/array/);
-      expect(reasonOf(parse([42]))).toMatch(/^body\.0/);
-      expect(reasonOf(parse([{ eventId: 1 }]))).toMatch(/subscriptionType/);
-      expect(reasonOf(parse([{ subscriptionType: "deal.creation", eventId: 1, subscriptionId: 1, occurredAt: 1 }]))).toMatch(/objectId/);
-      expect(reasonOf(parse([{ subscriptionType: "deal.creation", eventId: 1, subscriptionId: 1, occurredAt: "now", objectId: 1 }]))).toMatch(
+    it("refuses bodies that are not an array of well-formed events, without throwing", async () => {
+      expect(await reasonOf(parse("nope"))).toBe("body: is not JSON");
+      expect(await reasonOf(parse({ eventId: 1 }))).toMatch(/array/);
+      expect(await reasonOf(parse([42]))).toMatch(/^body\.0/);
+      expect(await reasonOf(parse([{ eventId: 1 }]))).toMatch(/subscriptionType/);
+      expect(await reasonOf(parse([{ subscriptionType: "deal.creation", eventId: 1, subscriptionId: 1, occurredAt: 1 }]))).toMatch(/objectId/);
+      expect(await reasonOf(parse([{ subscriptionType: "deal.creation", eventId: 1, subscriptionId: 1, occurredAt: "now", objectId: 1 }]))).toMatch(
         /occurredAt/,
       );
     });
@@ -695,8 +698,8 @@ ${notifications}
 
   const request = (body: string) => ingress({ body, now, headers: { "content-type": "text/xml; charset=utf-8", soapaction: '""' } });
 
-  it("parses the captured sample message into a generic card", () => {
-    expect(eventsOf(adapter.parse(request(captured)))).toEqual([
+  it("parses the captured sample message into a generic card", async () => {
+    expect(await eventsOf(adapter.parse(request(captured)))).toEqual([
       {
         deliveryId: "04le0000004lnFFAAY",
         occurredAt: now,
@@ -712,8 +715,8 @@ ${notifications}
     ]);
   });
 
-  it("parses a lead and an opportunity in one message, sorted by LastModifiedDate", () => {
-    expect(eventsOf(adapter.parse(request(envelope(`${lead}\n${opportunity}`))))).toEqual([
+  it("parses a lead and an opportunity in one message, sorted by LastModifiedDate", async () => {
+    expect(await eventsOf(adapter.parse(request(envelope(`${lead}\n${opportunity}`))))).toEqual([
       {
         deliveryId: "04l5g00000BBBBbAAP",
         occurredAt: Date.parse("2026-01-15T09:30:00.000Z"),
@@ -749,11 +752,11 @@ ${notifications}
     ]);
   });
 
-  it("titles a lead without a company by its name, and names OwnerId as the owner when no Switchboard_Owner__c is set", () => {
+  it("titles a lead without a company by its name, and names OwnerId as the owner when no Switchboard_Owner__c is set", async () => {
     const bare = `<Notification><Id>04l5g00000AAAAaAAP</Id><sObject xsi:type="sf:Lead" xmlns:sf="urn:sobject.enterprise.soap.sforce.com">
       <sf:Id>00Q5g00000AbCdEEAV</sf:Id><sf:FirstName>Jane</sf:FirstName><sf:LastName>Doe</sf:LastName><sf:OwnerId>0055g00000AbCdEAAV</sf:OwnerId>
     </sObject></Notification>`;
-    const [event] = eventsOf(adapter.parse(request(envelope(bare))));
+    const [event] = await eventsOf(adapter.parse(request(envelope(bare))));
     expect(event?.card).toMatchObject({ objectType: "lead", title: "Jane Doe", contact: "Jane Doe", event: "lead.updated" });
     expect(event?.card.owner).toBe("0055g00000AbCdEAAV");
   });
@@ -803,35 +806,35 @@ ${envelope(lead.replace("Acme &amp; Sons", "&xxe;"))}`;
       // Not a credential problem (the URL token is): verify lets it through, parse refuses it (400).
       expect((await adapter.verify(request(body), { organizationId: "00De0000000pmu1EAA" })).ok, name).toBe(true);
       const parsed = adapter.parse(request(body));
-      expect(reasonOf(parsed), name).toMatch(/refused/);
+      expect(await reasonOf(parsed), name).toMatch(/refused/);
       expect(Date.now() - started).toBeLessThan(1000);
     }
   });
 
-  it("resolves only XML's predefined entities and character references, in one pass", () => {
+  it("resolves only XML's predefined entities and character references, in one pass", async () => {
     expect(decodeXmlText("a &amp; b &lt;c&gt; &quot;&apos; &#65;&#x42; &amp;lt; &foo; &#0;")).toBe(`a & b <c> "' AB &lt; &foo; &#0;`);
   });
 
-  it("refuses malformed XML and what is not an Outbound Message", () => {
-    expect(reasonOf(adapter.parse(request(envelope(lead).replace("</sObject>", ""))))).toMatch(/malformed XML/);
-    expect(reasonOf(adapter.parse(request("not xml at all")))).toMatch(/Outbound Message|malformed/);
-    expect(reasonOf(adapter.parse(request("<a><b></a>")))).toMatch(/malformed XML/);
-    expect(reasonOf(adapter.parse(request("<root/>")))).toMatch(/Outbound Message/);
-    expect(reasonOf(adapter.parse(request(envelope(""))))).toMatch(/no Notification/);
-    expect(reasonOf(adapter.parse(request(envelope(lead, "not-an-org-id"))))).toMatch(/OrganizationId/);
-    expect(reasonOf(adapter.parse(request(envelope(lead.replace(' xsi:type="sf:Lead"', "")))))).toMatch(/xsi:type/);
-    expect(reasonOf(adapter.parse(request(envelope(lead.replace("<Id>04l5g00000AAAAaAAP</Id>", "")))))).toMatch(/missing Id/);
+  it("refuses malformed XML and what is not an Outbound Message", async () => {
+    expect(await reasonOf(adapter.parse(request(envelope(lead).replace("</sObject>", ""))))).toMatch(/malformed XML/);
+    expect(await reasonOf(adapter.parse(request("not xml at all")))).toMatch(/Outbound Message|malformed/);
+    expect(await reasonOf(adapter.parse(request("<a><b></a>")))).toMatch(/malformed XML/);
+    expect(await reasonOf(adapter.parse(request("<root/>")))).toMatch(/Outbound Message/);
+    expect(await reasonOf(adapter.parse(request(envelope(""))))).toMatch(/no Notification/);
+    expect(await reasonOf(adapter.parse(request(envelope(lead, "not-an-org-id"))))).toMatch(/OrganizationId/);
+    expect(await reasonOf(adapter.parse(request(envelope(lead.replace(' xsi:type="sf:Lead"', "")))))).toMatch(/xsi:type/);
+    expect(await reasonOf(adapter.parse(request(envelope(lead.replace("<Id>04l5g00000AAAAaAAP</Id>", "")))))).toMatch(/missing Id/);
   });
 
-  it("refuses more than 100 notifications, accepts exactly 100", () => {
+  it("refuses more than 100 notifications, accepts exactly 100", async () => {
     const many = (n: number) => Array.from({ length: n }, (_, i) => lead.replace("04l5g00000AAAAaAAP", `04l5g00000A${String(i).padStart(4, "0")}`)).join("\n");
-    expect(eventsOf(adapter.parse(request(envelope(many(100)))))).toHaveLength(100);
-    expect(reasonOf(adapter.parse(request(envelope(many(101)))))).toMatch(/at most 100/);
+    expect(await eventsOf(adapter.parse(request(envelope(many(100)))))).toHaveLength(100);
+    expect(await reasonOf(adapter.parse(request(envelope(many(101)))))).toMatch(/at most 100/);
   });
 
   it("leaves an unreadable message to parse (a 400) even when an org is pinned, and refuses another org's message", async () => {
     expect((await adapter.verify(request("<a><b></a>"), { organizationId: "00De0000000pmu1EAA" })).ok).toBe(true);
-    expect(reasonOf(adapter.parse(request("<a><b></a>")))).toMatch(/malformed XML/);
+    expect(await reasonOf(adapter.parse(request("<a><b></a>")))).toMatch(/malformed XML/);
     expect((await adapter.verify(request(envelope(lead)), { organizationId: "00Dx0000000pmu1EAA" })).ok).toBe(false);
   });
 
@@ -875,9 +878,9 @@ describe("slack adapter (incoming webhooks)", () => {
     expect(await adapter.verify(json({ text: "hi" }), {})).toEqual({ ok: true });
   });
 
-  it("turns a JSON text message into one card, mrkdwn kept", () => {
+  it("turns a JSON text message into one card, mrkdwn kept", async () => {
     const text = "*Deploy* finished: <https://ci.example/1|build 1> :tada:\nsecond line";
-    const [event] = eventsOf(adapter.parse(json({ text, username: "ci", icon_emoji: ":robot:" })));
+    const [event] = await eventsOf(adapter.parse(json({ text, username: "ci", icon_emoji: ":robot:" })));
     expect(event?.occurredAt).toBe(now);
     expect(event?.deliveryId).toMatch(/^slack:[0-9a-f]{64}$/);
     expect(event?.card).toEqual({
@@ -890,19 +893,19 @@ describe("slack adapter (incoming webhooks)", () => {
     });
   });
 
-  it("reads form-encoded payload=<json>, with or without the Content-Type", () => {
+  it("reads form-encoded payload=<json>, with or without the Content-Type", async () => {
     const form = `payload=${encodeURIComponent(JSON.stringify({ text: "from a form & more" }))}`;
     for (const headers of [{ "content-type": "application/x-www-form-urlencoded" }, {}]) {
-      const [event] = eventsOf(adapter.parse(ingress({ body: form, now, headers })));
+      const [event] = await eventsOf(adapter.parse(ingress({ body: form, now, headers })));
       expect(event?.card.text).toBe("from a form & more");
     }
-    expect(reasonOf(adapter.parse(ingress({ body: "text=hi", now, headers: { "content-type": "application/x-www-form-urlencoded" } })))).toMatch(
+    expect(await reasonOf(adapter.parse(ingress({ body: "text=hi", now, headers: { "content-type": "application/x-www-form-urlencoded" } })))).toMatch(
       /^invalid_payload/,
     );
   });
 
-  it("collects text from blocks and attachments when there is no text", () => {
-    const [event] = eventsOf(
+  it("collects text from blocks and attachments when there is no text", async () => {
+    const [event] = await eventsOf(
       adapter.parse(
         json({
           blocks: [
@@ -925,34 +928,34 @@ describe("slack adapter (incoming webhooks)", () => {
     );
   });
 
-  it("prefers blocks' text over the notification fallback in text", () => {
-    const [event] = eventsOf(adapter.parse(json({ text: "fallback", blocks: [{ type: "section", text: { type: "mrkdwn", text: "rich" } }] })));
+  it("prefers blocks' text over the notification fallback in text", async () => {
+    const [event] = await eventsOf(adapter.parse(json({ text: "fallback", blocks: [{ type: "section", text: { type: "mrkdwn", text: "rich" } }] })));
     expect(event?.card.text).toBe("rich");
   });
 
-  it("bounds the title to 200 and the text to 8000 characters", () => {
-    const [event] = eventsOf(adapter.parse(json({ text: `${"t".repeat(300)}\n${"x".repeat(20_000)}` })));
+  it("bounds the title to 200 and the text to 8000 characters", async () => {
+    const [event] = await eventsOf(adapter.parse(json({ text: `${"t".repeat(300)}\n${"x".repeat(20_000)}` })));
     expect(event?.card.title.length).toBe(200);
     expect(event?.card.text?.length).toBe(8000);
   });
 
-  it("gives identical bodies the same delivery id and different bodies different ones", () => {
-    const a1 = eventsOf(adapter.parse(json({ text: "same" })))[0];
-    const a2 = eventsOf(adapter.parse(json({ text: "same" })))[0];
-    const b = eventsOf(adapter.parse(json({ text: "other" })))[0];
+  it("gives identical bodies the same delivery id and different bodies different ones", async () => {
+    const a1 = (await eventsOf(adapter.parse(json({ text: "same" }))))[0];
+    const a2 = (await eventsOf(adapter.parse(json({ text: "same" }))))[0];
+    const b = (await eventsOf(adapter.parse(json({ text: "other" }))))[0];
     expect(a1?.deliveryId).toBe(a2?.deliveryId);
     expect(a1?.deliveryId).not.toBe(b?.deliveryId);
   });
 
-  it("refuses a message without text as no_text and a malformed one as invalid_payload", () => {
-    expect(reasonOf(adapter.parse(json({ username: "x" })))).toMatch(/^no_text/);
-    expect(reasonOf(adapter.parse(json({ text: "   " })))).toMatch(/^no_text/);
-    expect(reasonOf(adapter.parse(json({ blocks: [{ type: "divider" }] })))).toMatch(/^no_text/);
-    expect(reasonOf(adapter.parse(ingress({ body: "{oops", now })))).toMatch(/^invalid_payload/);
-    expect(reasonOf(adapter.parse(json(["text"])))).toMatch(/^invalid_payload/);
-    expect(reasonOf(adapter.parse(json({ text: 42 })))).toMatch(/^invalid_payload/);
-    expect(reasonOf(adapter.parse(json({ blocks: "nope" })))).toMatch(/^invalid_blocks/);
-    expect(reasonOf(adapter.parse(json({ attachments: {} })))).toMatch(/^invalid_attachments/);
+  it("refuses a message without text as no_text and a malformed one as invalid_payload", async () => {
+    expect(await reasonOf(adapter.parse(json({ username: "x" })))).toMatch(/^no_text/);
+    expect(await reasonOf(adapter.parse(json({ text: "   " })))).toMatch(/^no_text/);
+    expect(await reasonOf(adapter.parse(json({ blocks: [{ type: "divider" }] })))).toMatch(/^no_text/);
+    expect(await reasonOf(adapter.parse(ingress({ body: "{oops", now })))).toMatch(/^invalid_payload/);
+    expect(await reasonOf(adapter.parse(json(["text"])))).toMatch(/^invalid_payload/);
+    expect(await reasonOf(adapter.parse(json({ text: 42 })))).toMatch(/^invalid_payload/);
+    expect(await reasonOf(adapter.parse(json({ blocks: "nope" })))).toMatch(/^invalid_blocks/);
+    expect(await reasonOf(adapter.parse(json({ attachments: {} })))).toMatch(/^invalid_attachments/);
   });
 
   it("answers ok as text/plain and errors as Slack's strings and statuses", async () => {
@@ -1012,7 +1015,7 @@ describe("every adapter", () => {
             "X-HubSpot-Request-Timestamp": String(Date.now()),
           },
         });
-        const parsed = ADAPTERS[kind].parse(request);
+        const parsed = await ADAPTERS[kind].parse(request);
         expect(typeof parsed.ok).toBe("boolean");
         if (parsed.ok) for (const event of parsed.events) expect(CrmCardBody.safeParse(event.card).success).toBe(true);
         for (const context of contexts) {

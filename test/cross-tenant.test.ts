@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { ADMIN, api, BASE, createGroup, sendHttp, setupTenant, type TestTenant } from "./helpers";
 import { fillPath, routeTable, type RouteSpec } from "./routes";
 import { roomName } from "../src/protocol/ids";
+import { randomHex } from "../src/random";
 
 /**
  * The cross-tenant matrix, generated from the app's route table: every route x every kind of credential
@@ -29,18 +30,16 @@ interface Ids {
 }
 type IdKind = keyof Ids;
 
-const hex = (n: number) => [...crypto.getRandomValues(new Uint8Array(n))].map((b) => b.toString(16).padStart(2, "0")).join("");
-
 /** Ids of the right shape that exist in no tenant. Fixed for the run, so an upsert of one makes it exist for both columns alike. */
 const NOWHERE: Ids = {
-  group: `g_${hex(16)}`,
-  direct: `d_${hex(16)}`,
-  integration: `int_${hex(16)}`,
-  endpoint: `ep_${hex(16)}`,
-  device: `dev-${hex(6)}`,
-  user: `nobody-${hex(6)}`,
-  attachment: `f_${hex(16)}`,
-  tenant: `t-nowhere-${hex(6)}`,
+  group: `g_${randomHex(16)}`,
+  direct: `d_${randomHex(16)}`,
+  integration: `int_${randomHex(16)}`,
+  endpoint: `ep_${randomHex(16)}`,
+  device: `dev-${randomHex(6)}`,
+  user: `nobody-${randomHex(6)}`,
+  attachment: `f_${randomHex(16)}`,
+  tenant: `t-nowhere-${randomHex(6)}`,
 };
 
 /** Where a route takes ids, and which kinds of id each place can be given. */
@@ -86,7 +85,7 @@ function requestFor(route: RouteSpec, ids: Ids, conversation: string): { path: s
   });
   const key = `${route.method} ${route.path}`;
   const bodies: Record<string, unknown> = {
-    "POST /v1/tenants": { id: `t-matrix-${hex(4)}`, name: "Matrix" },
+    "POST /v1/tenants": { id: `t-matrix-${randomHex(4)}`, name: "Matrix" },
     "PUT /v1/users/:userId": { name: "Probe" },
     "POST /v1/users/:userId/tokens": {},
     "POST /v1/conversations": { type: "direct", with: ids.user },
@@ -102,7 +101,7 @@ function requestFor(route: RouteSpec, ids: Ids, conversation: string): { path: s
     "POST /v1/integrations": { kind: "standard", name: "probe", conversationId: conversation },
     "POST /v1/integrations/:id/rotate": {},
     "POST /v1/webhooks": { url: "http://127.0.0.1:9/probe", events: ["message.created"], conversationIds: [conversation] },
-    "POST /v1/devices": { id: `probe-${hex(3)}`, platform: "webhook", endpoint: "http://127.0.0.1:9/probe" },
+    "POST /v1/devices": { id: `probe-${randomHex(3)}`, platform: "webhook", endpoint: "http://127.0.0.1:9/probe" },
     "POST /v1/devices/:id/test": {},
   };
   const queries: Record<string, Record<string, string>> = {

@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { newGroupId } from "../src/domain/conversation-ids";
 import { api, connect, createGroup, expectError, join, sendHttp, setupTenant, type ApiResponse, type TestTenant } from "./helpers";
 
 /** A well-formed conversation id that no one has: the reference answer for "does not exist". */
 function nonexistentGroupId(): string {
-  return `g_${[...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+  return newGroupId();
 }
 
 /** Two tenants with users of the same ids, and a group of A's alice and bob with one message in it. */

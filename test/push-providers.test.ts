@@ -1,20 +1,15 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { apnsProviderToken, clearApnsTokenCache, createApnsProvider } from "../src/push/apns";
 import { clearFcmTokenCache, createFcmProvider, FCM_SCOPE, FCM_TOKEN_URL } from "../src/push/fcm";
-import {
-  b64urlDecode,
-  b64urlEncode,
-  decodeJwt,
-  derToPem,
-  importEs256PublicKey,
-  parseRetryAfter,
-  utf8,
-  verifyJwt,
-} from "../src/push/jose";
+import { compactVerify, decodeJwt, exportPKCS8 } from "jose";
+import { b64urlDecode, b64urlEncode, toHex, utf8, utf8Decode } from "../src/encoding";
+import { parseRetryAfter } from "../src/net/retry";
+import { importPkcs8SigningKey } from "../src/push/jwt";
 import { createProviders } from "../src/push/providers";
 import type { PushDeps, PushNotification, PushOutcome, PushTarget } from "../src/push/types";
 import { clearVapidCache, signVapidJwt, vapidAuthorization, VAPID_TOKEN_SECONDS, type VapidKeys } from "../src/push/vapid";
-import { checkWebhookEndpoint, createWebhookProvider } from "../src/push/webhook";
+import { createWebhookProvider } from "../src/push/webhook";
+import { checkOutboundUrl } from "../src/net/url-safety";
 import {
   checkWebPushSubscription,
   createWebPushProvider,
@@ -29,6 +24,24 @@ import {
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
+
+/**
+ * Verify a compact JWT with jose, as a push service or Google would; its header and claims, or undefined.
+ * Time claims are not checked (the RFC 8292 example expired in 2016).
+ */
+async function verifyJwt(token: string, key: CryptoKey, alg: "ES256" | "RS256") {
+  try {
+    const { payload, protectedHeader } = await compactVerify(token, key, { algorithms: [alg] });
+    return { header: protectedHeader, claims: JSON.parse(utf8Decode(payload)) as Record<string, unknown> };
+  } catch {
+    return undefined;
+  }
+}
+
+/** A raw uncompressed P-256 point (0x04 || x || y) as an ES256 verification key. */
+function importEs256PublicKey(raw: Uint8Array<ArrayBuffer>): Promise<CryptoKey> {
+  return crypto.subtle.importKey("raw", raw, { name: "ECDSA", namedCurve: "P-256" }, true, ["verify"]);
+}
 
 /** A fixed clock (2026-01-15T12:00:00Z) that tests move by hand. */
 const T0 = Date.UTC(2026, 0, 15, 12, 0, 0);
@@ -105,7 +118,6 @@ const NOTIFICATION: PushNotification = {
   title: "Deal room",
 };
 
-const hex = (bytes: Uint8Array) => [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
 
 // ---------------------------------------------------------------------------------------------
 // RFC 8291 (aes128gcm message encryption)
@@ -163,7 +175,7 @@ describe("RFC 8291 aes128gcm encryption (Appendix A vector)", () => {
     expect(b64urlEncode(body.subarray(0, 86))).toBe(A.header);
     expect(b64urlEncode(body.subarray(86))).toBe(A.ciphertext);
     // Record size 4096 is big-endian (a known bug in one npm library writes it little-endian).
-    expect(hex(body.subarray(16, 21))).toBe("0000100041");
+    expect(toHex(body.subarray(16, 21))).toBe("0000100041");
   });
 
   it("decrypts with ua_private back to the plaintext (the user agent's side)", async () => {
@@ -189,7 +201,7 @@ describe("RFC 8291 aes128gcm encryption (Appendix A vector)", () => {
     const a = await encryptWebPush(message, uaPublic, auth, { padding: 100 });
     const b = await encryptWebPush(message, uaPublic, auth, { padding: 100 });
     expect(a.length).toBe(86 + message.length + 1 + 100 + 16);
-    expect(hex(a.subarray(0, 16))).not.toBe(hex(b.subarray(0, 16)));
+    expect(toHex(a.subarray(0, 16))).not.toBe(toHex(b.subarray(0, 16)));
     expect(new TextDecoder().decode(await decryptWebPush(a, ua, auth))).toBe("héllo ✓");
     const max = await encryptWebPush(new Uint8Array(WEB_PUSH_MAX_PLAINTEXT), uaPublic, auth);
     expect(max.length).toBe(4096);
@@ -249,10 +261,10 @@ describe("RFC 8292 VAPID", () => {
     expect(a2).toBe(a1);
     expect(a1).toMatch(new RegExp(`^vapid t=[\\w-]+\\.[\\w-]+\\.[\\w-]+, k=${keys.publicKey}$`));
     const other = await vapidAuthorization(keys, "https://fcm.googleapis.com/fcm/send/x", T0);
-    expect(decodeJwt(other.slice(8, other.indexOf(",")))?.claims["aud"]).toBe("https://fcm.googleapis.com");
+    expect(decodeJwt(other.slice(8, other.indexOf(","))).aud).toBe("https://fcm.googleapis.com");
     const late = await vapidAuthorization(keys, "https://updates.push.services.mozilla.com/wpush/v2/aaa", T0 + (VAPID_TOKEN_SECONDS * 1000) / 2);
     expect(late).not.toBe(a1);
-    expect(decodeJwt(late.slice(8, late.indexOf(",")))?.claims["exp"]).toBe(T0_SECONDS + VAPID_TOKEN_SECONDS / 2 + VAPID_TOKEN_SECONDS);
+    expect(decodeJwt(late.slice(8, late.indexOf(","))).exp).toBe(T0_SECONDS + VAPID_TOKEN_SECONDS / 2 + VAPID_TOKEN_SECONDS);
   });
 });
 
@@ -362,7 +374,7 @@ describe("webpush provider", () => {
     const [a, b, c] = s.mock.requests as [Captured, Captured, Captured];
     expect(a.headers["topic"]).toBe(b.headers["topic"]);
     expect(c.headers["topic"]).not.toBe(a.headers["topic"]);
-    expect(hex(a.body.subarray(0, 86))).not.toBe(hex(b.body.subarray(0, 86)));
+    expect(toHex(a.body.subarray(0, 86))).not.toBe(toHex(b.body.subarray(0, 86)));
     expect(a.headers["authorization"]).toBe(b.headers["authorization"]);
   });
 
@@ -427,7 +439,7 @@ async function makeServiceAccount(email = "push@switchboard-test.iam.gserviceacc
     true,
     ["sign", "verify"],
   )) as CryptoKeyPair;
-  const pem = derToPem((await crypto.subtle.exportKey("pkcs8", pair.privateKey)) as ArrayBuffer);
+  const pem = await exportPKCS8(pair.privateKey);
   const account = {
     type: "service_account",
     project_id: "switchboard-test",
@@ -614,6 +626,12 @@ describe("fcm provider", () => {
     expect(await hung.send(target, NOTIFICATION)).toEqual({ kind: "retry", reason: "fcm token: timeout" });
   });
 
+  it("takes a private key whose newlines arrived as literal \\n (pasted without JSON decoding)", async () => {
+    const sa = await makeServiceAccount();
+    const key = await importPkcs8SigningKey(sa.account.private_key.replace(/\n/g, "\\n"), "RS256");
+    expect(key.algorithm.name).toBe("RSASSA-PKCS1-v1_5");
+  });
+
   it("fails (never throws) with an unusable private key", async () => {
     const sa = await makeServiceAccount("broken@x.iam.gserviceaccount.com");
     const json = JSON.stringify({ ...sa.account, private_key: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n" });
@@ -635,7 +653,7 @@ describe("apns provider", () => {
 
   async function setup(handler: Handler, extra: Partial<Record<keyof Env, string>> = {}) {
     const pair = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"])) as CryptoKeyPair;
-    const pem = derToPem((await crypto.subtle.exportKey("pkcs8", pair.privateKey)) as ArrayBuffer);
+    const pem = await exportPKCS8(pair.privateKey);
     const mock = mockFetch(handler);
     const clock = { now: T0 };
     const env = makeEnv({
@@ -687,7 +705,7 @@ describe("apns provider", () => {
     const [a, b, c] = s.mock.requests.map((r) => r.headers["authorization"]);
     expect(b).toBe(a);
     expect(c).not.toBe(a);
-    expect(decodeJwt(c!.slice(7))?.claims["iat"]).toBe(T0_SECONDS + 51 * 60);
+    expect(decodeJwt(c!.slice(7)).iat).toBe(T0_SECONDS + 51 * 60);
   });
 
   it("uses the sandbox host when APNS_ENVIRONMENT=sandbox and hashes an over-long collapse id", async () => {
@@ -853,10 +871,10 @@ describe("webhook provider", () => {
   });
 });
 
-describe("checkWebhookEndpoint", () => {
-  const accepted = (url: string, env: string) => expect(checkWebhookEndpoint(url, env), `${env} ${url}`).toEqual({ ok: true });
+describe("checkOutboundUrl for webhook devices", () => {
+  const accepted = (url: string, env: string) => expect(checkOutboundUrl(url, env), `${env} ${url}`).toEqual({ ok: true });
   const refused = (url: string, env: string) =>
-    expect(checkWebhookEndpoint(url, env), `${env} ${url}`).toEqual({ ok: false, reason: expect.any(String) as string });
+    expect(checkOutboundUrl(url, env), `${env} ${url}`).toEqual({ ok: false, reason: expect.any(String) as string });
 
   it("in development accepts only loopback http(s)", () => {
     for (const url of [

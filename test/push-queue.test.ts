@@ -5,7 +5,8 @@ import worker from "../workers/index";
 import { PUSH_DLQ_NAME, PUSH_QUEUE_NAME } from "../src/queues";
 import { api, eventually, expectError, setupTenant } from "./helpers";
 import { pushJobId, type PushJob } from "../src/push/job";
-import { retryDelaySeconds } from "../src/push/dispatch";
+import { PUSH_RETRY } from "../src/push/dispatch";
+import { retryDelaySeconds } from "../src/net/retry";
 
 function job(tenantId: string, userId: string, deviceId: string, seq: number, endpoint = "http://127.0.0.1:9/hook"): PushJob {
   const notification = { tenantId, userId, deviceId, conversationId: "g_00000000000000000000000000000000", seq, sender: "alice", preview: "hi", badge: 1, title: "Team" };
@@ -82,10 +83,10 @@ describe("the push queue consumer", () => {
     expect(result.retryMessages).toHaveLength(2);
     // The first job (third attempt) failed with 500: backoff 10 s x 2^2; the second got 429 with Retry-After: 120.
     expect(Object.fromEntries(result.delays)).toEqual({ "msg-0": 40, "msg-1": 120 });
-    expect(retryDelaySeconds(1)).toBe(10);
-    expect(retryDelaySeconds(3)).toBe(40);
-    expect(retryDelaySeconds(3, 120)).toBe(120);
-    expect(retryDelaySeconds(30)).toBe(3600);
+    expect(retryDelaySeconds(PUSH_RETRY, 1)).toBe(10);
+    expect(retryDelaySeconds(PUSH_RETRY, 3)).toBe(40);
+    expect(retryDelaySeconds(PUSH_RETRY, 3, 120)).toBe(120);
+    expect(retryDelaySeconds(PUSH_RETRY, 30)).toBe(3600);
   });
 
   it("deletes a device whose endpoint is gone (404/410) and acks the job", async () => {

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { createMessageBatch } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { checkOutboundUrl } from "../src/push/url-safety";
+import { checkOutboundUrl } from "../src/net/url-safety";
 import { checkWebPushSubscription } from "../src/push/webpush";
 import { consumePushBatch, deliveryDetail } from "../src/push/dispatch";
 import { createWebhookProvider } from "../src/push/webhook";

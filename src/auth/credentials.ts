@@ -1,6 +1,8 @@
 import { sign, verify } from "hono/jwt";
 import { isExternalId } from "../protocol/ids";
 import { b64urlEncode } from "../encoding";
+import { constantTimeEqual, sha256 } from "../hash";
+import { randomBytes } from "../random";
 
 /** Prefix of tenant api keys, so a key is recognisable in logs and secret scanners. */
 export const API_KEY_PREFIX = "sbk_";
@@ -8,23 +10,13 @@ const ISSUER = "switchboard";
 
 /** A new random tenant api key (256 bits). It is shown once; only its hash is stored. */
 export function newApiKey(): string {
-  return API_KEY_PREFIX + b64urlEncode(crypto.getRandomValues(new Uint8Array(32)));
-}
-
-/** Hex SHA-256: how api keys are stored and looked up. */
-export async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return API_KEY_PREFIX + b64urlEncode(randomBytes(32));
 }
 
 /** Compare two secrets in time independent of where they differ (both are hashed to equal length first). */
 export async function secretsEqual(given: string, expected: string): Promise<boolean> {
-  const enc = new TextEncoder();
-  const [a, b] = await Promise.all([
-    crypto.subtle.digest("SHA-256", enc.encode(given)),
-    crypto.subtle.digest("SHA-256", enc.encode(expected)),
-  ]);
-  return crypto.subtle.timingSafeEqual(a, b) && expected.length > 0;
+  const [a, b] = await Promise.all([sha256(given), sha256(expected)]);
+  return constantTimeEqual(a, b) && expected.length > 0;
 }
 
 export interface UserClaims {

@@ -11,6 +11,7 @@ import { Heartbeat } from "./heartbeat.ts";
 import { Listeners } from "./listeners.ts";
 import { Outbox } from "./outbox.ts";
 import { PING_TEXT, backoffDelay, defaultConnect, httpBase, probeStatus, safeClose, socketBase, statusOf, tokenNow } from "./transport.ts";
+import { CLOSE_CODES } from "../protocol/close-codes.ts";
 
 export interface ClientOptions {
   /** The service, e.g. `https://switchboard.example.com` (a `ws(s)://` base works too). */
@@ -71,8 +72,13 @@ interface Connection {
 
 /** Mirrors LIMITS.frameBytes (src/protocol/limits.ts); the client cannot import it at runtime. */
 const FRAME_BYTES = 32 * 1024;
-/** Close codes after which reconnecting cannot help. 4403: no longer a member. */
-const FATAL_CLOSE: Record<number, ErrorCode> = { 4400: "invalid_request", 4401: "unauthorized", 4403: "forbidden", 4404: "not_found" };
+/** Close codes after which reconnecting cannot help (4400 and 4404 by the 4000 + HTTP status rule). */
+const FATAL_CLOSE: Record<number, ErrorCode> = {
+  4400: "invalid_request",
+  [CLOSE_CODES.revoked]: "unauthorized",
+  [CLOSE_CODES.notMember]: "forbidden",
+  4404: "not_found",
+};
 const TYPING_MIN_INTERVAL_MS = 1_000;
 
 /**

@@ -11,6 +11,7 @@ import { SwitchboardError, refusalError } from "./errors.ts";
 import { Heartbeat } from "./heartbeat.ts";
 import { Listeners } from "./listeners.ts";
 import { PING_TEXT, backoffDelay, defaultConnect, httpBase, probeStatus, safeClose, socketBase, statusOf, tokenNow } from "./transport.ts";
+import { CLOSE_CODES } from "../protocol/close-codes.ts";
 
 export interface DeviceChannelOptions {
   baseUrl: string;
@@ -33,7 +34,6 @@ export interface DeviceChannelEvents {
   error: SwitchboardError;
 }
 
-const DEVICE_DELETED = 4410;
 
 /** A self-healing device channel. */
 export class DeviceChannel {
@@ -121,7 +121,7 @@ export class DeviceChannel {
       if (generation !== this.generation) return;
       this.socket = undefined;
       this.heartbeat.stop();
-      if (event.code === DEVICE_DELETED) return this.fail(new SwitchboardError("not_found", "this device was deleted", { closeCode: event.code, fatal: true }));
+      if (event.code === CLOSE_CODES.deviceDeleted) return this.fail(new SwitchboardError("not_found", "this device was deleted", { closeCode: event.code, fatal: true }));
       if (!ready) void this.checkRefused(generation);
       else this.retry(generation);
     });

@@ -1,6 +1,7 @@
 /** The CRM ingress adapters by integration kind, and secret generation for the `standard` kind. */
 
-import { base64Encode } from "./crypto";
+import { base64Encode } from "../encoding";
+import { randomBytes } from "../random";
 import { hubspotAdapter } from "./hubspot";
 import { salesforceAdapter } from "./salesforce";
 import { slackAdapter } from "./slack";
@@ -20,5 +21,5 @@ export const STANDARD_SECRET_BYTES = 24;
 
 /** A new Standard Webhooks secret: `whsec_` + base64 of 24 random bytes. */
 export function newStandardSecret(): string {
-  return `whsec_${base64Encode(crypto.getRandomValues(new Uint8Array(STANDARD_SECRET_BYTES)))}`;
+  return `whsec_${base64Encode(randomBytes(STANDARD_SECRET_BYTES))}`;
 }

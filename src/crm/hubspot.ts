@@ -20,23 +20,10 @@
 import { z } from "zod";
 import { describeIssue } from "../domain/kinds";
 import { isExternalId } from "../protocol/ids";
-import {
-  base64Encode,
-  CARD_LIMITS,
-  cardProblem,
-  clip,
-  clipUnknown,
-  concatBytes,
-  constantTimeEqual,
-  definedOnly,
-  envelopeRejection,
-  hmacSha256,
-  jsonResponse,
-  sha256,
-  toHex,
-  utf8,
-  utf8Decode,
-} from "./crypto";
+import { base64Encode, concatBytes, utf8, utf8Decode } from "../encoding";
+import { constantTimeEqual, hmacSha256, sha256Hex } from "../hash";
+import { CARD_LIMITS, cardProblem, clip, clipUnknown, definedOnly } from "./cards";
+import { JSON_REPLIES } from "./replies";
 import type { CardEvent, CrmAdapter, CrmCard, IngressRequest, ParseResult, VerifyContext, VerifyResult } from "./types";
 
 /** HubSpot's clients use MAX_ALLOWED_TIMESTAMP = 300000 ms; we refuse the same skew ahead, too. */
@@ -73,7 +60,7 @@ export async function hubspotV3Signature(
   timestamp: string,
 ): Promise<string> {
   const source = concatBytes(utf8(method + hubspotSignatureUri(url)), body, utf8(timestamp));
-  return base64Encode(await hmacSha256(utf8(secret), source));
+  return base64Encode(await hmacSha256(secret, source));
 }
 
 /** Hex SHA-256 of secret + body (v1) or secret + method + URI + body (v2, the URI exactly as called). */
@@ -85,7 +72,7 @@ export async function hubspotLegacySignature(
   body: Uint8Array,
 ): Promise<string> {
   const prefix = version === "v1" ? secret : secret + method + url;
-  return toHex(await sha256(concatBytes(utf8(prefix), body)));
+  return sha256Hex(concatBytes(utf8(prefix), body));
 }
 
 /**
@@ -182,7 +169,7 @@ function kindOf(subscriptionType: string, objectTypeId: unknown): { kind: Object
  * order them). deliveryId is `eventId:subscriptionId:objectId:occurredAt`, because HubSpot documents that
  * eventId alone is not guaranteed unique. Never throws.
  */
-export function parseHubSpotWebhook(request: IngressRequest): ParseResult {
+export async function parseHubSpotWebhook(request: IngressRequest): Promise<ParseResult> {
   try {
     let json: unknown;
     try {
@@ -250,6 +237,5 @@ export const hubspotAdapter: CrmAdapter = {
   kind: "hubspot",
   verify: verifyHubSpotWebhook,
   parse: parseHubSpotWebhook,
-  accepted: () => jsonResponse(200, { ok: true }),
-  rejected: envelopeRejection,
+  ...JSON_REPLIES,
 };

@@ -1,11 +1,20 @@
 import { z } from "zod";
 import { signStandardWebhook } from "./standard";
 import { unseal } from "../auth/sealing";
-import { checkOutboundUrl } from "../push/url-safety";
-import { fetchErrorReason, parseRetryAfter, statusClass } from "../push/jose";
-import { deliveredEvents, endpointById, recordEndpointDeliveries, type EndpointDelivery, type OutboundEventType } from "../storage/endpoints";
+import { checkOutboundUrl } from "../net/url-safety";
+import { fetchErrorReason, parseRetryAfter, retryDelaySeconds, type RetryPolicy } from "../net/retry";
+import { discardBody, statusClass } from "../net/responses";
+import {
+  deliveredEvents,
+  endpointById,
+  OUTBOUND_EVENT_TYPES,
+  recordEndpointDeliveries,
+  type EndpointDelivery,
+  type OutboundEventType,
+} from "../storage/endpoints";
 import { recordEvents, type TenantEvent } from "../storage/events";
 import { logLine } from "../log";
+import { utf8 } from "../encoding";
 
 /**
  * Outbound events to a tenant's CRM: one queue message per (endpoint, event), delivered as a
@@ -27,12 +36,13 @@ const Job = z.object({
   eventId: z.string().min(1).max(300),
   endpointId: z.string(),
   tenantId: z.string(),
-  type: z.enum(["message.created", "card.action", "approval.decided"]),
+  type: z.enum(OUTBOUND_EVENT_TYPES),
   data: z.record(z.string(), z.unknown()),
   createdAt: z.number(),
 });
 
-export const OUTBOUND_RETRY = { baseSeconds: 5, maxSeconds: 3600 } as const;
+/** Outbound retries: exponential backoff from 5 s, doubling, capped at one hour; Retry-After wins when longer. */
+export const OUTBOUND_RETRY: RetryPolicy = { baseSeconds: 5, maxSeconds: 3600 };
 const TIMEOUT_MS = 10_000;
 
 export function parseOutboundJob(body: unknown): OutboundJob | undefined {
@@ -72,7 +82,7 @@ export async function consumeOutboundBatch(batch: MessageBatch<unknown>, env: En
       message.ack();
       continue;
     }
-    const body = new TextEncoder().encode(JSON.stringify({ type: job.type, timestamp: new Date(job.createdAt).toISOString(), data: job.data }));
+    const body = utf8(JSON.stringify({ type: job.type, timestamp: new Date(job.createdAt).toISOString(), data: job.data }));
     const timestamp = String(Math.floor(now() / 1000));
     try {
       const res = await fetcher(endpoint.url, {
@@ -88,20 +98,20 @@ export async function consumeOutboundBatch(batch: MessageBatch<unknown>, env: En
         },
         body,
       });
-      await res.body?.cancel();
+      await discardBody(res);
       if (res.status >= 200 && res.status < 300) {
         record("delivered", res.status, null);
         message.ack();
       } else if (res.status === 408 || res.status === 429 || res.status >= 500) {
         record("retrying", res.status, `endpoint answered ${statusClass(res.status)}`);
-        message.retry({ delaySeconds: outboundRetryDelay(message.attempts, parseRetryAfter(res.headers, now())) });
+        message.retry({ delaySeconds: retryDelaySeconds(OUTBOUND_RETRY, message.attempts, parseRetryAfter(res.headers, now())) });
       } else {
         record("failed", res.status, `endpoint answered ${statusClass(res.status)}`);
         message.ack();
       }
     } catch (err) {
       record("retrying", null, fetchErrorReason(err));
-      message.retry({ delaySeconds: outboundRetryDelay(message.attempts) });
+      message.retry({ delaySeconds: retryDelaySeconds(OUTBOUND_RETRY, message.attempts) });
     }
   }
   await recordEndpointDeliveries(env.DB, records);
@@ -129,9 +139,4 @@ export async function consumeOutboundDeadLetters(batch: MessageBatch<unknown>, e
     message.ack();
   }
   await recordEndpointDeliveries(env.DB, records);
-}
-
-export function outboundRetryDelay(attempt: number, retryAfterSeconds?: number): number {
-  const backoff = Math.min(OUTBOUND_RETRY.baseSeconds * 2 ** Math.max(0, attempt - 1), OUTBOUND_RETRY.maxSeconds);
-  return Math.min(Math.max(backoff, Math.ceil(retryAfterSeconds ?? 0)), 12 * 3600);
 }

@@ -20,7 +20,8 @@
 
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { isExternalId } from "../protocol/ids";
-import { CARD_LIMITS, cardProblem, clip, definedOnly, httpUrl, utf8Decode } from "./crypto";
+import { utf8Decode } from "../encoding";
+import { CARD_LIMITS, cardProblem, clip, definedOnly, httpUrl } from "./cards";
 import type { CardEvent, CrmAdapter, CrmCard, IngressRequest, ParseResult, VerifyContext, VerifyResult } from "./types";
 
 /** WSDL: `Notification` maxOccurs="100". */
@@ -266,7 +267,7 @@ function cardOf(notification: OutboundNotification, baseUrl: string | undefined)
 }
 
 /** Parse an Outbound Message into one card event per Notification (deliveryId = Notification Id). Never throws. */
-export function parseSalesforceMessage(request: IngressRequest): ParseResult {
+export async function parseSalesforceMessage(request: IngressRequest): Promise<ParseResult> {
   try {
     const read = readOutboundMessage(request.body);
     if (!read.ok) return read;

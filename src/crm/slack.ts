@@ -13,7 +13,9 @@
  * dropped too.
  */
 
-import { CARD_LIMITS, cardProblem, clip, sha256Sync, toHex, utf8Decode } from "./crypto";
+import { utf8Decode } from "../encoding";
+import { sha256Hex } from "../hash";
+import { CARD_LIMITS, cardProblem, clip } from "./cards";
 import type { CrmAdapter, CrmCard, IngressRequest, ParseResult, RejectionStatus, VerifyResult } from "./types";
 
 /** Longest title taken from the first line of the message. */
@@ -150,7 +152,7 @@ function payloadOf(request: IngressRequest): { ok: true; payload: unknown } | { 
 }
 
 /** Parse a Slack-style message into one `message.posted` card. Reasons start with Slack's error string. Never throws. */
-export function parseSlackMessage(request: IngressRequest): ParseResult {
+export async function parseSlackMessage(request: IngressRequest): Promise<ParseResult> {
   try {
     const read = payloadOf(request);
     if (!read.ok) return read;
@@ -172,7 +174,7 @@ export function parseSlackMessage(request: IngressRequest): ParseResult {
     if (!text) return { ok: false, reason: "no_text: text, blocks or attachments must carry text" };
     const firstLine = text.split("\n").find((line) => line.trim() !== "") ?? text;
 
-    const hash = toHex(sha256Sync(request.body));
+    const hash = await sha256Hex(request.body);
     const card: CrmCard = {
       source: "slack",
       objectType: "message",

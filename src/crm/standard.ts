@@ -6,22 +6,10 @@
 
 import { z } from "zod";
 import { describeIssue } from "../domain/kinds";
-import {
-  base64Decode,
-  base64Encode,
-  CARD_LIMITS,
-  cardProblem,
-  clip,
-  concatBytes,
-  constantTimeEqual,
-  definedOnly,
-  envelopeRejection,
-  hmacSha256,
-  httpUrl,
-  jsonResponse,
-  utf8,
-  utf8Decode,
-} from "./crypto";
+import { base64Decode, base64Encode, concatBytes, utf8, utf8Decode } from "../encoding";
+import { constantTimeEqual, hmacSha256 } from "../hash";
+import { CARD_LIMITS, cardProblem, clip, definedOnly, httpUrl } from "./cards";
+import { JSON_REPLIES } from "./replies";
 import type { CardEvent, CrmAdapter, CrmCard, IngressRequest, ParseResult, VerifyContext, VerifyResult } from "./types";
 
 /** Spec "Verification": timestamps more than five minutes old or ahead are refused. */
@@ -135,7 +123,7 @@ const OBJECT_TYPE: Record<StandardEventType, string> = {
  * Parse a verified Standard Webhooks body into one card event; deliveryId is `webhook-id` (stable across
  * the sender's retries). Never throws.
  */
-export function parseStandardWebhook(request: IngressRequest): ParseResult {
+export async function parseStandardWebhook(request: IngressRequest): Promise<ParseResult> {
   try {
     const deliveryId = request.headers.get("webhook-id")?.trim();
     if (!deliveryId || deliveryId.length > CARD_LIMITS.deliveryId) {
@@ -183,6 +171,5 @@ export const standardAdapter: CrmAdapter = {
   kind: "standard",
   verify: verifyStandardWebhook,
   parse: parseStandardWebhook,
-  accepted: () => jsonResponse(200, { ok: true }),
-  rejected: envelopeRejection,
+  ...JSON_REPLIES,
 };

@@ -66,8 +66,8 @@ export interface CrmAdapter {
   readonly kind: IntegrationKind;
   /** Check the signature (or token) and the timestamp. Never throws. */
   verify(request: IngressRequest, context: VerifyContext): Promise<VerifyResult>;
-  /** Parse a verified body into card events. Never throws. */
-  parse(request: IngressRequest): ParseResult;
+  /** Parse a verified body into card events. Never rejects. */
+  parse(request: IngressRequest): Promise<ParseResult>;
   /** The success reply the sender expects (e.g. Salesforce's SOAP Ack, Slack's "ok"). */
   accepted(): Response;
   /** The error reply in the sender's own format (e.g. a SOAP fault, Slack's error strings). */

@@ -1,18 +1,17 @@
+import { sha256Hex } from "../hash";
+import { randomHex } from "../random";
+
 /**
  * Conversation ids. A direct conversation's id is derived from the tenant and the (unordered) pair,
  * so two people opening it at the same moment reach the same object, which creates it once.
  */
 export async function directConversationId(tenantId: string, a: string, b: string): Promise<string> {
   const [first, second] = a < b ? [a, b] : [b, a];
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`direct\n${tenantId}\n${first}\n${second}`));
-  return `d_${hex(new Uint8Array(digest).slice(0, 16))}`;
+  const digest = await sha256Hex(`direct\n${tenantId}\n${first}\n${second}`);
+  return `d_${digest.slice(0, 32)}`;
 }
 
 /** A new random group id. */
 export function newGroupId(): string {
-  return `g_${hex(crypto.getRandomValues(new Uint8Array(16)))}`;
-}
-
-function hex(bytes: Uint8Array): string {
-  return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return `g_${randomHex(16)}`;
 }

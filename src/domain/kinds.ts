@@ -2,6 +2,7 @@ import { z } from "zod";
 import { LIMITS } from "../protocol/limits";
 import { UserId } from "../protocol/ids";
 import type { JsonObject } from "../protocol/frames";
+import { utf8 } from "../encoding";
 
 /**
  * The schema of every message kind, shared by the server, the client SDK and docs/protocol.md.
@@ -186,7 +187,7 @@ export function describeIssue(error: z.ZodError, prefix?: string): string {
 }
 
 export function utf8Length(text: string): number {
-  return new TextEncoder().encode(text).byteLength;
+  return utf8(text).byteLength;
 }
 
 /** A short plain-text preview of a message, for conversation lists and notifications. */

@@ -5,7 +5,8 @@ import { readJson } from "./body";
 import { ApiError } from "./errors";
 import { audit } from "./audit";
 import { NewApiKey, newKeyOptions } from "./tenants";
-import { newApiKey, sha256Hex } from "../auth/credentials";
+import { newApiKey } from "../auth/credentials";
+import { sha256Hex } from "../hash";
 import { addApiKey, listApiKeys, revokeApiKey } from "../storage/api-keys";
 
 /** Most keys a tenant may hold at once (rotation needs two; a few more for separate systems). */

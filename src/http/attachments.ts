@@ -10,7 +10,8 @@ import type { RoomRpc } from "../objects";
 import { roomStub } from "../objects";
 import { isConversationId } from "../protocol/ids";
 import type { AttachmentRecord } from "../storage/room-store";
-import { b64urlDecode, b64urlEncode, tryB64urlDecode } from "../encoding";
+import { b64urlEncode, base64Decode, utf8, utf8Decode } from "../encoding";
+import { constantTimeEqual, hmacSha256 } from "../hash";
 import { addUsage, adjustLevel, levelOf, quotasOf } from "../storage/usage";
 import { tenantDb } from "../storage/shards";
 
@@ -90,7 +91,7 @@ export async function signedAttachmentUrl(c: AppContext, room: RoomRpc, conversa
   if (!ATTACHMENT_ID.test(id)) throw new ApiError("not_found", "attachment not found");
   unwrap(await room.attachmentFor(actor, id));
   const expiresAt = Date.now() + SIGNED_URL_TTL_SECONDS * 1000;
-  const claims = b64urlEncode(new TextEncoder().encode(JSON.stringify({ t: actor.tenantId, c: conversationId, a: id, u: actor.userId, e: expiresAt })));
+  const claims = b64urlEncode(utf8(JSON.stringify({ t: actor.tenantId, c: conversationId, a: id, u: actor.userId, e: expiresAt })));
   const token = `${claims}.${await hmac(c.env.TOKEN_SIGNING_KEY, `file:${claims}`)}`;
   return c.json({ url: new URL(`/v1/files/${token}`, c.req.url).toString(), expiresAt });
 }
@@ -103,9 +104,10 @@ export const fileRoutes = new Hono<AppEnv>().get("/:token", async (c) => {
   if (!claims || !signature || !(await verifyHmac(c.env.TOKEN_SIGNING_KEY, `file:${claims}`, signature))) {
     throw new ApiError("unauthorized", "invalid file link");
   }
+  const bytes = base64Decode(claims);
   let decoded: unknown;
   try {
-    decoded = JSON.parse(new TextDecoder().decode(tryB64urlDecode(claims)));
+    decoded = bytes && JSON.parse(utf8Decode(bytes));
   } catch {
     throw new ApiError("unauthorized", "invalid file link");
   }
@@ -143,15 +145,10 @@ function publicView(a: AttachmentRecord) {
 }
 
 async function hmac(key: string, data: string): Promise<string> {
-  const k = await crypto.subtle.importKey("raw", new TextEncoder().encode(key), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  return b64urlEncode(new Uint8Array(await crypto.subtle.sign("HMAC", k, new TextEncoder().encode(data))));
+  return b64urlEncode(await hmacSha256(key, data));
 }
 
 async function verifyHmac(key: string, data: string, signature: string): Promise<boolean> {
-  const k = await crypto.subtle.importKey("raw", new TextEncoder().encode(key), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
-  try {
-    return await crypto.subtle.verify("HMAC", k, b64urlDecode(signature), new TextEncoder().encode(data));
-  } catch {
-    return false;
-  }
+  const given = base64Decode(signature);
+  return given !== undefined && constantTimeEqual(await hmacSha256(key, data), given);
 }

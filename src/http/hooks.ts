@@ -7,7 +7,8 @@ import type { RejectionStatus, VerifyContext } from "../crm/types";
 import { deliverCards, type DeliveryResult } from "../crm/routing";
 import { claimDeliveries, completeDeliveries, integrationById, releaseDeliveries } from "../storage/integrations";
 import { unseal } from "../auth/sealing";
-import { secretsEqual, sha256Hex } from "../auth/credentials";
+import { secretsEqual } from "../auth/credentials";
+import { sha256Hex } from "../hash";
 import type { IntegrationRow } from "../storage/integrations";
 import { recordEvents } from "../storage/events";
 import { addUsage } from "../storage/usage";
@@ -79,7 +80,7 @@ async function ingest(
   const request = { method: c.req.method, url: c.req.url, headers: c.req.raw.headers, body, now: Date.now() };
   const verified = await adapter.verify(request, context);
   if (!verified.ok) return refuse(401, verified.reason);
-  const parsed = adapter.parse(request);
+  const parsed = await adapter.parse(request);
   if (!parsed.ok) return refuse(400, parsed.reason);
 
   // Claim first, post second: of identical deliveries arriving together, one holds each event.

@@ -8,7 +8,8 @@ import { audit } from "./audit";
 import { INTEGRATION_KINDS, type IntegrationKind } from "../crm/types";
 import { newStandardSecret } from "../crm/adapters";
 import { seal } from "../auth/sealing";
-import { sha256Hex } from "../auth/credentials";
+import { sha256Hex } from "../hash";
+import { randomHex } from "../random";
 import {
   deleteIntegration,
   deliveriesOf,
@@ -24,6 +25,9 @@ import { tenantDb } from "../storage/shards";
 import { INBOX_DEFAULT_MAX, syncInboxMembers } from "../crm/inbox";
 import { ConversationId, BOT_USER_ID, UserId } from "../protocol/ids";
 import { roomStub } from "../objects";
+
+/** Random bytes (192 bits) of a generated hubspot secret or salesforce / slack URL token. */
+const SECRET_BYTES = 24;
 
 /** Most people in an integration's `inboxMembers`. */
 export const INBOX_MEMBERS_MAX = 200;
@@ -61,20 +65,16 @@ async function issueSecret(c: AppContext, kind: IntegrationKind, clientSecret?: 
       return { secret, urlToken: null, stored: { secretCiphertext: await seal(c.env.TOKEN_SIGNING_KEY, secret), tokenHash: null } };
     }
     case "hubspot": {
-      const secret = clientSecret ?? randomToken();
+      const secret = clientSecret ?? randomHex(SECRET_BYTES);
       return { secret, urlToken: null, stored: { secretCiphertext: await seal(c.env.TOKEN_SIGNING_KEY, secret), tokenHash: null } };
     }
     case "salesforce":
     case "slack": {
       // The URL is the credential; only its hash is kept.
-      const token = randomToken();
+      const token = randomHex(SECRET_BYTES);
       return { secret: token, urlToken: token, stored: { secretCiphertext: null, tokenHash: await sha256Hex(token) } };
     }
   }
-}
-
-function randomToken(): string {
-  return [...crypto.getRandomValues(new Uint8Array(24))].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 function hookUrl(c: AppContext, id: string, urlToken: string | null): string {
@@ -128,7 +128,7 @@ export const integrationRoutes = new Hono<AppEnv>()
     await requireTenantConversation(c, input.conversationId);
     await requirePeople(c, input.inboxMembers);
     const inboxMembers = input.inboxMembers ?? (await defaultInboxPeople(tenantDb(c.env, tenantId), tenantId, INBOX_DEFAULT_MAX));
-    const id = `int_${randomToken().slice(0, 32)}`;
+    const id = `int_${randomHex(16)}`;
     const issued = await issueSecret(c, input.kind, input.clientSecret);
     const row: IntegrationRow = {
       id,

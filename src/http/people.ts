@@ -6,6 +6,7 @@ import { ApiError } from "./errors";
 import { readQuery } from "./query";
 import { audit } from "./audit";
 import { BOT_USER_ID, UserId } from "../protocol/ids";
+import { CLOSE_CODES } from "../protocol/close-codes";
 import { conversationsOfUser, deactivateUser, listUsers, reactivateUser, revokeUserTokens } from "../storage/user-admin";
 import { tenantDb } from "../storage/shards";
 import { presenceOf, roomStub } from "../objects";
@@ -15,8 +16,6 @@ export const USER_SEARCH_MAX = 50;
 export const USER_QUERY_CHARS = 100;
 /** Conversation objects told at once when a user's sockets are closed everywhere. */
 const FANOUT_CHUNK = 50;
-/** Close code for sockets whose credentials were revoked (the SDK treats it as final: sign in again). */
-export const CLOSE_REVOKED = 4401;
 
 const ListQuery = z.object({
   limit: z.coerce.number().int().min(1).max(USER_PAGE_MAX).default(50),
@@ -50,12 +49,12 @@ async function endSessions(c: AppContext, userId: string, options: { leave: bool
       conversations.slice(i, i + FANOUT_CHUNK).map(async (id) => {
         const room = roomStub(c.env, tenantId, id);
         if (options.leave && id.startsWith("g_")) await room.removeMember(actor, userId);
-        await room.disconnectUser(userId, CLOSE_REVOKED, options.leave ? "this user was deactivated" : "credentials revoked");
+        await room.disconnectUser(userId, CLOSE_CODES.revoked, options.leave ? "this user was deactivated" : "credentials revoked");
       }),
     );
   }
   const presence = presenceOf(c.env, tenantId, userId);
-  await presence.stub.closeUser(presence.address, userId, CLOSE_REVOKED, options.leave ? "this user was deactivated" : "credentials revoked");
+  await presence.stub.closeUser(presence.address, userId, CLOSE_CODES.revoked, options.leave ? "this user was deactivated" : "credentials revoked");
   return conversations.length;
 }
 

@@ -10,7 +10,7 @@ import { presenceOf, presenceStub } from "../objects";
 import { presenceShard, shardCount } from "../domain/notify";
 import { PUSH_PLATFORMS, type PushTarget } from "../push/types";
 import { checkWebPushSubscription } from "../push/webpush";
-import { checkOutboundUrl } from "../push/url-safety";
+import { checkOutboundUrl } from "../net/url-safety";
 import { isPlausibleFcmToken } from "../push/fcm";
 import { isPlausibleApnsToken } from "../push/apns";
 import { deliveriesOf } from "../storage/push-deliveries";

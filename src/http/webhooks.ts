@@ -7,7 +7,8 @@ import { ApiError } from "./errors";
 import { audit } from "./audit";
 import { newStandardSecret } from "../crm/adapters";
 import { seal } from "../auth/sealing";
-import { checkOutboundUrl } from "../push/url-safety";
+import { randomHex } from "../random";
+import { checkOutboundUrl } from "../net/url-safety";
 import { ConversationId } from "../protocol/ids";
 import { deleteEndpoint, endpointDeliveriesOf, endpointsOf, insertEndpoint, OUTBOUND_EVENT_TYPES, type EndpointRow } from "../storage/endpoints";
 
@@ -36,7 +37,7 @@ export const webhookRoutes = new Hono<AppEnv>()
     }
     const secret = newStandardSecret();
     const row: EndpointRow = {
-      id: `ep_${[...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("")}`,
+      id: `ep_${randomHex(16)}`,
       tenantId,
       url: input.url,
       secretCiphertext: await seal(c.env.TOKEN_SIGNING_KEY, secret),

@@ -1,8 +1,11 @@
 /** Apple Push Notification service, token-based (.p8 key, ES256 provider token) over the HTTP/2 API. */
 
-import type { PushDeps, PushNotification, PushOutcome, PushProvider, PushTarget } from "./types";
-import { discardBody, fetchErrorReason, fitToBytes, importPkcs8SigningKey, retryOutcome, safeText, signJwt, truncateText } from "./jose";
-import { collapseId } from "./fcm";
+import type { PushDeps, PushNotification, PushProvider } from "./types";
+import { definePushProvider, errorMessage, retryOutcome } from "./provider";
+import { importPkcs8SigningKey, signJwt } from "./jwt";
+import { collapseId, fitToBytes, truncateText } from "./payload";
+import { fetchErrorReason } from "../net/retry";
+import { discardBody, safeText } from "../net/responses";
 
 export interface ApnsConfig {
   keyId: string;
@@ -65,12 +68,7 @@ export async function apnsProviderToken(config: ApnsConfig, nowMs: number): Prom
   const cacheKey = `${config.teamId}|${config.keyId}`;
   const cached = providerTokens.get(cacheKey);
   if (cached && nowMs - cached.issuedAt < TOKEN_REFRESH_MS) return cached.jwt;
-  const jwt = await signJwt(
-    { alg: "ES256", kid: config.keyId },
-    { iss: config.teamId, iat: Math.floor(nowMs / 1000) },
-    await signingKey(config),
-    "ES256",
-  );
+  const jwt = await signJwt({ alg: "ES256", kid: config.keyId }, { iss: config.teamId, iat: Math.floor(nowMs / 1000) }, await signingKey(config));
   providerTokens.set(cacheKey, { jwt, issuedAt: nowMs });
   return jwt;
 }
@@ -94,64 +92,56 @@ export interface ApnsOptions {
 /** The APNs provider: 200 delivered; 410 / BadDeviceToken / DeviceTokenNotForTopic gone; 429/5xx retry; else failed. */
 export function createApnsProvider(config: ApnsConfig, deps: PushDeps, options: ApnsOptions = {}): PushProvider {
   const timeoutMs = options.timeoutMs ?? 10_000;
-  return {
-    platform: "apns",
-    async send(target: PushTarget, notification: PushNotification): Promise<PushOutcome> {
-      try {
-        if (target.platform !== "apns") return { kind: "failed", reason: `apns provider got a ${target.platform} target` };
-        // The token becomes a path segment, so anything but hex is refused before it reaches the URL.
-        if (!isPlausibleApnsToken(target.token)) return { kind: "failed", reason: "apns device token is not hex" };
-        const now = deps.now();
-        let jwt: string;
-        try {
-          jwt = await apnsProviderToken(config, now);
-        } catch (error) {
-          return { kind: "failed", reason: `apns: cannot sign with APNS_PRIVATE_KEY: ${error instanceof Error ? error.message : String(error)}` };
-        }
-        let response: Response;
-        try {
-          response = await deps.fetch(`${apnsHost(config.environment)}/3/device/${target.token}`, {
-            method: "POST",
-            headers: {
-              authorization: `bearer ${jwt}`,
-              "apns-topic": config.bundleId,
-              "apns-push-type": "alert",
-              "apns-priority": "10",
-              // Absolute UNIX seconds: a relative value would be read as a 1970 date.
-              "apns-expiration": String(Math.floor(now / 1000) + EXPIRATION_SECONDS),
-              "apns-collapse-id": await collapseId(notification.conversationId),
-              "content-type": "application/json",
-            },
-            body: apnsPayload(notification),
-            signal: AbortSignal.timeout(timeoutMs),
-          });
-        } catch (error) {
-          return { kind: "retry", reason: `apns: ${fetchErrorReason(error)}` };
-        }
-        const status = response.status;
-        if (status === 200) {
-          await discardBody(response);
-          return { kind: "delivered", status };
-        }
-        const apnsReason = parseReason(await safeText(response));
-        const reason = `apns answered ${status}${apnsReason ? ` ${apnsReason}` : ""}`;
-        if (status === 410) return { kind: "gone", reason, status };
-        if (status === 400 && (apnsReason === "BadDeviceToken" || apnsReason === "DeviceTokenNotForTopic")) {
-          return { kind: "gone", reason, status };
-        }
-        if (status === 429 || status === 500 || status === 503) return retryOutcome(reason, status, response.headers, deps.now());
-        if (status === 403 && apnsReason === "ExpiredProviderToken") {
-          // Re-sign on the next send, but never sooner than Apple's 20-minute floor.
-          const cacheKey = `${config.teamId}|${config.keyId}`;
-          const cached = providerTokens.get(cacheKey);
-          if (cached && now - cached.issuedAt >= TOKEN_MIN_AGE_MS) providerTokens.delete(cacheKey);
-        }
-        return { kind: "failed", reason, status };
-      } catch (error) {
-        return { kind: "failed", reason: `apns: ${error instanceof Error ? error.message : String(error)}` };
-      }
-    },
-  };
+  return definePushProvider("apns", async (target, notification) => {
+    // The token becomes a path segment, so anything but hex is refused before it reaches the URL.
+    if (!isPlausibleApnsToken(target.token)) return { kind: "failed", reason: "apns device token is not hex" };
+    const now = deps.now();
+    let jwt: string;
+    try {
+      jwt = await apnsProviderToken(config, now);
+    } catch (error) {
+      return { kind: "failed", reason: `apns: cannot sign with APNS_PRIVATE_KEY: ${errorMessage(error)}` };
+    }
+    let response: Response;
+    try {
+      response = await deps.fetch(`${apnsHost(config.environment)}/3/device/${target.token}`, {
+        method: "POST",
+        headers: {
+          authorization: `bearer ${jwt}`,
+          "apns-topic": config.bundleId,
+          "apns-push-type": "alert",
+          "apns-priority": "10",
+          // Absolute UNIX seconds: a relative value would be read as a 1970 date.
+          "apns-expiration": String(Math.floor(now / 1000) + EXPIRATION_SECONDS),
+          "apns-collapse-id": await collapseId(notification.conversationId),
+          "content-type": "application/json",
+        },
+        body: apnsPayload(notification),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (error) {
+      return { kind: "retry", reason: `apns: ${fetchErrorReason(error)}` };
+    }
+    const status = response.status;
+    if (status === 200) {
+      await discardBody(response);
+      return { kind: "delivered", status };
+    }
+    const apnsReason = parseReason(await safeText(response));
+    const reason = `apns answered ${status}${apnsReason ? ` ${apnsReason}` : ""}`;
+    if (status === 410) return { kind: "gone", reason, status };
+    if (status === 400 && (apnsReason === "BadDeviceToken" || apnsReason === "DeviceTokenNotForTopic")) {
+      return { kind: "gone", reason, status };
+    }
+    if (status === 429 || status === 500 || status === 503) return retryOutcome(reason, status, response.headers, deps.now());
+    if (status === 403 && apnsReason === "ExpiredProviderToken") {
+      // Re-sign on the next send, but never sooner than Apple's 20-minute floor.
+      const cacheKey = `${config.teamId}|${config.keyId}`;
+      const cached = providerTokens.get(cacheKey);
+      if (cached && now - cached.issuedAt >= TOKEN_MIN_AGE_MS) providerTokens.delete(cacheKey);
+    }
+    return { kind: "failed", reason, status };
+  });
 }
 
 function parseReason(text: string): string | undefined {

@@ -1,6 +1,7 @@
 import type { PushDeps, PushOutcome, PushProvider, PushPlatform } from "./types";
 import { parsePushJob, type PushJob } from "./job";
-import { statusClass } from "./jose";
+import { retryDelaySeconds, type RetryPolicy } from "../net/retry";
+import { statusClass } from "../net/responses";
 import { finishedJobs, recordDeliveries, type DeliveryRecord } from "../storage/push-deliveries";
 import { presenceOf } from "../objects";
 import { recordEvents, type TenantEvent } from "../storage/events";
@@ -8,13 +9,8 @@ import { addUsage, type DailyMetric } from "../storage/usage";
 import { tenantDb } from "../storage/shards";
 import { logLine } from "../log";
 
-/** Retry policy: exponential backoff from 10 s, doubling, capped at one hour; Retry-After wins when longer. */
-export const PUSH_RETRY = { baseSeconds: 10, maxSeconds: 3600 } as const;
-
-export function retryDelaySeconds(attempt: number, retryAfterSeconds?: number): number {
-  const backoff = Math.min(PUSH_RETRY.baseSeconds * 2 ** Math.max(0, attempt - 1), PUSH_RETRY.maxSeconds);
-  return Math.min(Math.max(backoff, Math.ceil(retryAfterSeconds ?? 0)), 12 * 3600);
-}
+/** Push retries: exponential backoff from 10 s, doubling, capped at one hour; Retry-After wins when longer. */
+export const PUSH_RETRY: RetryPolicy = { baseSeconds: 10, maxSeconds: 3600 };
 
 /** Deliver one job through its platform's provider. Never throws: a provider failure is an outcome. */
 export async function processJob(providers: Record<PushPlatform, PushProvider>, job: PushJob): Promise<PushOutcome> {
@@ -82,7 +78,7 @@ export async function consumePushBatch(
           return message.ack();
         case "retry":
           record("retrying", detail);
-          return message.retry({ delaySeconds: retryDelaySeconds(message.attempts, outcome.retryAfterSeconds) });
+          return message.retry({ delaySeconds: retryDelaySeconds(PUSH_RETRY, message.attempts, outcome.retryAfterSeconds) });
       }
     }),
   );

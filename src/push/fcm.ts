@@ -1,21 +1,14 @@
 /**
  * Firebase Cloud Messaging, HTTP v1 API, authenticated with a Google service account (OAuth 2.0 JWT
- * bearer grant, RFC 7523) on WebCrypto: no SDK, since firebase-admin needs Node.
+ * bearer grant, RFC 7523): no SDK, since firebase-admin needs Node; the assertion is signed with jose.
  */
 
-import type { PushDeps, PushNotification, PushOutcome, PushProvider, PushTarget } from "./types";
-import {
-  discardBody,
-  fetchErrorReason,
-  fitToBytes,
-  importPkcs8SigningKey,
-  retryOutcome,
-  safeText,
-  sha256B64url,
-  signJwt,
-  truncateText,
-  utf8,
-} from "./jose";
+import type { PushDeps, PushNotification, PushOutcome, PushProvider } from "./types";
+import { definePushProvider, errorMessage, retryOutcome } from "./provider";
+import { importPkcs8SigningKey, signJwt } from "./jwt";
+import { collapseId, fitToBytes, truncateText } from "./payload";
+import { fetchErrorReason } from "../net/retry";
+import { discardBody, safeText } from "../net/responses";
 
 /** Google's OAuth 2.0 token endpoint: both the assertion's `aud` and where it is exchanged. */
 export const FCM_TOKEN_URL = "https://oauth2.googleapis.com/token";
@@ -97,7 +90,6 @@ export async function fcmAssertion(account: ServiceAccount, nowMs: number): Prom
     { alg: "RS256", typ: "JWT", kid: account.private_key_id },
     { iss: account.client_email, scope: FCM_SCOPE, aud: FCM_TOKEN_URL, iat, exp: iat + ASSERTION_SECONDS },
     key,
-    "RS256",
   );
 }
 
@@ -153,11 +145,6 @@ async function mintAccessToken(account: ServiceAccount, deps: PushDeps, timeoutM
 // ---------------------------------------------------------------------------------------------
 // Messages
 
-/** `apns-collapse-id` is limited to 64 bytes; conversation ids fit, anything longer is hashed. */
-export async function collapseId(conversationId: string): Promise<string> {
-  return utf8(conversationId).length <= 64 ? conversationId : sha256B64url(conversationId);
-}
-
 /**
  * The v1 `messages:send` body. `data` values are all strings (FCM rejects anything else with
  * INVALID_ARGUMENT); the `apns` block lets iOS devices registered through FCM get a proper alert.
@@ -190,39 +177,31 @@ export interface FcmOptions {
 export function createFcmProvider(account: ServiceAccount, deps: PushDeps, options: FcmOptions = {}): PushProvider {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const url = `https://fcm.googleapis.com/v1/projects/${encodeURIComponent(account.project_id)}/messages:send`;
-  return {
-    platform: "fcm",
-    async send(target: PushTarget, notification: PushNotification): Promise<PushOutcome> {
-      try {
-        if (target.platform !== "fcm") return { kind: "failed", reason: `fcm provider got a ${target.platform} target` };
-        const token = await accessToken(account, deps, timeoutMs);
-        if (!token.ok) return token.outcome;
-        const body = JSON.stringify(await fcmMessage(target.token, notification));
-        let response: Response;
-        try {
-          response = await deps.fetch(url, {
-            method: "POST",
-            headers: { Authorization: `Bearer ${token.accessToken}`, "Content-Type": "application/json" },
-            body,
-            signal: AbortSignal.timeout(timeoutMs),
-          });
-        } catch (error) {
-          return { kind: "retry", reason: `fcm: ${fetchErrorReason(error)}` };
-        }
-        if (response.ok) {
-          await discardBody(response);
-          return { kind: "delivered", status: response.status };
-        }
-        return mapFcmError(response, await safeText(response), deps.now(), () => {
-          // A cached token the server no longer accepts (revoked, clock skew): mint anew next time.
-          if (!token.fresh) tokenCache.delete(account.client_email);
-          return !token.fresh;
-        });
-      } catch (error) {
-        return { kind: "failed", reason: `fcm: ${errorMessage(error)}` };
-      }
-    },
-  };
+  return definePushProvider("fcm", async (target, notification) => {
+    const token = await accessToken(account, deps, timeoutMs);
+    if (!token.ok) return token.outcome;
+    const body = JSON.stringify(await fcmMessage(target.token, notification));
+    let response: Response;
+    try {
+      response = await deps.fetch(url, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${token.accessToken}`, "Content-Type": "application/json" },
+        body,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (error) {
+      return { kind: "retry", reason: `fcm: ${fetchErrorReason(error)}` };
+    }
+    if (response.ok) {
+      await discardBody(response);
+      return { kind: "delivered", status: response.status };
+    }
+    return mapFcmError(response, await safeText(response), deps.now(), () => {
+      // A cached token the server no longer accepts (revoked, clock skew): mint anew next time.
+      if (!token.fresh) tokenCache.delete(account.client_email);
+      return !token.fresh;
+    });
+  });
 }
 
 interface FcmErrorBody {
@@ -275,8 +254,4 @@ function tryJson(text: string): unknown {
   } catch {
     return undefined;
   }
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

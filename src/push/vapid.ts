@@ -1,6 +1,8 @@
 /** VAPID (RFC 8292): the ES256 JWT that identifies this application server to Web Push services. */
 
-import { b64urlDecode, importEs256PrivateKeyRaw, signJwt } from "./jose";
+import { importJWK } from "jose";
+import { b64urlDecode, b64urlEncode } from "../encoding";
+import { signJwt } from "./jwt";
 
 /** The operator's VAPID key pair (base64url: 65-byte uncompressed point, 32-byte scalar) and contact. */
 export interface VapidKeys {
@@ -41,11 +43,28 @@ export function checkVapidKeys(keys: VapidKeys): { ok: true } | { ok: false; rea
   return { ok: true };
 }
 
+/**
+ * Import an ES256 signing key from the raw public point and raw 32-byte private scalar, the form in
+ * which VAPID keys are distributed (RFC 8292 §3.2 uses the uncompressed point for `k`).
+ */
+async function importVapidSigningKey(publicRaw: Uint8Array, privateRaw: Uint8Array): Promise<CryptoKey> {
+  if (publicRaw.length !== 65 || publicRaw[0] !== 0x04) throw new Error("public key is not an uncompressed P-256 point");
+  if (privateRaw.length !== 32) throw new Error("private key is not a 32-byte P-256 scalar");
+  const jwk = {
+    kty: "EC",
+    crv: "P-256",
+    x: b64urlEncode(publicRaw.subarray(1, 33)),
+    y: b64urlEncode(publicRaw.subarray(33, 65)),
+    d: b64urlEncode(privateRaw),
+  };
+  return (await importJWK(jwk, "ES256")) as CryptoKey;
+}
+
 function signingKey(keys: VapidKeys): Promise<CryptoKey> {
   const id = `${keys.publicKey}|${keys.privateKey}`;
   let key = keyCache.get(id);
   if (!key) {
-    key = importEs256PrivateKeyRaw(b64urlDecode(keys.publicKey), b64urlDecode(keys.privateKey));
+    key = importVapidSigningKey(b64urlDecode(keys.publicKey), b64urlDecode(keys.privateKey));
     // A rejected import must not be cached: the next attempt (maybe with a fixed secret) tries again.
     key.catch(() => keyCache.delete(id));
     keyCache.set(id, key);
@@ -61,7 +80,7 @@ export function vapidAudience(endpoint: string): string {
 /** Sign a VAPID JWT for one audience: header {typ JWT, alg ES256}, claims {aud, exp, sub}. */
 export async function signVapidJwt(keys: VapidKeys, audience: string, nowMs: number): Promise<string> {
   const exp = Math.floor(nowMs / 1000) + VAPID_TOKEN_SECONDS;
-  return signJwt({ typ: "JWT", alg: "ES256" }, { aud: audience, exp, sub: keys.subject }, await signingKey(keys), "ES256");
+  return signJwt({ typ: "JWT", alg: "ES256" }, { aud: audience, exp, sub: keys.subject }, await signingKey(keys));
 }
 
 /**

@@ -3,11 +3,11 @@
  * The endpoint is user-supplied, so it is checked (checkOutboundUrl) both at registration and before each send.
  */
 
-import type { PushDeps, PushNotification, PushOutcome, PushProvider, PushTarget } from "./types";
-import { discardBody, fetchErrorReason, retryOutcome } from "./jose";
-import { checkOutboundUrl } from "./url-safety";
-
-export { checkOutboundUrl as checkWebhookEndpoint, type EndpointCheck } from "./url-safety";
+import type { PushDeps, PushNotification, PushOutcome, PushProvider } from "./types";
+import { definePushProvider, retryOutcome } from "./provider";
+import { fetchErrorReason } from "../net/retry";
+import { discardBody } from "../net/responses";
+import { checkOutboundUrl } from "../net/url-safety";
 
 /** A gateway that has not answered in 10 s is treated as down: the queue retries later. */
 export const WEBHOOK_TIMEOUT_MS = 10_000;
@@ -34,34 +34,26 @@ export interface WebhookOptions {
 /** The webhook provider: 2xx delivered; 404/410 gone; 408/429/5xx, timeouts and network errors retry; else failed. */
 export function createWebhookProvider(deps: PushDeps, options: WebhookOptions): PushProvider {
   const timeoutMs = options.timeoutMs ?? WEBHOOK_TIMEOUT_MS;
-  return {
-    platform: "webhook",
-    async send(target: PushTarget, notification: PushNotification): Promise<PushOutcome> {
-      try {
-        if (target.platform !== "webhook") return { kind: "failed", reason: `webhook provider got a ${target.platform} target` };
-        // Re-checked at send time: the environment may have changed since registration.
-        const check = checkOutboundUrl(target.endpoint, options.environment);
-        if (!check.ok) return { kind: "failed", reason: `endpoint refused: ${check.reason}` };
-        let response: Response;
-        try {
-          response = await deps.fetch(target.endpoint, {
-            method: "POST",
-            headers: { "Content-Type": "application/json" },
-            body: webhookBody(notification),
-            // A redirect could point a vetted public URL at an internal address.
-            redirect: "manual",
-            signal: AbortSignal.timeout(timeoutMs),
-          });
-        } catch (error) {
-          return { kind: "retry", reason: fetchErrorReason(error) };
-        }
-        await discardBody(response);
-        return mapWebhookStatus(response, deps.now());
-      } catch (error) {
-        return { kind: "failed", reason: `webhook: ${error instanceof Error ? error.message : String(error)}` };
-      }
-    },
-  };
+  return definePushProvider("webhook", async (target, notification) => {
+    // Re-checked at send time: the environment may have changed since registration.
+    const check = checkOutboundUrl(target.endpoint, options.environment);
+    if (!check.ok) return { kind: "failed", reason: `endpoint refused: ${check.reason}` };
+    let response: Response;
+    try {
+      response = await deps.fetch(target.endpoint, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: webhookBody(notification),
+        // A redirect could point a vetted public URL at an internal address.
+        redirect: "manual",
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (error) {
+      return { kind: "retry", reason: fetchErrorReason(error) };
+    }
+    await discardBody(response);
+    return mapWebhookStatus(response, deps.now());
+  });
 }
 
 function mapWebhookStatus(response: Response, nowMs: number): PushOutcome {

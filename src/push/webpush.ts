@@ -1,23 +1,17 @@
 /**
- * Web Push (RFC 8030) with message encryption (RFC 8291, `aes128gcm` of RFC 8188) and VAPID (RFC 8292),
- * on WebCrypto only.
+ * Web Push (RFC 8030) with message encryption (RFC 8291, `aes128gcm` of RFC 8188, on Web Crypto) and
+ * VAPID (RFC 8292, src/push/vapid.ts).
  */
 
-import type { PushDeps, PushNotification, PushOutcome, PushProvider, PushTarget, WebPushSubscription } from "./types";
-import {
-  b64urlDecode,
-  b64urlEncode,
-  concatBytes,
-  discardBody,
-  fetchErrorReason,
-  fitToBytes,
-  retryOutcome,
-  sha256B64url,
-  truncateText,
-  tryB64urlDecode,
-  utf8,
-} from "./jose";
-import { checkOutboundUrl } from "./url-safety";
+import type { PushDeps, PushNotification, PushProvider, WebPushSubscription } from "./types";
+import { definePushProvider, retryOutcome } from "./provider";
+import { b64urlDecode, b64urlEncode, base64Decode, concatBytes, utf8 } from "../encoding";
+import { fitToBytes, sha256B64url, truncateText } from "./payload";
+import { hmacSha256 } from "../hash";
+import { randomBytes } from "../random";
+import { fetchErrorReason } from "../net/retry";
+import { discardBody } from "../net/responses";
+import { checkOutboundUrl } from "../net/url-safety";
 import { forgetVapidAuthorization, vapidAuthorization, type VapidKeys } from "./vapid";
 
 /** One record of 4096 octets: push services must accept at least this (RFC 8030 §7.2). */
@@ -52,11 +46,11 @@ export function checkWebPushSubscription(value: unknown, environment = "producti
   const { p256dh, auth } = keys as { p256dh?: unknown; auth?: unknown };
   if (typeof p256dh !== "string") return { ok: false, reason: "subscription.keys.p256dh must be a string" };
   if (typeof auth !== "string") return { ok: false, reason: "subscription.keys.auth must be a string" };
-  const point = tryB64urlDecode(p256dh);
+  const point = base64Decode(p256dh);
   if (!point || point.length !== 65 || point[0] !== 0x04) {
     return { ok: false, reason: "subscription.keys.p256dh must be a base64url 65-byte uncompressed P-256 point" };
   }
-  const secret = tryB64urlDecode(auth);
+  const secret = base64Decode(auth);
   if (!secret || secret.length !== 16) return { ok: false, reason: "subscription.keys.auth must be 16 bytes, base64url" };
   return { ok: true, subscription: { endpoint, keys: { p256dh, auth } } };
 }
@@ -68,11 +62,6 @@ export function isValidWebPushSubscription(value: unknown, environment = "produc
 
 // ---------------------------------------------------------------------------------------------
 // RFC 8291 encryption
-
-async function hmacSha256(key: Uint8Array<ArrayBuffer>, data: Uint8Array<ArrayBuffer>): Promise<Uint8Array<ArrayBuffer>> {
-  const k = await crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  return new Uint8Array(await crypto.subtle.sign("HMAC", k, data));
-}
 
 /** Every value RFC 8291 §3.4 / RFC 8188 §2.2 derive, exposed so tests can compare each with Appendix A. */
 export interface WebPushKeySchedule {
@@ -146,7 +135,7 @@ export async function encryptWebPush(
 ): Promise<Uint8Array<ArrayBuffer>> {
   const padding = options.padding ?? 0;
   if (plaintext.length + padding > WEB_PUSH_MAX_PLAINTEXT) throw new Error("push payload exceeds one 4096-byte record");
-  const salt = options.salt ?? crypto.getRandomValues(new Uint8Array(16));
+  const salt = options.salt ?? randomBytes(16);
   if (salt.length !== 16) throw new Error("salt must be 16 bytes");
   const asKeyPair =
     options.asKeyPair ??
@@ -197,15 +186,8 @@ export async function decryptWebPush(
 // ---------------------------------------------------------------------------------------------
 // The provider
 
-/** What the service worker receives (JSON), the shape documented for clients. */
-export interface WebPushPayload {
-  conversationId: string;
-  seq: number;
-  sender: string;
-  preview: string;
-  badge: number;
-  title: string;
-}
+/** What the service worker receives (JSON), the shape documented for clients: the notification without its addressing. */
+export type WebPushPayload = Pick<PushNotification, "conversationId" | "seq" | "sender" | "preview" | "badge" | "title">;
 
 /**
  * The JSON plaintext for a notification, with the preview cut so the plaintext plus its padding fits
@@ -239,51 +221,43 @@ export interface WebPushOptions {
 export function createWebPushProvider(vapid: VapidKeys, deps: PushDeps, options: WebPushOptions): PushProvider {
   const ttl = options.ttlSeconds ?? 86_400;
   const timeoutMs = options.timeoutMs ?? 10_000;
-  return {
-    platform: "webpush",
-    async send(target: PushTarget, notification: PushNotification): Promise<PushOutcome> {
-      try {
-        if (target.platform !== "webpush") return { kind: "failed", reason: `webpush provider got a ${target.platform} target` };
-        const check = checkWebPushSubscription(target.subscription, options.environment);
-        if (!check.ok) return { kind: "failed", reason: `invalid subscription: ${check.reason}` };
-        const { endpoint, keys } = check.subscription;
-        const plaintext = webPushPlaintext(notification);
-        const padded = Math.min(WEB_PUSH_MAX_PLAINTEXT, Math.ceil((plaintext.length + 1) / PAD_BLOCK) * PAD_BLOCK - 1);
-        const body = await encryptWebPush(plaintext, b64urlDecode(keys.p256dh), b64urlDecode(keys.auth), {
-          padding: Math.max(0, padded - plaintext.length),
-        });
-        const authorization = await vapidAuthorization(vapid, endpoint, deps.now());
-        let response: Response;
-        try {
-          response = await deps.fetch(endpoint, {
-            method: "POST",
-            headers: {
-              TTL: String(ttl),
-              Urgency: "high",
-              Topic: await webPushTopic(notification.conversationId),
-              "Content-Encoding": "aes128gcm",
-              "Content-Type": "application/octet-stream",
-              Authorization: authorization,
-            },
-            body,
-            redirect: "manual",
-            signal: AbortSignal.timeout(timeoutMs),
-          });
-        } catch (error) {
-          return { kind: "retry", reason: fetchErrorReason(error) };
-        }
-        await discardBody(response);
-        const status = response.status;
-        if (status >= 200 && status < 300) return { kind: "delivered", status };
-        // RFC 8030 §7.3: the subscription expired or was unsubscribed.
-        if (status === 404 || status === 410) return { kind: "gone", reason: `push service answered ${status}`, status };
-        if (status === 429 || status >= 500) return retryOutcome(`push service answered ${status}`, status, response.headers, deps.now());
-        // 401/403: the push service rejected our VAPID token; sign a fresh one next time.
-        if (status === 401 || status === 403) forgetVapidAuthorization(vapid, endpoint);
-        return { kind: "failed", reason: `push service answered ${status}`, status };
-      } catch (error) {
-        return { kind: "failed", reason: `webpush: ${error instanceof Error ? error.message : String(error)}` };
-      }
-    },
-  };
+  return definePushProvider("webpush", async (target, notification) => {
+    const check = checkWebPushSubscription(target.subscription, options.environment);
+    if (!check.ok) return { kind: "failed", reason: `invalid subscription: ${check.reason}` };
+    const { endpoint, keys } = check.subscription;
+    const plaintext = webPushPlaintext(notification);
+    const padded = Math.min(WEB_PUSH_MAX_PLAINTEXT, Math.ceil((plaintext.length + 1) / PAD_BLOCK) * PAD_BLOCK - 1);
+    const body = await encryptWebPush(plaintext, b64urlDecode(keys.p256dh), b64urlDecode(keys.auth), {
+      padding: Math.max(0, padded - plaintext.length),
+    });
+    const authorization = await vapidAuthorization(vapid, endpoint, deps.now());
+    let response: Response;
+    try {
+      response = await deps.fetch(endpoint, {
+        method: "POST",
+        headers: {
+          TTL: String(ttl),
+          Urgency: "high",
+          Topic: await webPushTopic(notification.conversationId),
+          "Content-Encoding": "aes128gcm",
+          "Content-Type": "application/octet-stream",
+          Authorization: authorization,
+        },
+        body,
+        redirect: "manual",
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (error) {
+      return { kind: "retry", reason: fetchErrorReason(error) };
+    }
+    await discardBody(response);
+    const status = response.status;
+    if (status >= 200 && status < 300) return { kind: "delivered", status };
+    // RFC 8030 §7.3: the subscription expired or was unsubscribed.
+    if (status === 404 || status === 410) return { kind: "gone", reason: `push service answered ${status}`, status };
+    if (status === 429 || status >= 500) return retryOutcome(`push service answered ${status}`, status, response.headers, deps.now());
+    // 401/403: the push service rejected our VAPID token; sign a fresh one next time.
+    if (status === 401 || status === 403) forgetVapidAuthorization(vapid, endpoint);
+    return { kind: "failed", reason: `push service answered ${status}`, status };
+  });
 }

@@ -1,3 +1,5 @@
+import { randomHex } from "../random";
+
 /** Where an attachment's bytes live in R2: under its tenant and conversation, so keys never collide across tenants. */
 export function attachmentKey(tenantId: string, conversationId: string, attachmentId: string): string {
   return `${tenantId}/${conversationId}/${attachmentId}`;
@@ -7,7 +9,7 @@ export function attachmentKey(tenantId: string, conversationId: string, attachme
 export const ATTACHMENT_ID = /^f_[0-9a-f]{32}$/;
 
 export function newAttachmentId(): string {
-  return `f_${[...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+  return `f_${randomHex(16)}`;
 }
 
 /** The tenant's attachment limits. */
