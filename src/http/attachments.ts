@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import type { AppContext, AppEnv } from "./context";
 import { actorOf } from "./auth";
-import { readLimited } from "./body";
+import { limitedBody } from "./body";
 import { ApiError, unwrap } from "./errors";
 import { imageSize, resolveContentType } from "../domain/files";
 import { attachmentKey, attachmentPolicy, ATTACHMENT_ID, newAttachmentId } from "../storage/files";
@@ -36,7 +36,8 @@ export async function uploadAttachment(c: AppContext, room: RoomRpc, conversatio
   const policy = await attachmentPolicy(c.env.DB, actor.tenantId);
   const max = Math.min(policy.maxBytes, ATTACHMENT_HARD_MAX_BYTES);
   if (Number(c.req.header("content-length") ?? "0") > max) throw new ApiError("too_large", `body: attachments are at most ${max} bytes`);
-  const bytes = await readLimited(c.req.raw.body, max);
+  const bytes = await limitedBody(c, max);
+  if (!bytes) throw new ApiError("too_large", `body: must be at most ${max} bytes`);
   if (bytes.byteLength === 0) throw new ApiError("invalid_request", "body: the file is empty");
   await requireStorageQuota(c.env, actor.tenantId, bytes.byteLength);
   const type = resolveContentType(c.req.header("content-type") ?? "", bytes);

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import type { AppContext, AppEnv } from "./context";
 import { actorOf, requirePrincipal } from "./auth";
-import { intParam } from "./body";
+import { intParam } from "./query";
 import { ApiError } from "./errors";
 import { EXTERNAL_ID, isConversationId } from "../protocol/ids";
 import { MESSAGE_KINDS } from "../domain/kinds";

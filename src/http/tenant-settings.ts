@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "./context";
 import { requirePrincipal, tenantOf } from "./auth";
-import { readJson } from "./body";
+import { jsonBody } from "./body";
 import { ApiError } from "./errors";
 import { audit } from "./audit";
 import { getTenantSettings, updateTenantSettings } from "../storage/retention";
@@ -33,8 +33,8 @@ export const tenantSettingsRoutes = new Hono<AppEnv>()
     if (!settings) throw new ApiError("not_found", "tenant not found");
     return c.json(settings);
   })
-  .put("/settings", async (c) => {
-    const input = await readJson(c, Settings);
+  .put("/settings", jsonBody(Settings), async (c) => {
+    const input = c.req.valid("json");
     const change = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
     await updateTenantSettings(c.env.DB, tenantOf(c), change);
     await audit(c, "settings.updated", tenantOf(c), change);
