@@ -1,3 +1,7 @@
+import { drizzle } from "drizzle-orm/d1";
+import { and, eq, exists, ne, or, sql, type SQL } from "drizzle-orm";
+import { alias, QueryBuilder, type SQLiteColumn } from "drizzle-orm/sqlite-core";
+import { conversations, hiddenMessages, memberships, users } from "./schema";
 import type { ConversationSummary, HistoryRow } from "./conversations";
 import { listConversationsWhere } from "./conversations";
 import type { JsonObject } from "../protocol/frames";
@@ -235,23 +239,17 @@ export async function searchMessages(db: D1Database, s: MessageSearch): Promise<
 
 /** Record that a member deleted a message for themself (idempotent). */
 export async function hideFromSearch(db: D1Database, h: { tenantId: string; userId: string; conversationId: string; seq: number }): Promise<void> {
-  await db
-    .prepare(`INSERT INTO hidden_messages (tenant_id, user_id, conversation_id, seq) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING`)
-    .bind(h.tenantId, h.userId, h.conversationId, h.seq)
-    .run();
+  await drizzle(db).insert(hiddenMessages).values(h).onConflictDoNothing();
 }
 
 /** The user's conversations whose name, or another member's name or id, contains `q` (case-insensitive for Latin). */
 export async function searchConversations(db: D1Database, tenantId: string, userId: string, q: string, limit: number): Promise<ConversationSummary[]> {
-  return listConversationsWhere(
-    db,
-    tenantId,
-    userId,
-    `(instr(lower(coalesce(c.name, '')), lower(?4)) > 0 OR EXISTS (
-        SELECT 1 FROM memberships o JOIN users u ON u.tenant_id = o.tenant_id AND u.id = o.user_id
-        WHERE o.tenant_id = c.tenant_id AND o.conversation_id = c.id AND o.user_id != ?2
-          AND (instr(lower(u.name), lower(?4)) > 0 OR instr(lower(u.id), lower(?4)) > 0)))`,
-    [q],
-    limit,
-  );
+  const o = alias(memberships, "o");
+  const contains = (text: SQL | SQLiteColumn) => sql`instr(lower(${text}), lower(${q})) > 0`;
+  const otherMember = new QueryBuilder()
+    .select({ one: sql`1` })
+    .from(o)
+    .innerJoin(users, and(eq(users.tenantId, o.tenantId), eq(users.id, o.userId)))
+    .where(and(eq(o.tenantId, conversations.tenantId), eq(o.conversationId, conversations.id), ne(o.userId, userId), or(contains(users.name), contains(users.id))));
+  return listConversationsWhere(db, tenantId, userId, or(contains(sql`coalesce(${conversations.name}, '')`), exists(otherMember)), limit);
 }
