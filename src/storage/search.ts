@@ -113,6 +113,7 @@ interface WindowRow {
  * Messages the searcher deleted for themself (hidden_messages) are left out in the query.
  * A date filter whose range holds at most DATE_WINDOW_MAX messages first narrows the window to their
  * ids (the ts index is ordered by time, ids by mirror order: the bounds are exact, read from the index).
+ * Hand-written SQL: FTS5 MATCH, and plans pinned with INDEXED BY and CROSS JOIN, which drizzle's builder cannot say.
  */
 export async function searchMessages(db: D1Database, s: MessageSearch): Promise<MessagePage> {
   const driver = s.trigram !== null ? "messages_fts" : "messages_grams";
