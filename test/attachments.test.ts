@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { api, BASE, createGroup, expectError, setupTenant } from "./helpers";
 import { roomName } from "../src/protocol/ids";
 import { imageSize, sniff } from "../src/domain/files";
+import type { AttachmentUrl, Message } from "./responses";
 
 /** A 3x2 PNG header (signature + IHDR) followed by padding: enough for sniffing and sizing. */
 function png(width = 3, height = 2): Uint8Array {
@@ -32,7 +33,7 @@ describe("attachments", () => {
     const up = await upload(t.tokens.alice!, id, png(640, 480), "image/png", "chart.png");
     expect(up.status).toBe(201);
     expect(up.body).toMatchObject({ name: "chart.png", size: 64, contentType: "image/png", width: 640, height: 480 });
-    const sent = await api("POST", `/v1/conversations/${id}/messages`, {
+    const sent = await api<Message>("POST", `/v1/conversations/${id}/messages`, {
       token: t.tokens.alice!,
       // The client's claims about size and type are replaced by what the upload measured.
       body: { clientId: "img", kind: "image", body: { attachment: { id: up.body.id, name: "chart.png", size: 1, contentType: "image/gif" } } },
@@ -43,7 +44,7 @@ describe("attachments", () => {
     expect(download.status).toBe(200);
     expect(download.headers.get("content-type")).toBe("image/png");
     expect(new Uint8Array(await download.arrayBuffer())).toEqual(png(640, 480));
-    const link = await api("GET", `/v1/conversations/${id}/attachments/${up.body.id}/url`, { token: t.tokens.bob! });
+    const link = await api<AttachmentUrl>("GET", `/v1/conversations/${id}/attachments/${up.body.id}/url`, { token: t.tokens.bob! });
     const viaLink = await exports.default.fetch(link.body.url);
     expect(viaLink.status).toBe(200);
     await viaLink.arrayBuffer();

@@ -2,9 +2,10 @@ import { env, exports } from "cloudflare:workers";
 import { decode, sign } from "hono/jwt";
 import { describe, expect, it } from "vitest";
 import { ADMIN, api, BASE, connect, createGroup, expectError, setupTenant, uniqueId, type ApiResponse } from "./helpers";
+import type { Conversation, ConversationCreated, ConversationList, ErrorBody, IssuedToken, TenantApiKey, TenantCreated, User } from "./responses";
 
 /** The API.md error envelope, with nothing else in it and no trace of the server's internals. */
-function expectCleanError(res: ApiResponse, status: number, code: string): void {
+function expectCleanError(res: ApiResponse, status: number, code: string): asserts res is ApiResponse<ErrorBody> {
   expectError(res, status, code);
   expect(Object.keys(res.body)).toEqual(["error"]);
   for (const key of Object.keys(res.body.error)) expect(["code", "message", "requestId"]).toContain(key);
@@ -29,9 +30,9 @@ function base64url(text: string): string {
 
 describe("requests without a usable credential", () => {
   it("are refused with 401 unauthorized when there is no Authorization header", async () => {
-    expectCleanError(await api("GET", "/v1/conversations"), 401, "unauthorized");
-    expectCleanError(await api("POST", "/v1/tenants", { body: { id: uniqueId("t"), name: "x" } }), 401, "unauthorized");
-    expectCleanError(await api("PUT", "/v1/users/alice", { body: { name: "A" } }), 401, "unauthorized");
+    expectCleanError(await api<ConversationList>("GET", "/v1/conversations"), 401, "unauthorized");
+    expectCleanError(await api<TenantCreated>("POST", "/v1/tenants", { body: { id: uniqueId("t"), name: "x" } }), 401, "unauthorized");
+    expectCleanError(await api<User>("PUT", "/v1/users/alice", { body: { name: "A" } }), 401, "unauthorized");
   });
 
   it.each([
@@ -44,44 +45,44 @@ describe("requests without a usable credential", () => {
     ["a credential longer than 4096 characters", `Bearer ${"x".repeat(4097)}`],
     ["an unknown scheme", "Token abc"],
   ])("are refused with 401 when the Authorization header is malformed: %s", async (_label, header) => {
-    const res = await api("GET", "/v1/conversations", { headers: { authorization: header } });
+    const res = await api<ConversationList>("GET", "/v1/conversations", { headers: { authorization: header } });
     expectCleanError(res, 401, "unauthorized");
   });
 
   it("are refused with 401 when the api key is unknown", async () => {
-    const res = await api("GET", "/v1/conversations", { token: `sbk_${"A".repeat(43)}` });
+    const res = await api<ConversationList>("GET", "/v1/conversations", { token: `sbk_${"A".repeat(43)}` });
     expectCleanError(res, 401, "unauthorized");
-    expectCleanError(await api("PUT", "/v1/users/alice", { token: "sbk_nope", body: { name: "A" } }), 401, "unauthorized");
+    expectCleanError(await api<User>("PUT", "/v1/users/alice", { token: "sbk_nope", body: { name: "A" } }), 401, "unauthorized");
   });
 
   it("are refused with 401 when a user token is signed with another key", async () => {
     const t = await setupTenant(["alice"]);
     const forged = await userJwt({ sub: "alice", tid: t.tenantId }, "not-the-server-signing-key-0123456789");
-    expectCleanError(await api("GET", "/v1/conversations", { token: forged }), 401, "unauthorized");
+    expectCleanError(await api<ConversationList>("GET", "/v1/conversations", { token: forged }), 401, "unauthorized");
   });
 
   it("are refused with 401 when a user token has expired", async () => {
     const t = await setupTenant(["alice"]);
     const expired = await userJwt({ sub: "alice", tid: t.tenantId, iat: now() - 7200, exp: now() - 60 });
-    expectCleanError(await api("GET", "/v1/conversations", { token: expired }), 401, "unauthorized");
+    expectCleanError(await api<ConversationList>("GET", "/v1/conversations", { token: expired }), 401, "unauthorized");
   });
 
   it("are refused with 401 when a user token names another issuer", async () => {
     const t = await setupTenant(["alice"]);
     const token = await userJwt({ sub: "alice", tid: t.tenantId, iss: "someone-else" });
-    expectCleanError(await api("GET", "/v1/conversations", { token }), 401, "unauthorized");
+    expectCleanError(await api<ConversationList>("GET", "/v1/conversations", { token }), 401, "unauthorized");
   });
 
   it("are refused with 401 when a user token has no issuer", async () => {
     const t = await setupTenant(["alice"]);
     const token = await sign({ sub: "alice", tid: t.tenantId, iat: now(), exp: now() + 3600 }, env.TOKEN_SIGNING_KEY, "HS256");
-    expectCleanError(await api("GET", "/v1/conversations", { token }), 401, "unauthorized");
+    expectCleanError(await api<ConversationList>("GET", "/v1/conversations", { token }), 401, "unauthorized");
   });
 
   it("are refused with 401 when a user token has no expiry", async () => {
     const t = await setupTenant(["alice"]);
     const token = await sign({ iss: "switchboard", sub: "alice", tid: t.tenantId, iat: now() }, env.TOKEN_SIGNING_KEY, "HS256");
-    expectCleanError(await api("GET", "/v1/conversations", { token }), 401, "unauthorized");
+    expectCleanError(await api<ConversationList>("GET", "/v1/conversations", { token }), 401, "unauthorized");
   });
 
   it.each([
@@ -99,39 +100,39 @@ describe("requests without a usable credential", () => {
     const claims: Record<string, unknown> = { sub: "alice", tid: t.tenantId, ...override };
     for (const k of Object.keys(claims)) if (claims[k] === undefined) delete claims[k];
     const token = await userJwt(claims);
-    expectCleanError(await api("GET", "/v1/conversations", { token }), 401, "unauthorized");
+    expectCleanError(await api<ConversationList>("GET", "/v1/conversations", { token }), 401, "unauthorized");
   });
 
   it("are refused with 401 when a user token is signed with another algorithm than HS256", async () => {
     const t = await setupTenant(["alice"]);
     const token = await userJwt({ sub: "alice", tid: t.tenantId }, env.TOKEN_SIGNING_KEY, "HS512");
-    expectCleanError(await api("GET", "/v1/conversations", { token }), 401, "unauthorized");
+    expectCleanError(await api<ConversationList>("GET", "/v1/conversations", { token }), 401, "unauthorized");
   });
 
   it("are refused with 401 when a user token is unsigned (alg none)", async () => {
     const t = await setupTenant(["alice"]);
     const header = base64url(JSON.stringify({ alg: "none", typ: "JWT" }));
     const payload = base64url(JSON.stringify({ iss: "switchboard", sub: "alice", tid: t.tenantId, iat: now(), exp: now() + 3600 }));
-    expectCleanError(await api("GET", "/v1/conversations", { token: `${header}.${payload}.` }), 401, "unauthorized");
+    expectCleanError(await api<ConversationList>("GET", "/v1/conversations", { token: `${header}.${payload}.` }), 401, "unauthorized");
   });
 
   it("are refused with 401 when a user token has been tampered with", async () => {
     const t = await setupTenant(["alice", "bob"]);
     const [header, , signature] = t.tokens.alice!.split(".");
     const payload = base64url(JSON.stringify({ iss: "switchboard", sub: "bob", tid: t.tenantId, iat: now(), exp: now() + 3600 }));
-    expectCleanError(await api("GET", "/v1/conversations", { token: `${header}.${payload}.${signature}` }), 401, "unauthorized");
+    expectCleanError(await api<ConversationList>("GET", "/v1/conversations", { token: `${header}.${payload}.${signature}` }), 401, "unauthorized");
   });
 
   it("are refused with 401 when the credential is garbage shaped like a JWT", async () => {
-    expectCleanError(await api("GET", "/v1/conversations", { token: "a.b.c" }), 401, "unauthorized");
-    expectCleanError(await api("GET", "/v1/conversations", { token: "...." }), 401, "unauthorized");
+    expectCleanError(await api<ConversationList>("GET", "/v1/conversations", { token: "a.b.c" }), 401, "unauthorized");
+    expectCleanError(await api<ConversationList>("GET", "/v1/conversations", { token: "...." }), 401, "unauthorized");
   });
 
   it("are refused with 401 when the operator token is wrong", async () => {
     const body = { id: uniqueId("t"), name: "Nope" };
-    expectCleanError(await api("POST", "/v1/tenants", { token: `${ADMIN}x`, body }), 401, "unauthorized");
-    expectCleanError(await api("POST", "/v1/tenants", { token: "wrong-admin-token", body }), 401, "unauthorized");
-    expectCleanError(await api("POST", "/v1/tenants", { token: ADMIN.slice(0, -1), body }), 401, "unauthorized");
+    expectCleanError(await api<TenantCreated>("POST", "/v1/tenants", { token: `${ADMIN}x`, body }), 401, "unauthorized");
+    expectCleanError(await api<TenantCreated>("POST", "/v1/tenants", { token: "wrong-admin-token", body }), 401, "unauthorized");
+    expectCleanError(await api<TenantCreated>("POST", "/v1/tenants", { token: ADMIN.slice(0, -1), body }), 401, "unauthorized");
     // Nothing was created: the same id is still free for the real operator.
     expect((await api("POST", "/v1/tenants", { token: ADMIN, body })).status).toBe(201);
   });
@@ -140,44 +141,44 @@ describe("requests without a usable credential", () => {
 describe("a valid credential of the wrong kind", () => {
   it("is forbidden (403) when a user token tries to create a tenant", async () => {
     const t = await setupTenant(["alice"]);
-    const res = await api("POST", "/v1/tenants", { token: t.tokens.alice!, body: { id: uniqueId("t"), name: "x" } });
+    const res = await api<TenantCreated>("POST", "/v1/tenants", { token: t.tokens.alice!, body: { id: uniqueId("t"), name: "x" } });
     expectCleanError(res, 403, "forbidden");
   });
 
   it("is forbidden (403) when a user token tries to upsert a user", async () => {
     const t = await setupTenant(["alice"]);
-    const res = await api("PUT", "/v1/users/x", { token: t.tokens.alice!, body: { name: "X" } });
+    const res = await api<User>("PUT", "/v1/users/x", { token: t.tokens.alice!, body: { name: "X" } });
     expectCleanError(res, 403, "forbidden");
     expectError(await api("GET", "/v1/users/x", { token: t.apiKey }), 404, "not_found");
   });
 
   it("is forbidden (403) when a user token tries to issue user tokens", async () => {
     const t = await setupTenant(["alice", "bob"]);
-    const res = await api("POST", "/v1/users/bob/tokens", { token: t.tokens.alice!, body: {} });
+    const res = await api<IssuedToken>("POST", "/v1/users/bob/tokens", { token: t.tokens.alice!, body: {} });
     expectCleanError(res, 403, "forbidden");
   });
 
   it("is forbidden (403) when a tenant api key tries to create a tenant", async () => {
     const t = await setupTenant([]);
-    const res = await api("POST", "/v1/tenants", { token: t.apiKey, body: { id: uniqueId("t"), name: "x" } });
+    const res = await api<TenantCreated>("POST", "/v1/tenants", { token: t.apiKey, body: { id: uniqueId("t"), name: "x" } });
     expectCleanError(res, 403, "forbidden");
   });
 
   it("is forbidden (403) when a tenant api key tries to mint api keys", async () => {
     const t = await setupTenant([]);
-    const res = await api("POST", `/v1/tenants/${t.tenantId}/api-keys`, { token: t.apiKey });
+    const res = await api<TenantApiKey>("POST", `/v1/tenants/${t.tenantId}/api-keys`, { token: t.apiKey });
     expectCleanError(res, 403, "forbidden");
   });
 
   it("is forbidden (403) when the operator token is used on conversations", async () => {
-    expectCleanError(await api("GET", "/v1/conversations", { token: ADMIN }), 403, "forbidden");
-    const post = await api("POST", "/v1/conversations", { token: ADMIN, body: { type: "group", name: "ops", members: [] } });
+    expectCleanError(await api<ConversationList>("GET", "/v1/conversations", { token: ADMIN }), 403, "forbidden");
+    const post = await api<ConversationCreated>("POST", "/v1/conversations", { token: ADMIN, body: { type: "group", name: "ops", members: [] } });
     expectCleanError(post, 403, "forbidden");
   });
 
   it("is forbidden (403) when the operator token is used on users", async () => {
-    expectCleanError(await api("PUT", "/v1/users/alice", { token: ADMIN, body: { name: "A" } }), 403, "forbidden");
-    expectCleanError(await api("GET", "/v1/users/alice", { token: ADMIN }), 403, "forbidden");
+    expectCleanError(await api<User>("PUT", "/v1/users/alice", { token: ADMIN, body: { name: "A" } }), 403, "forbidden");
+    expectCleanError(await api<User>("GET", "/v1/users/alice", { token: ADMIN }), 403, "forbidden");
   });
 });
 
@@ -250,7 +251,7 @@ describe("user tokens", () => {
   it("issued with ttlSeconds work and expire ttlSeconds from now", async () => {
     const t = await setupTenant(["alice"]);
     const before = Date.now();
-    const res = await api("POST", "/v1/users/alice/tokens", { token: t.apiKey, body: { ttlSeconds: 120 } });
+    const res = await api<IssuedToken>("POST", "/v1/users/alice/tokens", { token: t.apiKey, body: { ttlSeconds: 120 } });
     const after = Date.now();
     expect(res.status).toBe(201);
     expect(typeof res.body.token).toBe("string");
@@ -258,7 +259,7 @@ describe("user tokens", () => {
     expect(res.body.expiresAt).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000 + 120_000);
     expect(res.body.expiresAt).toBeLessThanOrEqual(after + 120_000);
     expect(decode(res.body.token).payload.exp).toBe(res.body.expiresAt / 1000);
-    const list = await api("GET", "/v1/conversations", { token: res.body.token });
+    const list = await api<ConversationList>("GET", "/v1/conversations", { token: res.body.token });
     expect(list.status).toBe(200);
     expect(list.body.conversations).toEqual([]);
   });
@@ -266,7 +267,7 @@ describe("user tokens", () => {
   it("issued without ttlSeconds last the configured default of a day", async () => {
     const t = await setupTenant(["alice"]);
     const before = Date.now();
-    const res = await api("POST", "/v1/users/alice/tokens", { token: t.apiKey, body: {} });
+    const res = await api<IssuedToken>("POST", "/v1/users/alice/tokens", { token: t.apiKey, body: {} });
     expect(res.status).toBe(201);
     expect(res.body.expiresAt).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000 + 86_400_000);
     expect(res.body.expiresAt).toBeLessThanOrEqual(Date.now() + 86_400_000);
@@ -290,7 +291,7 @@ describe("user tokens", () => {
   it("accept ttlSeconds at both ends of the allowed range", async () => {
     const t = await setupTenant(["alice"]);
     for (const ttlSeconds of [60, 30 * 24 * 3600]) {
-      const res = await api("POST", "/v1/users/alice/tokens", { token: t.apiKey, body: { ttlSeconds } });
+      const res = await api<IssuedToken>("POST", "/v1/users/alice/tokens", { token: t.apiKey, body: { ttlSeconds } });
       expect(res.status, JSON.stringify(res.body)).toBe(201);
       expect((await api("GET", "/v1/conversations", { token: res.body.token })).status).toBe(200);
     }
@@ -299,7 +300,7 @@ describe("user tokens", () => {
   it("act as their user in their own tenant only", async () => {
     const t = await setupTenant(["alice", "bob"]);
     const id = await createGroup(t.tokens.alice!, ["bob"]);
-    const view = await api("GET", `/v1/conversations/${id}`, { token: t.tokens.bob! });
+    const view = await api<Conversation>("GET", `/v1/conversations/${id}`, { token: t.tokens.bob! });
     expect(view.status).toBe(200);
     expect(view.body.members).toEqual(["alice", "bob"]);
   });

@@ -1,7 +1,8 @@
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { ServerFrame } from "../src/protocol/frames";
-import { api, BASE, createGroup, expectError, join, manualRoomClock, sendHttp, setupTenant, type ApiResponse, type TestSocket, type TestTenant } from "./helpers";
+import { api, BASE, createGroup, errorOf, expectError, join, manualRoomClock, sendHttp, setupTenant, type ApiResponse, type TestSocket, type TestTenant } from "./helpers";
+import type { Conversation, ConversationCreated, ConversationList, Message, MessagesPage, User } from "./responses";
 
 const KIB = 1024;
 
@@ -17,12 +18,12 @@ async function roomWithOneMessage(): Promise<{ t: TestTenant; id: string; alice:
 
 /** The conversation holds exactly these clientIds, as seq 1..n, and says lastSeq n. */
 async function expectLog(token: string, id: string, clientIds: string[]): Promise<void> {
-  const history = await api("GET", `/v1/conversations/${id}/messages?limit=200`, { token });
+  const history = await api<MessagesPage>("GET", `/v1/conversations/${id}/messages?limit=200`, { token });
   expect(history.status).toBe(200);
   expect(history.body.messages.map((m: { seq: number; clientId: string }) => [m.seq, m.clientId])).toEqual(
     clientIds.map((c, i) => [i + 1, c]),
   );
-  const view = await api("GET", `/v1/conversations/${id}`, { token });
+  const view = await api<Conversation>("GET", `/v1/conversations/${id}`, { token });
   expect(view.status).toBe(200);
   expect(view.body.lastSeq).toBe(clientIds.length);
 }
@@ -59,7 +60,7 @@ function bigSendBody(bytes: number): string {
 describe.concurrent("HTTP bad input", () => {
   it("malformed JSON is refused with 400 invalid_request and stores nothing", async () => {
     const { id, alice } = await roomWithOneMessage();
-    const res = await api("POST", `/v1/conversations/${id}/messages`, {
+    const res = await api<Message>("POST", `/v1/conversations/${id}/messages`, {
       token: alice,
       rawBody: '{"clientId":"m2","kind":"text","body":{"text":"hi"',
       headers: { "content-type": "application/json" },
@@ -76,16 +77,16 @@ describe.concurrent("HTTP bad input", () => {
     ["invalid UTF-8", "\uFFFD"],
   ])("malformed JSON (%s) on create-conversation is 400 and creates nothing", async (_label, raw) => {
     const t = await setupTenant(["alice"]);
-    const res = await api("POST", "/v1/conversations", { token: t.tokens.alice!, rawBody: raw, headers: { "content-type": "application/json" } });
+    const res = await api<ConversationCreated>("POST", "/v1/conversations", { token: t.tokens.alice!, rawBody: raw, headers: { "content-type": "application/json" } });
     expectError(res, 400, "invalid_request");
-    const list = await api("GET", "/v1/conversations", { token: t.tokens.alice! });
+    const list = await api<ConversationList>("GET", "/v1/conversations", { token: t.tokens.alice! });
     expect(list.body.conversations).toEqual([]);
   });
 
   it("a body that is not a JSON object is refused with 400", async () => {
     const { id, alice } = await roomWithOneMessage();
     for (const raw of ["[]", '"text"', "null", "42", "true"]) {
-      const res = await api("POST", `/v1/conversations/${id}/messages`, { token: alice, rawBody: raw, headers: { "content-type": "application/json" } });
+      const res = await api<Message>("POST", `/v1/conversations/${id}/messages`, { token: alice, rawBody: raw, headers: { "content-type": "application/json" } });
       expectError(res, 400, "invalid_request");
     }
     await expectLog(alice, id, ["m1"]);
@@ -93,7 +94,7 @@ describe.concurrent("HTTP bad input", () => {
 
   it("malformed JSON on a user upsert is 400 and creates no user", async () => {
     const t = await setupTenant([]);
-    const res = await api("PUT", "/v1/users/zed", { token: t.apiKey, rawBody: "{name:", headers: { "content-type": "application/json" } });
+    const res = await api<User>("PUT", "/v1/users/zed", { token: t.apiKey, rawBody: "{name:", headers: { "content-type": "application/json" } });
     expectError(res, 400, "invalid_request");
     expectError(await api("GET", "/v1/users/zed", { token: t.apiKey }), 404, "not_found");
   });
@@ -107,7 +108,7 @@ describe.concurrent("HTTP bad input", () => {
     ["body.mentions is a string", { clientId: "c", kind: "text", body: { text: "x", mentions: "bob" } }, "mentions"],
   ])("a message whose %s is 400 naming the field and stores nothing", async (_label, body, field) => {
     const { id, alice } = await roomWithOneMessage();
-    const res = await api("POST", `/v1/conversations/${id}/messages`, { token: alice, body });
+    const res = await api<Message>("POST", `/v1/conversations/${id}/messages`, { token: alice, body });
     expectFieldError(res, field);
     await expectLog(alice, id, ["m1"]);
   });
@@ -120,7 +121,7 @@ describe.concurrent("HTTP bad input", () => {
   ])("creating a conversation where %s is 400 naming the field and creates nothing", async (_label, path, body, field) => {
     const t = await setupTenant(["alice", "bob"]);
     expectFieldError(await api("POST", path, { token: t.tokens.alice!, body }), field);
-    expect((await api("GET", "/v1/conversations", { token: t.tokens.alice! })).body.conversations).toEqual([]);
+    expect((await api<ConversationList>("GET", "/v1/conversations", { token: t.tokens.alice! })).body.conversations).toEqual([]);
   });
 
   it.each([
@@ -131,22 +132,22 @@ describe.concurrent("HTTP bad input", () => {
     ["members.userIds holds an invalid id", "POST", "members", { userIds: ["a b"] }, "userIds"],
   ])("a conversation call where %s is 400 naming the field and changes nothing", async (_label, method, sub, body, field) => {
     const { id, alice } = await roomWithOneMessage();
-    const before = await api("GET", `/v1/conversations/${id}`, { token: alice });
+    const before = await api<Conversation>("GET", `/v1/conversations/${id}`, { token: alice });
     expectFieldError(await api(method, `/v1/conversations/${id}/${sub}`, { token: alice, body }), field);
     await expectLog(alice, id, ["m1"]);
-    const after = await api("GET", `/v1/conversations/${id}`, { token: alice });
+    const after = await api<Conversation>("GET", `/v1/conversations/${id}`, { token: alice });
     expect(after.body).toEqual(before.body);
     expect(after.body.members).toEqual(["alice", "bob"]);
   });
 
   it("a user upsert whose name is a number is 400 naming name", async () => {
     const t = await setupTenant([]);
-    expectFieldError(await api("PUT", "/v1/users/zed", { token: t.apiKey, body: { name: 5 } }), "name");
+    expectFieldError(await api<User>("PUT", "/v1/users/zed", { token: t.apiKey, body: { name: 5 } }), "name");
   });
 
   it("a body over 64 KiB is refused with 413 too_large and stores nothing", async () => {
     const { id, alice } = await roomWithOneMessage();
-    const res = await api("POST", `/v1/conversations/${id}/messages`, {
+    const res = await api<Message>("POST", `/v1/conversations/${id}/messages`, {
       token: alice,
       rawBody: bigSendBody(64 * KIB + 1),
       headers: { "content-type": "application/json" },
@@ -179,7 +180,7 @@ describe.concurrent("HTTP bad input", () => {
 
   it("a body over 64 KiB on a user upsert is 413 and creates no user", async () => {
     const t = await setupTenant([]);
-    const res = await api("PUT", "/v1/users/zed", {
+    const res = await api<User>("PUT", "/v1/users/zed", {
       token: t.apiKey,
       rawBody: JSON.stringify({ name: "Z", title: "t".repeat(65 * KIB) }),
       headers: { "content-type": "application/json" },
@@ -190,14 +191,14 @@ describe.concurrent("HTTP bad input", () => {
 
   it("an unknown message kind is 400 naming kind and stores nothing", async () => {
     const { id, alice } = await roomWithOneMessage();
-    const res = await api("POST", `/v1/conversations/${id}/messages`, { token: alice, body: { clientId: "v", kind: "video", body: { text: "x" } } });
+    const res = await api<Message>("POST", `/v1/conversations/${id}/messages`, { token: alice, body: { clientId: "v", kind: "video", body: { text: "x" } } });
     expectFieldError(res, "kind");
     await expectLog(alice, id, ["m1"]);
   });
 
   it("a client-sent system message is 400 naming kind and stores nothing", async () => {
     const { id, alice } = await roomWithOneMessage();
-    const res = await api("POST", `/v1/conversations/${id}/messages`, {
+    const res = await api<Message>("POST", `/v1/conversations/${id}/messages`, {
       token: alice,
       body: { clientId: "s", kind: "system", body: { event: "members_added", actor: "alice", userIds: ["mallory"] } },
     });
@@ -258,12 +259,12 @@ describe.concurrent("HTTP bad input", () => {
     ["before not an integer", "before=2.5", "before"],
   ])("history with %s is 400 naming the parameter", async (_label, query, field) => {
     const { id, alice } = await roomWithOneMessage();
-    expectFieldError(await api("GET", `/v1/conversations/${id}/messages?${query}`, { token: alice }), field);
+    expectFieldError(await api<MessagesPage>("GET", `/v1/conversations/${id}/messages?${query}`, { token: alice }), field);
   });
 
   it("history with limit 200 is accepted", async () => {
     const { id, alice } = await roomWithOneMessage();
-    const res = await api("GET", `/v1/conversations/${id}/messages?limit=200`, { token: alice });
+    const res = await api<MessagesPage>("GET", `/v1/conversations/${id}/messages?limit=200`, { token: alice });
     expect(res.status).toBe(200);
     expect(res.body.messages).toHaveLength(1);
   });
@@ -271,20 +272,20 @@ describe.concurrent("HTTP bad input", () => {
   it("bad input never produces a 500 or a stack trace", async () => {
     const { id, alice } = await roomWithOneMessage();
     const attempts = [
-      api("POST", `/v1/conversations/${id}/messages`, { token: alice, rawBody: "\u0000\u0001", headers: { "content-type": "application/json" } }),
-      api("POST", `/v1/conversations/${id}/messages`, { token: alice, body: { clientId: "x", kind: "text", body: { text: "x", mentions: [null] } } }),
-      api("POST", `/v1/conversations/${id}/messages`, { token: alice, body: { clientId: "x", kind: "image", body: { attachment: { id: 1 } } } }),
-      api("POST", `/v1/conversations/${id}/messages`, { token: alice, body: { clientId: { a: 1 }, kind: ["text"], body: [] } }),
-      api("POST", "/v1/conversations", { token: alice, body: { type: "group", name: "x".repeat(10_000), members: [] } }),
-      api("POST", "/v1/conversations", { token: alice, body: { type: "direct", with: "alice" } }),
+      api<Message>("POST", `/v1/conversations/${id}/messages`, { token: alice, rawBody: "\u0000\u0001", headers: { "content-type": "application/json" } }),
+      api<Message>("POST", `/v1/conversations/${id}/messages`, { token: alice, body: { clientId: "x", kind: "text", body: { text: "x", mentions: [null] } } }),
+      api<Message>("POST", `/v1/conversations/${id}/messages`, { token: alice, body: { clientId: "x", kind: "image", body: { attachment: { id: 1 } } } }),
+      api<Message>("POST", `/v1/conversations/${id}/messages`, { token: alice, body: { clientId: { a: 1 }, kind: ["text"], body: [] } }),
+      api<ConversationCreated>("POST", "/v1/conversations", { token: alice, body: { type: "group", name: "x".repeat(10_000), members: [] } }),
+      api<ConversationCreated>("POST", "/v1/conversations", { token: alice, body: { type: "direct", with: "alice" } }),
       api("POST", `/v1/conversations/${id}/read`, { token: alice, body: { seq: 1e300 } }),
-      api("GET", `/v1/conversations/${id}/messages?after=99999999999999999999`, { token: alice }),
-      api("GET", `/v1/conversations/not-an-id/messages`, { token: alice }),
+      api<MessagesPage>("GET", `/v1/conversations/${id}/messages?after=99999999999999999999`, { token: alice }),
+      api<MessagesPage>("GET", `/v1/conversations/not-an-id/messages`, { token: alice }),
     ];
     for (const res of await Promise.all(attempts)) {
       expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBeGreaterThanOrEqual(400);
       expect(res.status).toBeLessThan(500);
-      expect(typeof res.body?.error?.code).toBe("string");
+      expect(typeof errorOf(res)?.code).toBe("string");
       expect(JSON.stringify(res.body)).not.toMatch(/\n\s*at\s|\.(ts|js):\d+|\bstack\b/);
     }
     await expectLog(alice, id, ["m1"]);
@@ -433,9 +434,9 @@ describe("WebSocket send rate limit", () => {
       // Every frame got exactly one answer, and the acks are gapless from 1.
       expect(new Set(answers.map((f) => (f as { clientId?: string }).clientId)).size).toBe(total);
       expect(acks.map((a) => a.seq)).toEqual(acks.map((_, i) => i + 1));
-      const history = await api("GET", `/v1/conversations/${id}/messages?limit=200&after=${acks.length - 5}`, { token: t.tokens.alice! });
+      const history = await api<MessagesPage>("GET", `/v1/conversations/${id}/messages?limit=200&after=${acks.length - 5}`, { token: t.tokens.alice! });
       expect(history.body.messages.map((m: { seq: number }) => m.seq)).toEqual([1, 2, 3, 4, 5].map((k) => acks.length - 5 + k));
-      const view = await api("GET", `/v1/conversations/${id}`, { token: t.tokens.alice! });
+      const view = await api<Conversation>("GET", `/v1/conversations/${id}`, { token: t.tokens.alice! });
       expect(view.body.lastSeq).toBe(acks.length);
 
       // Still serving: a ping is answered at once, and after a short refill a refused clientId goes through.

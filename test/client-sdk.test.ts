@@ -13,6 +13,7 @@ import {
 import { ManualClock } from "../src/client/clock";
 import { LIMITS } from "../src/protocol/limits";
 import { api, BASE, createGroup, manualRoomClock, sendHttp, setupTenant, type TestTenant } from "./helpers";
+import type { Conversation, MessagesPage } from "./responses";
 
 /**
  * The SDK against the real Worker and Durable Object. In workerd a socket cannot be dialed by URL,
@@ -176,14 +177,14 @@ async function until(check: () => boolean, what: string, timeoutMs = 15_000): Pr
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function stored(t: TestTenant, conversationId: string): Promise<Message[]> {
-  const res = await api("GET", `/v1/conversations/${conversationId}/messages?after=0&limit=200`, { token: t.tokens.alice! });
+async function stored(t: TestTenant, conversationId: string): Promise<MessagesPage["messages"]> {
+  const res = await api<MessagesPage>("GET", `/v1/conversations/${conversationId}/messages?after=0&limit=200`, { token: t.tokens.alice! });
   expect(res.status, JSON.stringify(res.body)).toBe(200);
   return res.body.messages;
 }
 
-const seqs = (messages: Message[]) => messages.map((m) => m.seq);
-const texts = (messages: Message[]) => messages.map((m) => (m.body as { text?: string }).text);
+const seqs = (messages: readonly { seq: number }[]) => messages.map((m) => m.seq);
+const texts = (messages: readonly { body: unknown }[]) => messages.map((m) => (m.body as { text?: string }).text);
 
 describe("ConversationClient", () => {
   it("lets two clients talk: send() resolves with the server's seq, both see every message once in order", async () => {
@@ -368,7 +369,7 @@ describe("ConversationClient", () => {
     const sendsWritten = wire.written.filter((f) => f.type === "send").length;
     expect(sendsWritten).toBe(total + pushedBack());
     expect(alice.dial.urls).toHaveLength(1);
-    const stored = await api("GET", `/v1/conversations/${id}`, { token: t.tokens.alice! });
+    const stored = await api<Conversation>("GET", `/v1/conversations/${id}`, { token: t.tokens.alice! });
     expect(stored.body.lastSeq).toBe(total);
     expect(alice.log.errors).toEqual([]);
   });

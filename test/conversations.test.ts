@@ -1,13 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { api, createGroup, expectError, join, sendHttp, setupTenant } from "./helpers";
+import type { Conversation, ConversationCreated, ConversationList, MembersChanged, MessagesPage, MuteSetting } from "./responses";
 
 describe("direct conversations", () => {
   it("creates one conversation per pair: 201 first, then 200 with the same one from either side", async () => {
     const t = await setupTenant();
-    const first = await api("POST", "/v1/conversations", { token: t.tokens.alice!, body: { type: "direct", with: "bob" } });
+    const first = await api<ConversationCreated>("POST", "/v1/conversations", { token: t.tokens.alice!, body: { type: "direct", with: "bob" } });
     expect(first.status).toBe(201);
     expect(first.body).toMatchObject({ type: "direct", members: ["alice", "bob"] });
-    const fromBob = await api("POST", "/v1/conversations", { token: t.tokens.bob!, body: { type: "direct", with: "alice" } });
+    const fromBob = await api<ConversationCreated>("POST", "/v1/conversations", { token: t.tokens.bob!, body: { type: "direct", with: "alice" } });
     expect(fromBob.status).toBe(200);
     expect(fromBob.body.id).toBe(first.body.id);
   });
@@ -16,7 +17,7 @@ describe("direct conversations", () => {
     const t = await setupTenant();
     const attempts = await Promise.all(
       Array.from({ length: 6 }, (_, i) =>
-        api("POST", "/v1/conversations", {
+        api<ConversationCreated>("POST", "/v1/conversations", {
           token: i % 2 === 0 ? t.tokens.alice! : t.tokens.bob!,
           body: { type: "direct", with: i % 2 === 0 ? "bob" : "alice" },
         }),
@@ -25,7 +26,7 @@ describe("direct conversations", () => {
     expect(new Set(attempts.map((a) => a.body.id)).size).toBe(1);
     expect(attempts.filter((a) => a.status === 201)).toHaveLength(1);
     expect(attempts.filter((a) => a.status === 200)).toHaveLength(5);
-    const list = await api("GET", "/v1/conversations", { token: t.tokens.alice! });
+    const list = await api<ConversationList>("GET", "/v1/conversations", { token: t.tokens.alice! });
     expect(list.body.conversations.filter((c: { type: string }) => c.type === "direct")).toHaveLength(1);
   });
 
@@ -37,7 +38,7 @@ describe("direct conversations", () => {
 
   it("has fixed members: nobody can be added or leave", async () => {
     const t = await setupTenant();
-    const { body } = await api("POST", "/v1/conversations", { token: t.tokens.alice!, body: { type: "direct", with: "bob" } });
+    const { body } = await api<ConversationCreated>("POST", "/v1/conversations", { token: t.tokens.alice!, body: { type: "direct", with: "bob" } });
     expectError(await api("POST", `/v1/conversations/${body.id}/members`, { token: t.tokens.alice!, body: { userIds: ["carol"] } }), 403, "forbidden");
     expectError(await api("DELETE", `/v1/conversations/${body.id}/members/alice`, { token: t.tokens.alice! }), 403, "forbidden");
   });
@@ -46,10 +47,10 @@ describe("direct conversations", () => {
 describe("groups and membership", () => {
   it("makes the creator the owner and lists the members", async () => {
     const t = await setupTenant();
-    const res = await api("POST", "/v1/conversations", { token: t.tokens.alice!, body: { type: "group", name: "Deals", members: ["bob", "carol", "bob"] } });
+    const res = await api<ConversationCreated>("POST", "/v1/conversations", { token: t.tokens.alice!, body: { type: "group", name: "Deals", members: ["bob", "carol", "bob"] } });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ type: "group", name: "Deals", members: ["alice", "bob", "carol"], roles: { alice: "owner", bob: "member", carol: "member" } });
-    const got = await api("GET", `/v1/conversations/${res.body.id}`, { token: t.tokens.carol! });
+    const got = await api<Conversation>("GET", `/v1/conversations/${res.body.id}`, { token: t.tokens.carol! });
     expect(got.status).toBe(200);
     expect(got.body.members).toEqual(["alice", "bob", "carol"]);
   });
@@ -64,7 +65,7 @@ describe("groups and membership", () => {
     const id = await createGroup(t.tokens.alice!, ["bob"]);
     const bob = await join(id, t.tokens.bob!);
     await sendHttp(t.tokens.alice!, id, "m1", "before");
-    const added = await api("POST", `/v1/conversations/${id}/members`, { token: t.tokens.alice!, body: { userIds: ["carol", "dave"] } });
+    const added = await api<MembersChanged>("POST", `/v1/conversations/${id}/members`, { token: t.tokens.alice!, body: { userIds: ["carol", "dave"] } });
     expect(added.status).toBe(200);
     expect(added.body.members).toEqual(["alice", "bob", "carol", "dave"]);
     expect((await api("DELETE", `/v1/conversations/${id}/members/dave`, { token: t.tokens.alice! })).status).toBe(204);
@@ -85,7 +86,7 @@ describe("groups and membership", () => {
     const id = await createGroup(t.tokens.alice!, ["bob", "carol"]);
     expectError(await api("POST", `/v1/conversations/${id}/members`, { token: t.tokens.bob!, body: { userIds: ["dave"] } }), 403, "forbidden");
     expectError(await api("DELETE", `/v1/conversations/${id}/members/carol`, { token: t.tokens.bob! }), 403, "forbidden");
-    const promoted = await api("PUT", `/v1/conversations/${id}/members/bob`, { token: t.tokens.alice!, body: { role: "admin" } });
+    const promoted = await api<MembersChanged>("PUT", `/v1/conversations/${id}/members/bob`, { token: t.tokens.alice!, body: { role: "admin" } });
     expect(promoted.body.roles.bob).toBe("admin");
     expect((await api("POST", `/v1/conversations/${id}/members`, { token: t.tokens.bob!, body: { userIds: ["dave"] } })).status).toBe(200);
     expect((await api("DELETE", `/v1/conversations/${id}/members/dave`, { token: t.tokens.bob! })).status).toBe(204);
@@ -99,7 +100,7 @@ describe("groups and membership", () => {
     const id = await createGroup(t.tokens.alice!, ["bob", "carol"]);
     await api("PUT", `/v1/conversations/${id}/members/carol`, { token: t.tokens.alice!, body: { role: "admin" } });
     expect((await api("DELETE", `/v1/conversations/${id}/members/alice`, { token: t.tokens.alice! })).status).toBe(204);
-    const view = await api("GET", `/v1/conversations/${id}`, { token: t.tokens.bob! });
+    const view = await api<Conversation>("GET", `/v1/conversations/${id}`, { token: t.tokens.bob! });
     expect(view.body.roles).toEqual({ bob: "member", carol: "owner" });
     expectError(await api("GET", `/v1/conversations/${id}`, { token: t.tokens.alice! }), 404, "not_found");
   });
@@ -120,12 +121,12 @@ describe("groups and membership", () => {
 
   it("lets a tenant backend act as its bot in conversations", async () => {
     const t = await setupTenant();
-    const created = await api("POST", "/v1/conversations", { token: t.apiKey, body: { type: "group", name: "Leads", members: ["alice"] } });
+    const created = await api<ConversationCreated>("POST", "/v1/conversations", { token: t.apiKey, body: { type: "group", name: "Leads", members: ["alice"] } });
     expect(created.status).toBe(201);
     expect(created.body.roles).toEqual({ bot: "owner", alice: "member" });
     const sent = await sendHttp(t.apiKey, created.body.id, "bot-1", "new lead");
     expect(sent.body).toMatchObject({ sender: "bot", seq: 1 });
-    const direct = await api("POST", "/v1/conversations", { token: t.apiKey, body: { type: "direct", with: "alice" } });
+    const direct = await api<ConversationCreated>("POST", "/v1/conversations", { token: t.apiKey, body: { type: "direct", with: "alice" } });
     expect(direct.status).toBe(201);
     expect(direct.body.members).toEqual(["alice", "bot"]);
   });
@@ -147,7 +148,7 @@ describe("read cursors, typing and ping", () => {
     // Past the end clamps to the last message.
     await api("POST", `/v1/conversations/${id}/read`, { token: t.tokens.bob!, body: { seq: 99 } });
     expect(await alice.socket.next("read")).toEqual({ type: "read", userId: "bob", seq: 3 });
-    const view = await api("GET", `/v1/conversations/${id}`, { token: t.tokens.bob! });
+    const view = await api<Conversation>("GET", `/v1/conversations/${id}`, { token: t.tokens.bob! });
     expect(view.body).toMatchObject({ readSeq: 3, unread: 0 });
     alice.socket.close();
     bob.socket.close();
@@ -161,9 +162,9 @@ describe("read cursors, typing and ping", () => {
     alice.socket.send({ type: "typing" });
     expect(await bob.socket.next("typing")).toEqual({ type: "typing", userId: "alice" });
     expect((await alice.socket.drain()).filter((f) => f.type === "typing")).toEqual([]);
-    const history = await api("GET", `/v1/conversations/${id}/messages`, { token: t.tokens.bob! });
+    const history = await api<MessagesPage>("GET", `/v1/conversations/${id}/messages`, { token: t.tokens.bob! });
     expect(history.body.messages).toEqual([]);
-    expect((await api("GET", `/v1/conversations/${id}`, { token: t.tokens.bob! })).body.lastSeq).toBe(0);
+    expect((await api<Conversation>("GET", `/v1/conversations/${id}`, { token: t.tokens.bob! })).body.lastSeq).toBe(0);
     alice.socket.close();
     bob.socket.close();
   });
@@ -182,10 +183,10 @@ describe("read cursors, typing and ping", () => {
   it("keeps a muted flag per member", async () => {
     const t = await setupTenant();
     const id = await createGroup(t.tokens.alice!, ["bob"]);
-    const res = await api("PUT", `/v1/conversations/${id}/settings`, { token: t.tokens.bob!, body: { muted: true } });
+    const res = await api<MuteSetting>("PUT", `/v1/conversations/${id}/settings`, { token: t.tokens.bob!, body: { muted: true } });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ conversationId: id, muted: true });
-    expect((await api("GET", `/v1/conversations/${id}`, { token: t.tokens.bob! })).body.muted).toBe(true);
-    expect((await api("GET", `/v1/conversations/${id}`, { token: t.tokens.alice! })).body.muted).toBe(false);
+    expect((await api<Conversation>("GET", `/v1/conversations/${id}`, { token: t.tokens.bob! })).body.muted).toBe(true);
+    expect((await api<Conversation>("GET", `/v1/conversations/${id}`, { token: t.tokens.alice! })).body.muted).toBe(false);
   });
 });

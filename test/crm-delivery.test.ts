@@ -4,14 +4,15 @@ import { api, createGroup, expectError, setupTenant, type TestTenant } from "./h
 import { signStandardWebhook } from "../src/crm/standard";
 import { inboxConversationId } from "../src/crm/inbox";
 import { DELIVERY_CLAIM_LEASE_MS } from "../src/storage/integrations";
+import type { IntegrationCreated, IntegrationDeliveries, MessagesPage } from "./responses";
 
 const enc = new TextEncoder();
 type Msg = { seq: number; kind: string; sender: string; body: Record<string, unknown> };
-const messagesOf = async (token: string, id: string) => (await api("GET", `/v1/conversations/${id}/messages`, { token })).body.messages as Msg[];
+const messagesOf = async (token: string, id: string) => (await api<MessagesPage>("GET", `/v1/conversations/${id}/messages`, { token })).body.messages as Msg[];
 const cardsOf = async (token: string, id: string) => (await messagesOf(token, id)).filter((m) => m.kind === "crm");
 
 async function integration(t: TestTenant, body: Record<string, unknown>) {
-  const res = await api("POST", "/v1/integrations", { token: t.apiKey, body });
+  const res = await api<IntegrationCreated>("POST", "/v1/integrations", { token: t.apiKey, body });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   return res.body as { id: string; url: string; secret: string };
 }
@@ -32,7 +33,7 @@ async function signedDelivery(hook: { url: string; secret: string }, event: unkn
 }
 
 const lead = (id: string, owner?: string) => ({ type: "lead.created", data: { id, title: `Lead ${id}`, ...(owner ? { owner } : {}) } });
-const deliveryLog = async (t: TestTenant, id: string) => (await api("GET", `/v1/integrations/${id}/deliveries`, { token: t.apiKey })).body.deliveries as Record<string, unknown>[];
+const deliveryLog = async (t: TestTenant, id: string) => (await api<IntegrationDeliveries>("GET", `/v1/integrations/${id}/deliveries`, { token: t.apiKey })).body.deliveries as Record<string, unknown>[];
 
 async function groupsOf(tenantId: string): Promise<number> {
   const row = await env.DB.prepare("SELECT count(*) AS n FROM conversations WHERE tenant_id = ? AND type = 'group'").bind(tenantId).first<{ n: number }>();

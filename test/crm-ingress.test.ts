@@ -4,11 +4,12 @@ import { api, BASE, createGroup, expectError, setupTenant, type TestTenant } fro
 import { signStandardWebhook } from "../src/crm/standard";
 import { hubspotV3Signature } from "../src/crm/hubspot";
 import { directConversationId } from "../src/domain/conversation-ids";
+import type { EventsPage, IntegrationCreated, IntegrationList, IntegrationRotated, MessagesPage, TenantUsage } from "./responses";
 
 const enc = new TextEncoder();
 
 async function integration(t: TestTenant, body: Record<string, unknown>) {
-  const res = await api("POST", "/v1/integrations", { token: t.apiKey, body });
+  const res = await api<IntegrationCreated>("POST", "/v1/integrations", { token: t.apiKey, body });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   return res.body as { id: string; url: string; secret: string };
 }
@@ -27,7 +28,7 @@ async function deliverStandard(hook: { url: string; secret: string }, event: unk
   return { status: res.status, text: await res.text(), id };
 }
 
-const messagesOf = async (token: string, id: string) => (await api("GET", `/v1/conversations/${id}/messages`, { token })).body.messages as { seq: number; kind: string; sender: string; body: Record<string, unknown>; replyTo?: number }[];
+const messagesOf = async (token: string, id: string) => (await api<MessagesPage>("GET", `/v1/conversations/${id}/messages`, { token })).body.messages as { seq: number; kind: string; sender: string; body: Record<string, unknown>; replyTo?: number }[];
 const lead = (id: string, extra: Record<string, unknown> = {}) => ({ type: "lead.created", data: { id, title: `Lead ${id}`, company: "ACME", ...extra } });
 
 describe("CRM ingress (Standard Webhooks)", () => {
@@ -87,8 +88,8 @@ describe("CRM ingress (Standard Webhooks)", () => {
     expect((await messagesOf(t.tokens.alice!, direct))[0]).toMatchObject({ kind: "crm", body: { objectId: "L-1" } });
     expect((await deliverStandard(hook, lead("L-2", { owner: "ghost" }))).status).toBe(200);
     expect((await deliverStandard(hook, lead("L-3"))).status).toBe(200);
-    const listed = await api("GET", "/v1/integrations", { token: t.apiKey });
-    const inbox = listed.body.integrations[0].inboxConversationId as string;
+    const listed = await api<IntegrationList>("GET", "/v1/integrations", { token: t.apiKey });
+    const inbox = listed.body.integrations[0]!.inboxConversationId as string;
     expect(inbox).toMatch(/^g_/);
     const cards = await messagesOf(t.tokens.alice!, inbox);
     expect(cards.map((m) => m.body.objectId)).toEqual(["L-2", "L-3"]);
@@ -128,7 +129,7 @@ describe("CRM ingress (Standard Webhooks)", () => {
     const t = await setupTenant();
     const room = await createGroup(t.apiKey, ["alice"], "Leads");
     const hook = await integration(t, { kind: "standard", name: "CRM", conversationId: room });
-    const rotated = await api("POST", `/v1/integrations/${hook.id}/rotate`, { token: t.apiKey });
+    const rotated = await api<IntegrationRotated>("POST", `/v1/integrations/${hook.id}/rotate`, { token: t.apiKey });
     expect(rotated.body.secret).not.toBe(hook.secret);
     expect((await deliverStandard(hook, lead("old"))).status).toBe(401);
     expect((await deliverStandard({ url: hook.url, secret: rotated.body.secret }, lead("new"))).status).toBe(200);
@@ -240,14 +241,14 @@ describe("CRM deliveries in the reporting events and usage", () => {
     // The same delivery again posts nothing new; a forged one is refused.
     expect((await deliverStandard(hook, lead("L-1"), { id: first.id })).status).toBe(200);
     expect((await deliverStandard(hook, lead("L-2"), { secret: "whsec_" + btoa("not the secret at all") })).status).toBe(401);
-    const events = await api("GET", "/v1/events?type=crm.delivery", { token: t.apiKey });
+    const events = await api<EventsPage>("GET", "/v1/events?type=crm.delivery", { token: t.apiKey });
     expect(events.body.events.map((e: { data: Record<string, unknown> }) => [e.data.outcome, e.data.status, e.data.posted])).toEqual([
       ["accepted", 200, 1],
       ["accepted", 200, 0],
       ["refused", 401, 0],
     ]);
     expect(JSON.stringify(events.body)).not.toContain(hook.secret);
-    const usage = await api("GET", "/v1/usage", { token: t.apiKey });
+    const usage = await api<TenantUsage>("GET", "/v1/usage", { token: t.apiKey });
     expect(usage.body.days.at(-1)).toMatchObject({ crmEvents: 1 });
   });
 });

@@ -6,6 +6,7 @@ import { EVENTS_DLQ_NAME, EVENTS_QUEUE_NAME } from "../src/queues";
 import { api, createGroup, eventually, expectError, sendHttp, setupTenant } from "./helpers";
 import { verifyStandardWebhook } from "../src/crm/standard";
 import { roomName } from "../src/protocol/ids";
+import type { CardAction, EndpointCreated, EndpointDeliveries, EventsPage, Message } from "./responses";
 
 /** A CRM's endpoint: records each delivery and answers with the given statuses in turn (then 200). */
 function crmEndpoint(...statuses: number[]) {
@@ -29,7 +30,7 @@ describe("outbound CRM events", () => {
     const t = await setupTenant();
     const watched = await createGroup(t.tokens.alice!, ["bob"], "Watched");
     const other = await createGroup(t.tokens.alice!, ["bob"], "Other");
-    const ep = await api("POST", "/v1/webhooks", { token: t.apiKey, body: { url: "http://127.0.0.1:9/crm", events: ["message.created"], conversationIds: [watched] } });
+    const ep = await api<EndpointCreated>("POST", "/v1/webhooks", { token: t.apiKey, body: { url: "http://127.0.0.1:9/crm", events: ["message.created"], conversationIds: [watched] } });
     expect(ep.status).toBe(201);
     expect(ep.body.secret).toMatch(/^whsec_/);
     await sendHttp(t.tokens.alice!, watched, "w1", "to the CRM");
@@ -45,7 +46,7 @@ describe("outbound CRM events", () => {
     );
     expect(verified).toEqual({ ok: true });
     const log = await eventually(async () => {
-      const r = await api("GET", `/v1/webhooks/${ep.body.id}/deliveries`, { token: t.apiKey });
+      const r = await api<EndpointDeliveries>("GET", `/v1/webhooks/${ep.body.id}/deliveries`, { token: t.apiKey });
       expect(r.body.deliveries).toHaveLength(1);
       return r;
     });
@@ -61,10 +62,10 @@ describe("outbound CRM events", () => {
       token: t.apiKey,
       body: { clientId: "card", kind: "crm", body: { source: "standard", objectType: "lead", objectId: "L1", event: "lead.created", title: "ACME" } },
     });
-    const acted = await api("POST", `/v1/conversations/${room}/messages/1/actions`, { token: t.tokens.alice!, body: { action: "claim" } });
+    const acted = await api<CardAction>("POST", `/v1/conversations/${room}/messages/1/actions`, { token: t.tokens.alice!, body: { action: "claim" } });
     expect(acted.status).toBe(202);
     expectError(await api("POST", `/v1/conversations/${room}/messages/1/actions`, { token: t.tokens.alice!, body: { action: "Not Valid!" } }), 400, "invalid_request");
-    const req = await api("POST", `/v1/conversations/${room}/messages`, { token: t.tokens.alice!, body: { clientId: "a", kind: "approval", body: { title: "Discount", approvers: ["bob"] } } });
+    const req = await api<Message>("POST", `/v1/conversations/${room}/messages`, { token: t.tokens.alice!, body: { clientId: "a", kind: "approval", body: { title: "Discount", approvers: ["bob"] } } });
     await api("POST", `/v1/conversations/${room}/messages/${req.body.seq}/decision`, { token: t.tokens.bob!, body: { clientId: "d", decision: "approve" } });
     await runDurableObjectAlarm(env.ROOMS.getByName(roomName(t.tenantId, room)));
     await eventually(() => Promise.resolve(expect(received).toHaveLength(2)));
@@ -83,7 +84,7 @@ describe("outbound CRM events", () => {
 
   it("retries transient failures with backoff, fails permanent ones, and records dead letters", async () => {
     const t = await setupTenant();
-    const ep = await api("POST", "/v1/webhooks", { token: t.apiKey, body: { url: "http://127.0.0.1:9/crm", events: ["message.created"] } });
+    const ep = await api<EndpointCreated>("POST", "/v1/webhooks", { token: t.apiKey, body: { url: "http://127.0.0.1:9/crm", events: ["message.created"] } });
     const job = (n: number) => ({ eventId: `e${n}`, endpointId: ep.body.id, tenantId: t.tenantId, type: "message.created", data: { n }, createdAt: Date.now() });
     crmEndpoint(503, 404, 200);
     const batch = createMessageBatch(EVENTS_QUEUE_NAME, [1, 2, 3].map((n) => ({ id: `m${n}`, timestamp: new Date(), attempts: 2, body: job(n) })));
@@ -105,11 +106,11 @@ describe("outbound CRM events", () => {
     const ctx2 = createExecutionContext();
     await worker.queue(dlq, env, ctx2);
     await getQueueResult(dlq, ctx2);
-    const log = await api("GET", `/v1/webhooks/${ep.body.id}/deliveries`, { token: t.apiKey });
+    const log = await api<EndpointDeliveries>("GET", `/v1/webhooks/${ep.body.id}/deliveries`, { token: t.apiKey });
     const byEvent = Object.fromEntries(log.body.deliveries.map((d: { eventId: string; status: string }) => [d.eventId, d.status]));
     expect(byEvent).toEqual({ e1: "dead", e2: "failed", e3: "delivered" });
     // Each attempt is one of the tenant's reporting events too, with the status class, never the payload.
-    const events = await api("GET", "/v1/events?type=outbound.attempt", { token: t.apiKey });
+    const events = await api<EventsPage>("GET", "/v1/events?type=outbound.attempt", { token: t.apiKey });
     expect(events.body.events.map((e: { data: Record<string, unknown> }) => [e.data.eventId, e.data.outcome, e.data.responseStatus]).sort()).toEqual([
       ["e1", "retrying", 503],
       ["e2", "failed", 404],

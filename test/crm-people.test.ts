@@ -5,13 +5,14 @@ import { hubspotV3Signature } from "../src/crm/hubspot";
 import { signStandardWebhook } from "../src/crm/standard";
 import { directConversationId } from "../src/domain/conversation-ids";
 import { inboxConversationId } from "../src/crm/inbox";
+import type { Conversation, Integration, IntegrationCreated, IntegrationList, IssuedToken, MessagesPage, TenantCreated, User } from "./responses";
 
 const enc = new TextEncoder();
 type Msg = { seq: number; kind: string; sender: string; body: Record<string, unknown> };
-const messagesOf = async (token: string, id: string) => (await api("GET", `/v1/conversations/${id}/messages`, { token })).body.messages as Msg[];
+const messagesOf = async (token: string, id: string) => (await api<MessagesPage>("GET", `/v1/conversations/${id}/messages`, { token })).body.messages as Msg[];
 
 async function integration(t: { apiKey: string }, body: Record<string, unknown>) {
-  const res = await api("POST", "/v1/integrations", { token: t.apiKey, body });
+  const res = await api<IntegrationCreated>("POST", "/v1/integrations", { token: t.apiKey, body });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   return res.body as { id: string; url: string; secret: string; inboxMembers: string[] | null; inboxConversationId: string | null };
 }
@@ -33,22 +34,22 @@ const lead = (id: string, owner?: string) => ({ type: "lead.created", data: { id
 describe("people's CRM ids", () => {
   it("are set with PUT /v1/users/:id, shown on the user, kept when left out and cleared with {}", async () => {
     const t = await setupTenant(["alice"]);
-    const put = await api("PUT", "/v1/users/alice", { token: t.apiKey, body: { name: "Alice", crm: { hubspot: 512, salesforce: "0055g00000AbCdEAAV" }, crmAdmin: true } });
+    const put = await api<User>("PUT", "/v1/users/alice", { token: t.apiKey, body: { name: "Alice", crm: { hubspot: 512, salesforce: "0055g00000AbCdEAAV" }, crmAdmin: true } });
     expect(put.status, JSON.stringify(put.body)).toBe(200);
     expect(put.body).toMatchObject({ id: "alice", crm: { hubspot: "512", salesforce: "0055g00000AbCdEAAV" }, crmAdmin: true });
-    const renamed = await api("PUT", "/v1/users/alice", { token: t.apiKey, body: { name: "Alice A." } });
+    const renamed = await api<User>("PUT", "/v1/users/alice", { token: t.apiKey, body: { name: "Alice A." } });
     expect(renamed.body).toMatchObject({ name: "Alice A.", crm: { hubspot: "512", salesforce: "0055g00000AbCdEAAV" }, crmAdmin: true });
-    expect((await api("GET", "/v1/users/alice", { token: t.tokens.alice! })).body.crm).toEqual({ hubspot: "512", salesforce: "0055g00000AbCdEAAV" });
-    const cleared = await api("PUT", "/v1/users/alice", { token: t.apiKey, body: { name: "Alice", crm: {}, crmAdmin: false } });
+    expect((await api<User>("GET", "/v1/users/alice", { token: t.tokens.alice! })).body.crm).toEqual({ hubspot: "512", salesforce: "0055g00000AbCdEAAV" });
+    const cleared = await api<User>("PUT", "/v1/users/alice", { token: t.apiKey, body: { name: "Alice", crm: {}, crmAdmin: false } });
     expect(cleared.body).toMatchObject({ crm: {}, crmAdmin: false });
   });
 
   it("are unique per tenant and system: a clash is 409 and changes nothing; 15 and 18-character Salesforce ids clash", async () => {
     const t = await setupTenant(["alice", "bob"]);
     expect((await api("PUT", "/v1/users/alice", { token: t.apiKey, body: { name: "Alice", crm: { salesforce: "0055g00000AbCdEAAV" } } })).status).toBe(200);
-    const clash = await api("PUT", "/v1/users/bob", { token: t.apiKey, body: { name: "Robert", crm: { salesforce: "0055g00000AbCdE" } } });
+    const clash = await api<User>("PUT", "/v1/users/bob", { token: t.apiKey, body: { name: "Robert", crm: { salesforce: "0055g00000AbCdE" } } });
     expectError(clash, 409, "conflict");
-    expect((await api("GET", "/v1/users/bob", { token: t.apiKey })).body).toMatchObject({ name: "BOB", crm: {} });
+    expect((await api<User>("GET", "/v1/users/bob", { token: t.apiKey })).body).toMatchObject({ name: "BOB", crm: {} });
     // The same id in another system, or in another tenant, is no clash.
     expect((await api("PUT", "/v1/users/bob", { token: t.apiKey, body: { name: "Bob", crm: { pipedrive: "0055g00000AbCdEAAV" } } })).status).toBe(200);
     const other = await setupTenant(["carol"]);
@@ -57,16 +58,16 @@ describe("people's CRM ids", () => {
 
   it("refuse what is not an id: bad system names, invalid Salesforce ids, too many systems, the bot", async () => {
     const t = await setupTenant(["alice"]);
-    const put = (body: Record<string, unknown>, user = "alice") => api("PUT", `/v1/users/${user}`, { token: t.apiKey, body: { name: "Alice", ...body } });
+    const put = (body: Record<string, unknown>, user = "alice") => api<User>("PUT", `/v1/users/${user}`, { token: t.apiKey, body: { name: "Alice", ...body } });
     expectError(await put({ crm: { salesforce: "0055g00000AbCdEXXX" } }), 400, "invalid_request");
     expectError(await put({ crm: { salesforce: "short" } }), 400, "invalid_request");
     expectError(await put({ crm: { HubSpot: "1" } }), 400, "invalid_request");
-    const proto = await api("PUT", "/v1/users/alice", { token: t.apiKey, rawBody: '{"name":"Alice","crm":{"__proto__":"1"}}', headers: { "content-type": "application/json" } });
+    const proto = await api<User>("PUT", "/v1/users/alice", { token: t.apiKey, rawBody: '{"name":"Alice","crm":{"__proto__":"1"}}', headers: { "content-type": "application/json" } });
     expectError(proto, 400, "invalid_request");
     expectError(await put({ crm: { hubspot: "has space" } }), 400, "invalid_request");
     expectError(await put({ crm: Object.fromEntries(Array.from({ length: 11 }, (_, i) => [`s${i}`, "1"])) }), 400, "invalid_request");
     expectError(await put({ crm: { hubspot: "1" } }, "bot"), 400, "invalid_request");
-    expect((await api("GET", "/v1/users/alice", { token: t.apiKey })).body.crm).toEqual({});
+    expect((await api<User>("GET", "/v1/users/alice", { token: t.apiKey })).body.crm).toEqual({});
   });
 });
 
@@ -127,11 +128,11 @@ describe("the integration's inbox", () => {
     expect((await deliverStandard(hook, lead("L-1", "ghost"))).status).toBe(200);
     expect((await deliverStandard(hook, lead("L-2"))).status).toBe(200);
     const inbox = await inboxConversationId(t.tenantId, hook.id);
-    const view = await api("GET", `/v1/conversations/${inbox}`, { token: t.tokens.bob! });
+    const view = await api<Conversation>("GET", `/v1/conversations/${inbox}`, { token: t.tokens.bob! });
     expect(view.body).toMatchObject({ type: "group", name: "Leads: inbox", members: ["bob", "bot", "carol"] });
     expect((await messagesOf(t.tokens.carol!, inbox)).map((m) => [m.body.objectId, m.body.owner ?? null])).toEqual([["L-1", "ghost"], ["L-2", null]]);
     expectError(await api("GET", `/v1/conversations/${inbox}`, { token: t.tokens.alice! }), 404, "not_found");
-    expect((await api("GET", `/v1/integrations/${hook.id}`, { token: t.apiKey })).body.inboxConversationId).toBe(inbox);
+    expect((await api<Integration>("GET", `/v1/integrations/${hook.id}`, { token: t.apiKey })).body.inboxConversationId).toBe(inbox);
   });
 
   it("defaults to the people marked crmAdmin, else to the tenant's longest-standing person", async () => {
@@ -143,12 +144,12 @@ describe("the integration's inbox", () => {
     expect(hook.inboxMembers).toEqual(["bob", "carol"]);
     expect((await deliverStandard(hook, lead("L-1"))).status).toBe(200);
     const inbox = await inboxConversationId(t.tenantId, hook.id);
-    expect((await api("GET", `/v1/conversations/${inbox}`, { token: t.tokens.bob! })).body.members).toEqual(["bob", "bot", "carol"]);
+    expect((await api<Conversation>("GET", `/v1/conversations/${inbox}`, { token: t.tokens.bob! })).body.members).toEqual(["bob", "bot", "carol"]);
   });
 
   it("refuses the fallbackConversationId of earlier versions, pointing at inboxMembers", async () => {
     const t = await setupTenant(["alice"]);
-    const res = await api("POST", "/v1/integrations", { token: t.apiKey, body: { kind: "standard", name: "x", fallbackConversationId: "g_" + "1".repeat(32) } });
+    const res = await api<IntegrationCreated>("POST", "/v1/integrations", { token: t.apiKey, body: { kind: "standard", name: "x", fallbackConversationId: "g_" + "1".repeat(32) } });
     expectError(res, 400, "invalid_request");
     expect(res.body.error.message).toMatch(/inboxMembers/);
   });
@@ -158,18 +159,18 @@ describe("the integration's inbox", () => {
     for (const inboxMembers of [[], ["ghost"], ["bot"], "alice"]) {
       expectError(await api("POST", "/v1/integrations", { token: t.apiKey, body: { kind: "standard", name: "x", inboxMembers } }), 400, "invalid_request");
     }
-    expect((await api("GET", "/v1/integrations", { token: t.apiKey })).body.integrations).toEqual([]);
+    expect((await api<IntegrationList>("GET", "/v1/integrations", { token: t.apiKey })).body.integrations).toEqual([]);
   });
 
   it("takes new inboxMembers with PATCH: an existing inbox gains the new people and loses the dropped ones", async () => {
     const t = await setupTenant(["alice", "bob", "carol"]);
     const hook = await integration(t, { kind: "standard", name: "Leads", inboxMembers: ["alice", "bob"] });
     await deliverStandard(hook, lead("L-1"));
-    const patched = await api("PATCH", `/v1/integrations/${hook.id}`, { token: t.apiKey, body: { inboxMembers: ["bob", "carol"] } });
+    const patched = await api<Integration>("PATCH", `/v1/integrations/${hook.id}`, { token: t.apiKey, body: { inboxMembers: ["bob", "carol"] } });
     expect(patched.status, JSON.stringify(patched.body)).toBe(200);
     expect(patched.body.inboxMembers).toEqual(["bob", "carol"]);
     const inbox = await inboxConversationId(t.tenantId, hook.id);
-    expect((await api("GET", `/v1/conversations/${inbox}`, { token: t.tokens.carol! })).body.members).toEqual(["bob", "bot", "carol"]);
+    expect((await api<Conversation>("GET", `/v1/conversations/${inbox}`, { token: t.tokens.carol! })).body.members).toEqual(["bob", "bot", "carol"]);
     expectError(await api("PATCH", `/v1/integrations/${hook.id}`, { token: t.apiKey, body: { inboxMembers: [] } }), 400, "invalid_request");
     const other = await setupTenant(["alice"]);
     expectError(await api("PATCH", `/v1/integrations/${hook.id}`, { token: other.apiKey, body: { inboxMembers: ["alice"] } }), 404, "not_found");
@@ -188,7 +189,7 @@ describe("the integration's inbox", () => {
 
   it("answers 409 while the tenant has no person to show an event to, and posts it on the retry once it has", async () => {
     const tenantId = uniqueId("t");
-    const created = await api("POST", "/v1/tenants", { token: ADMIN, body: { id: tenantId, name: "Empty" } });
+    const created = await api<TenantCreated>("POST", "/v1/tenants", { token: ADMIN, body: { id: tenantId, name: "Empty" } });
     const t: Pick<TestTenant, "apiKey"> = { apiKey: created.body.apiKey };
     const hook = await integration(t, { kind: "standard", name: "Leads" });
     expect(hook.inboxMembers).toBeNull();
@@ -198,7 +199,7 @@ describe("the integration's inbox", () => {
     expect(JSON.parse(refused.text).error.code).toBe("conflict");
     await api("PUT", "/v1/users/dana", { token: t.apiKey, body: { name: "Dana" } });
     expect((await deliverStandard(hook, lead("L-1"), id)).status).toBe(200);
-    const token = (await api("POST", "/v1/users/dana/tokens", { token: t.apiKey, body: {} })).body.token as string;
+    const token = (await api<IssuedToken>("POST", "/v1/users/dana/tokens", { token: t.apiKey, body: {} })).body.token as string;
     const inbox = await inboxConversationId(tenantId, hook.id);
     expect((await messagesOf(token, inbox)).filter((m) => m.kind === "crm").map((m) => m.body.objectId)).toEqual(["L-1"]);
     const stored = await env.DB.prepare("SELECT inbox_members AS m FROM integrations WHERE id = ?").bind(hook.id).first<{ m: string }>();

@@ -5,6 +5,7 @@ import { ADMIN, api, BASE, createGroup, sendHttp, setupTenant, type TestTenant }
 import { fillPath, routeTable, type RouteSpec } from "./routes";
 import { roomName } from "../src/protocol/ids";
 import { randomHex } from "../src/random";
+import type { ConversationCreated, EndpointCreated, IntegrationCreated } from "./responses";
 
 /**
  * The cross-tenant matrix, generated from the app's route table: every route x every kind of credential
@@ -193,7 +194,7 @@ async function side(prefix: string): Promise<Side> {
   const outsider = `${prefix}-outsider`;
   const tenant = await setupTenant([owner, peer, outsider]);
   const group = await createGroup(tenant.tokens[owner]!, [peer], "secret plans");
-  const direct = (await api("POST", "/v1/conversations", { token: tenant.tokens[owner]!, body: { type: "direct", with: peer } })).body.id as string;
+  const direct = (await api<ConversationCreated>("POST", "/v1/conversations", { token: tenant.tokens[owner]!, body: { type: "direct", with: peer } })).body.id as string;
   await sendHttp(tenant.tokens[owner]!, group, "g1", "secret one");
   await sendHttp(tenant.tokens[owner]!, direct, "d1", "secret two");
   const upload = await exports.default.fetch(`${BASE}/v1/conversations/${group}/attachments?name=plan.pdf`, {
@@ -203,9 +204,9 @@ async function side(prefix: string): Promise<Side> {
   });
   const attachment = ((await upload.json()) as { id: string }).id;
   await api("POST", `/v1/conversations/${group}/messages`, { token: tenant.tokens[owner]!, body: { clientId: "f1", kind: "file", body: { attachment: { id: attachment, name: "plan.pdf", size: 1, contentType: "application/pdf" } } } });
-  const integration = (await api("POST", "/v1/integrations", { token: tenant.apiKey, body: { kind: "standard", name: "crm" } })).body.id as string;
+  const integration = (await api<IntegrationCreated>("POST", "/v1/integrations", { token: tenant.apiKey, body: { kind: "standard", name: "crm" } })).body.id as string;
   // Subscribed to no real conversation: no delivery runs in the background while the matrix compares snapshots.
-  const endpoint = (await api("POST", "/v1/webhooks", { token: tenant.apiKey, body: { url: "http://127.0.0.1:9/crm", events: ["message.created"], conversationIds: [NOWHERE.group] } })).body.id as string;
+  const endpoint = (await api<EndpointCreated>("POST", "/v1/webhooks", { token: tenant.apiKey, body: { url: "http://127.0.0.1:9/crm", events: ["message.created"], conversationIds: [NOWHERE.group] } })).body.id as string;
   const device = `${prefix}-phone`;
   await api("POST", "/v1/devices", { token: tenant.tokens[owner]!, body: { id: device, platform: "webhook", endpoint: "http://127.0.0.1:9/push" } });
   for (const [what, id] of Object.entries({ direct, attachment, integration, endpoint })) expect(id, what).toBeTruthy();

@@ -5,6 +5,7 @@ import { expect } from "vitest";
 import { api, BASE, createGroup, join, sendHttp, setupTenant } from "./helpers";
 import { deepJson } from "./arbitraries";
 import { roomName } from "../src/protocol/ids";
+import type { IssuedToken, MessagesPage } from "./responses";
 
 /**
  * Shared by the property tests (property-http, property-frames): a fixture of two tenants, the
@@ -62,7 +63,7 @@ export async function expectLogIntact(f: Fixture, conversationId: string): Promi
     if (!token) continue;
     let after = 0;
     for (;;) {
-      const page = await api("GET", `/v1/conversations/${conversationId}/messages?after=${after}&limit=200`, { token });
+      const page = await api<MessagesPage>("GET", `/v1/conversations/${conversationId}/messages?after=${after}&limit=200`, { token });
       expect(page.status, `${member}: ${JSON.stringify(page.body)}`).toBe(200);
       const got = (page.body.messages as { seq: number }[]).map((m) => m.seq);
       expect([...got].sort((a, b) => a - b)).toEqual(got);
@@ -79,10 +80,10 @@ export async function expectLogIntact(f: Fixture, conversationId: string): Promi
 /** A new token for a fixture person (reactivated first if the fuzzer deactivated them); undefined for others. */
 async function freshToken(f: Fixture, userId: string): Promise<string | undefined> {
   if (!f.tokens[userId]) return undefined;
-  let issued = await api("POST", `/v1/users/${userId}/tokens`, { token: f.tenantKey, body: {} });
+  let issued = await api<IssuedToken>("POST", `/v1/users/${userId}/tokens`, { token: f.tenantKey, body: {} });
   if (issued.status === 403) {
     await api("POST", `/v1/users/${userId}/reactivate`, { token: f.tenantKey });
-    issued = await api("POST", `/v1/users/${userId}/tokens`, { token: f.tenantKey, body: {} });
+    issued = await api<IssuedToken>("POST", `/v1/users/${userId}/tokens`, { token: f.tenantKey, body: {} });
   }
   expect(issued.status, JSON.stringify(issued.body)).toBe(201);
   return issued.body.token as string;

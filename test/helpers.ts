@@ -4,18 +4,23 @@ import type { ConversationRoom } from "../workers/conversation-room";
 import { expect } from "vitest";
 import { roomName } from "../src/protocol/ids";
 import type { ChannelFrame, ServerFrame } from "../src/protocol/frames";
+import type { ConversationCreated, ErrorBody, IssuedToken, Message, TenantCreated } from "./responses";
 
 export const BASE = "https://switchboard.test";
 export const ADMIN = env.ADMIN_TOKEN;
 
-export interface ApiResponse<T = any> {
+/** A response as a test reads it: the body parsed as JSON when it is JSON (else its text, or null when empty). */
+export interface ApiResponse<T = unknown> {
   status: number;
   body: T;
   headers: Headers;
 }
 
-/** Call the Worker exactly as a client would, through its fetch handler. */
-export async function api<T = any>(
+/**
+ * Call the Worker exactly as a client would, through its fetch handler. `T` is the body the test expects
+ * of a success, a type of ./responses (the route's own); an error answer is checked with `expectError`.
+ */
+export async function api<T = unknown>(
   method: string,
   path: string,
   opts: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
@@ -38,11 +43,18 @@ export async function api<T = any>(
   return { status: res.status, body: parsed as T, headers: res.headers };
 }
 
-/** Assert the error envelope of API.md. */
-export function expectError(res: ApiResponse, status: number, code: string): void {
+/** Assert the error envelope of API.md; the response reads as one afterwards. */
+export function expectError(res: ApiResponse, status: number, code: string): asserts res is ApiResponse<ErrorBody> {
   expect(res.status, JSON.stringify(res.body)).toBe(status);
-  expect(res.body?.error?.code).toBe(code);
-  expect(typeof res.body?.error?.message).toBe("string");
+  const body = res.body as Partial<ErrorBody> | null;
+  expect(body?.error?.code).toBe(code);
+  expect(typeof body?.error?.message).toBe("string");
+}
+
+/** The error of an error envelope, or undefined when the body is not one. */
+export function errorOf(res: ApiResponse): ErrorBody["error"] | undefined {
+  const body = res.body as Partial<ErrorBody> | null;
+  return typeof body === "object" && body !== null ? body.error : undefined;
 }
 
 let counter = 0;
@@ -60,14 +72,14 @@ export interface TestTenant {
 
 /** A tenant with the given users, each with a user token. */
 export async function setupTenant(users: string[] = ["alice", "bob", "carol"], tenantId = uniqueId("t")): Promise<TestTenant> {
-  const created = await api("POST", "/v1/tenants", { token: ADMIN, body: { id: tenantId, name: `Tenant ${tenantId}` } });
+  const created = await api<TenantCreated>("POST", "/v1/tenants", { token: ADMIN, body: { id: tenantId, name: `Tenant ${tenantId}` } });
   expect(created.status, JSON.stringify(created.body)).toBe(201);
-  const apiKey = created.body.apiKey as string;
+  const apiKey = created.body.apiKey;
   const tokens: Record<string, string> = {};
   for (const user of users) {
     const put = await api("PUT", `/v1/users/${user}`, { token: apiKey, body: { name: user.toUpperCase() } });
     expect(put.status).toBe(200);
-    const token = await api("POST", `/v1/users/${user}/tokens`, { token: apiKey, body: {} });
+    const token = await api<IssuedToken>("POST", `/v1/users/${user}/tokens`, { token: apiKey, body: {} });
     expect(token.status).toBe(201);
     tokens[user] = token.body.token;
   }
@@ -75,13 +87,13 @@ export async function setupTenant(users: string[] = ["alice", "bob", "carol"], t
 }
 
 export async function createGroup(token: string, members: string[], name = "Team"): Promise<string> {
-  const res = await api("POST", "/v1/conversations", { token, body: { type: "group", name, members } });
+  const res = await api<ConversationCreated>("POST", "/v1/conversations", { token, body: { type: "group", name, members } });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
-  return res.body.id as string;
+  return res.body.id;
 }
 
 export async function sendHttp(token: string, conversationId: string, clientId: string, text: string) {
-  return api("POST", `/v1/conversations/${conversationId}/messages`, { token, body: { clientId, kind: "text", body: { text } } });
+  return api<Message>("POST", `/v1/conversations/${conversationId}/messages`, { token, body: { clientId, kind: "text", body: { text } } });
 }
 
 /** A client WebSocket with a frame queue and timeouts, so a missing frame fails the test instead of hanging it. */

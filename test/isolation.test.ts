@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { newGroupId } from "../src/domain/conversation-ids";
-import { api, connect, createGroup, expectError, join, sendHttp, setupTenant, type ApiResponse, type TestTenant } from "./helpers";
+import { api, connect, createGroup, errorOf, expectError, join, sendHttp, setupTenant, type ApiResponse, type TestTenant } from "./helpers";
+import type { Conversation, ConversationCreated, ConversationList, IssuedToken, MessagesPage, User } from "./responses";
 
 /** A well-formed conversation id that no one has: the reference answer for "does not exist". */
 function nonexistentGroupId(): string {
@@ -18,7 +19,7 @@ async function twoTenants(): Promise<{ a: TestTenant; b: TestTenant; groupA: str
 
 /** The error part of a response, without its per-request id. */
 function errorShape(res: ApiResponse): { status: number; code: unknown; message: unknown } {
-  return { status: res.status, code: res.body?.error?.code, message: res.body?.error?.message };
+  return { status: res.status, code: errorOf(res)?.code, message: errorOf(res)?.message };
 }
 
 /** The answer for `path` on `id` is a 404 identical to the one for an id that does not exist. */
@@ -38,11 +39,11 @@ async function expectSameAsNonexistent(
 
 /** Tenant A's group is untouched: one message, alice and bob only. */
 async function expectGroupAUntouched(a: TestTenant, groupA: string): Promise<void> {
-  const view = await api("GET", `/v1/conversations/${groupA}`, { token: a.tokens.alice! });
+  const view = await api<Conversation>("GET", `/v1/conversations/${groupA}`, { token: a.tokens.alice! });
   expect(view.status).toBe(200);
   expect(view.body.members).toEqual(["alice", "bob"]);
   expect(view.body.lastSeq).toBe(1);
-  const history = await api("GET", `/v1/conversations/${groupA}/messages`, { token: a.tokens.alice! });
+  const history = await api<MessagesPage>("GET", `/v1/conversations/${groupA}/messages`, { token: a.tokens.alice! });
   expect(history.body.messages.map((m: { clientId: string; sender: string }) => [m.clientId, m.sender])).toEqual([["a1", "alice"]]);
 }
 
@@ -80,7 +81,7 @@ describe.concurrent("across tenants", () => {
     await expectSameAsNonexistent(b.tokens.bob!, "POST", (id) => `/v1/conversations/${id}/read`, groupA, { seq: 1 });
     await expectSameAsNonexistent(b.tokens.bob!, "PUT", (id) => `/v1/conversations/${id}/settings`, groupA, { muted: true });
     await expectGroupAUntouched(a, groupA);
-    const bobView = await api("GET", `/v1/conversations/${groupA}`, { token: a.tokens.bob! });
+    const bobView = await api<Conversation>("GET", `/v1/conversations/${groupA}`, { token: a.tokens.bob! });
     expect(bobView.body.readSeq).toBe(0);
     expect(bobView.body.muted ?? false).toBe(false);
   });
@@ -118,20 +119,20 @@ describe.concurrent("across tenants", () => {
   it("conversation lists never show another tenant's conversations", async () => {
     const { a, b, groupA } = await twoTenants();
     const groupB = await createGroup(b.tokens.alice!, ["bob"], "B plans");
-    const listA = await api("GET", "/v1/conversations", { token: a.tokens.alice! });
-    const listB = await api("GET", "/v1/conversations", { token: b.tokens.alice! });
+    const listA = await api<ConversationList>("GET", "/v1/conversations", { token: a.tokens.alice! });
+    const listB = await api<ConversationList>("GET", "/v1/conversations", { token: b.tokens.alice! });
     expect(listA.body.conversations.map((c: { id: string }) => c.id)).toEqual([groupA]);
     expect(listB.body.conversations.map((c: { id: string }) => c.id)).toEqual([groupB]);
-    const bobB = await api("GET", "/v1/conversations", { token: b.tokens.bob! });
+    const bobB = await api<ConversationList>("GET", "/v1/conversations", { token: b.tokens.bob! });
     expect(bobB.body.conversations.map((c: { id: string }) => c.id)).toEqual([groupB]);
-    const botB = await api("GET", "/v1/conversations", { token: b.apiKey });
+    const botB = await api<ConversationList>("GET", "/v1/conversations", { token: b.apiKey });
     expect(botB.body.conversations).toEqual([]);
   });
 
   it("a tenant's users list shows nothing of another tenant's users of the same id", async () => {
     const { a, b } = await twoTenants();
     await api("PUT", "/v1/users/alice", { token: a.apiKey, body: { name: "Alice of A", title: "A-only title" } });
-    const fromB = await api("GET", "/v1/users/alice", { token: b.tokens.bob! });
+    const fromB = await api<User>("GET", "/v1/users/alice", { token: b.tokens.bob! });
     expect(fromB.status).toBe(200);
     expect(fromB.body).toMatchObject({ id: "alice", name: "ALICE" });
     expect(JSON.stringify(fromB.body)).not.toContain("A-only");
@@ -148,9 +149,9 @@ describe.concurrent("across tenants", () => {
 
     // A PUT with A's key writes A's user of that id, never B's.
     expect((await api("PUT", "/v1/users/alice", { token: a.apiKey, body: { name: "Hijacked?" } })).status).toBe(200);
-    expect((await api("GET", "/v1/users/alice", { token: b.apiKey })).body.name).toBe("ALICE");
+    expect((await api<User>("GET", "/v1/users/alice", { token: b.apiKey })).body.name).toBe("ALICE");
     expect((await api("PUT", `/v1/users/${onlyInB}`, { token: a.apiKey, body: { name: "Zed of A" } })).status).toBe(200);
-    expect((await api("GET", `/v1/users/${onlyInB}`, { token: b.apiKey })).body.name).toBe("Zed of B");
+    expect((await api<User>("GET", `/v1/users/${onlyInB}`, { token: b.apiKey })).body.name).toBe("Zed of B");
   });
 
   it("tenant A's api key cannot mint keys for tenant B", async () => {
@@ -161,21 +162,21 @@ describe.concurrent("across tenants", () => {
   it("a user of tenant A cannot open a conversation with a user who exists only in tenant B", async () => {
     const { a, b } = await twoTenants();
     expect((await api("PUT", "/v1/users/zed", { token: b.apiKey, body: { name: "Zed of B" } })).status).toBe(200);
-    const direct = await api("POST", "/v1/conversations", { token: a.tokens.alice!, body: { type: "direct", with: "zed" } });
+    const direct = await api<ConversationCreated>("POST", "/v1/conversations", { token: a.tokens.alice!, body: { type: "direct", with: "zed" } });
     expect(direct.status).toBeGreaterThanOrEqual(400);
     expect(direct.status).toBeLessThan(500);
-    const group = await api("POST", "/v1/conversations", { token: a.tokens.alice!, body: { type: "group", name: "G", members: ["zed"] } });
+    const group = await api<ConversationCreated>("POST", "/v1/conversations", { token: a.tokens.alice!, body: { type: "group", name: "G", members: ["zed"] } });
     expect(group.status).toBeGreaterThanOrEqual(400);
     expect(group.status).toBeLessThan(500);
-    const zedToken = await api("POST", "/v1/users/zed/tokens", { token: b.apiKey, body: {} });
-    const zedList = await api("GET", "/v1/conversations", { token: zedToken.body.token });
+    const zedToken = await api<IssuedToken>("POST", "/v1/users/zed/tokens", { token: b.apiKey, body: {} });
+    const zedList = await api<ConversationList>("GET", "/v1/conversations", { token: zedToken.body.token });
     expect(zedList.body.conversations).toEqual([]);
   });
 
   it("a direct conversation between alice and bob in tenant A and in tenant B are different conversations with separate logs", async () => {
     const { a, b } = await twoTenants();
-    const dA = await api("POST", "/v1/conversations", { token: a.tokens.alice!, body: { type: "direct", with: "bob" } });
-    const dB = await api("POST", "/v1/conversations", { token: b.tokens.alice!, body: { type: "direct", with: "bob" } });
+    const dA = await api<ConversationCreated>("POST", "/v1/conversations", { token: a.tokens.alice!, body: { type: "direct", with: "bob" } });
+    const dB = await api<ConversationCreated>("POST", "/v1/conversations", { token: b.tokens.alice!, body: { type: "direct", with: "bob" } });
     expect(dA.status).toBe(201);
     expect(dB.status).toBe(201);
     expect(dA.body.id).not.toBe(dB.body.id);
@@ -186,10 +187,10 @@ describe.concurrent("across tenants", () => {
     expect(inB.status).toBe(201);
     expect(inB.body.seq).toBe(1);
 
-    const logA = await api("GET", `/v1/conversations/${dA.body.id}/messages`, { token: a.tokens.bob! });
-    const logB = await api("GET", `/v1/conversations/${dB.body.id}/messages`, { token: b.tokens.bob! });
-    expect(logA.body.messages.map((m: { body: { text: string } }) => m.body.text)).toEqual(["in A", "still A"]);
-    expect(logB.body.messages.map((m: { body: { text: string } }) => m.body.text)).toEqual(["in B"]);
+    const logA = await api<MessagesPage>("GET", `/v1/conversations/${dA.body.id}/messages`, { token: a.tokens.bob! });
+    const logB = await api<MessagesPage>("GET", `/v1/conversations/${dB.body.id}/messages`, { token: b.tokens.bob! });
+    expect(logA.body.messages.map((m) => m.body.text)).toEqual(["in A", "still A"]);
+    expect(logB.body.messages.map((m) => m.body.text)).toEqual(["in B"]);
 
     // Each tenant's alice reaches only her own tenant's direct conversation.
     await expectSameAsNonexistent(b.tokens.alice!, "GET", (id) => `/v1/conversations/${id}/messages`, dA.body.id);
@@ -198,8 +199,8 @@ describe.concurrent("across tenants", () => {
 
   it("a message in tenant A never reaches a socket in tenant B", async () => {
     const { a, b } = await twoTenants();
-    const dA = (await api("POST", "/v1/conversations", { token: a.tokens.alice!, body: { type: "direct", with: "bob" } })).body.id;
-    const dB = (await api("POST", "/v1/conversations", { token: b.tokens.alice!, body: { type: "direct", with: "bob" } })).body.id;
+    const dA = (await api<ConversationCreated>("POST", "/v1/conversations", { token: a.tokens.alice!, body: { type: "direct", with: "bob" } })).body.id;
+    const dB = (await api<ConversationCreated>("POST", "/v1/conversations", { token: b.tokens.alice!, body: { type: "direct", with: "bob" } })).body.id;
     const bobA = await join(dA, a.tokens.bob!);
     const bobB = await join(dB, b.tokens.bob!);
     try {
@@ -239,7 +240,7 @@ describe.concurrent("within a tenant, a non-member", () => {
       kind: "text",
       body: { text: "let me in" },
     });
-    const history = await api("GET", `/v1/conversations/${id}/messages`, { token: t.tokens.alice! });
+    const history = await api<MessagesPage>("GET", `/v1/conversations/${id}/messages`, { token: t.tokens.alice! });
     expect(history.body.messages.map((m: { clientId: string }) => m.clientId)).toEqual(["m1"]);
   });
 
@@ -256,13 +257,13 @@ describe.concurrent("within a tenant, a non-member", () => {
   it("cannot add itself as a member", async () => {
     const { t, id } = await groupWithoutCarol();
     await expectSameAsNonexistent(t.tokens.carol!, "POST", (c) => `/v1/conversations/${c}/members`, id, { userIds: ["carol"] });
-    const view = await api("GET", `/v1/conversations/${id}`, { token: t.tokens.alice! });
+    const view = await api<Conversation>("GET", `/v1/conversations/${id}`, { token: t.tokens.alice! });
     expect(view.body.members).toEqual(["alice", "bob"]);
   });
 
   it("does not see the conversation in its list", async () => {
     const { t } = await groupWithoutCarol();
-    const list = await api("GET", "/v1/conversations", { token: t.tokens.carol! });
+    const list = await api<ConversationList>("GET", "/v1/conversations", { token: t.tokens.carol! });
     expect(list.status).toBe(200);
     expect(list.body.conversations).toEqual([]);
   });

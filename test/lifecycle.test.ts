@@ -1,9 +1,10 @@
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { api, BASE, createGroup, expectError, join, sendHttp, setupTenant } from "./helpers";
+import type { Conversation, ConversationList, Decision, Edits, Message, MessageSearch, MessagesPage, Reactions, Receipts } from "./responses";
 
 const post = (token: string, id: string, clientId: string, kind: string, body: unknown, extra: Record<string, unknown> = {}) =>
-  api("POST", `/v1/conversations/${id}/messages`, { token, body: { clientId, kind, body, ...extra } });
+  api<Message>("POST", `/v1/conversations/${id}/messages`, { token, body: { clientId, kind, body, ...extra } });
 
 describe("message kinds", () => {
   it("accepts a valid body of every sendable kind and rejects bad ones", async () => {
@@ -47,9 +48,9 @@ describe("message kinds", () => {
     ];
     for (const [i, [kind, body]] of bad.entries()) expectError(await post(t.tokens.alice!, id, `b${i}`, kind, body), 400, "invalid_request");
     expectError(await post(t.tokens.alice!, id, "crm", "crm", { source: "x", objectType: "lead", objectId: "1", event: "lead.created", title: "t" }), 403, "forbidden");
-    const history = await api("GET", `/v1/conversations/${id}/messages`, { token: t.tokens.bob! });
-    expect(history.body.messages.map((m: { kind: string }) => m.kind)).toEqual(["text", "file", "image", "log", "approval"]);
-    expect(history.body.messages[4].body).toMatchObject({ state: "pending", decisions: [] });
+    const history = await api<MessagesPage>("GET", `/v1/conversations/${id}/messages`, { token: t.tokens.bob! });
+    expect(history.body.messages.map((m) => m.kind)).toEqual(["text", "file", "image", "log", "approval"]);
+    expect(history.body.messages[4]?.body).toMatchObject({ state: "pending", decisions: [] });
   });
 
   it("keeps replies pointing at an existing message", async () => {
@@ -68,7 +69,7 @@ describe("reactions", () => {
     const id = await createGroup(t.tokens.alice!, ["bob", "carol"]);
     await sendHttp(t.tokens.alice!, id, "m", "deal closed");
     const react = (token: string, emoji: string, method = "PUT") =>
-      api(method, `/v1/conversations/${id}/messages/1/reactions/${encodeURIComponent(emoji)}`, { token });
+      api<Reactions>(method, `/v1/conversations/${id}/messages/1/reactions/${encodeURIComponent(emoji)}`, { token });
     await react(t.tokens.bob!, "👍");
     await react(t.tokens.bob!, "👍");
     const third = await react(t.tokens.carol!, "👍");
@@ -77,10 +78,10 @@ describe("reactions", () => {
     const removed = await react(t.tokens.bob!, "👍", "DELETE");
     expect(removed.body.reactions).toEqual({ "👍": ["carol"], "🎉": ["carol"] });
     await react(t.tokens.bob!, "👍", "DELETE");
-    const history = await api("GET", `/v1/conversations/${id}/messages`, { token: t.tokens.alice! });
-    expect(history.body.messages[0].reactions).toEqual({ "👍": ["carol"], "🎉": ["carol"] });
+    const history = await api<MessagesPage>("GET", `/v1/conversations/${id}/messages`, { token: t.tokens.alice! });
+    expect(history.body.messages[0]?.reactions).toEqual({ "👍": ["carol"], "🎉": ["carol"] });
     // Three changes, three events: the repeated add and the repeated remove wrote nothing.
-    expect(history.body.messages.filter((m: { kind: string }) => m.kind === "system").map((m: { body: { event: string } }) => m.body.event)).toEqual([
+    expect(history.body.messages.filter((m) => m.kind === "system").map((m) => m.body.event)).toEqual([
       "reaction_added",
       "reaction_added",
       "reaction_added",
@@ -95,9 +96,9 @@ describe("reactions", () => {
     const id = await createGroup(t.tokens.alice!, ["bob"]);
     await sendHttp(t.tokens.alice!, id, "m", "one");
     await api("PUT", `/v1/conversations/${id}/messages/1/reactions/:white_check_mark:`, { token: t.tokens.alice! });
-    const view = await api("GET", `/v1/conversations/${id}`, { token: t.tokens.bob! });
+    const view = await api<Conversation>("GET", `/v1/conversations/${id}`, { token: t.tokens.bob! });
     expect(view.body).toMatchObject({ lastSeq: 2, unread: 1, lastMessage: { seq: 1 } });
-    const list = await api("GET", "/v1/conversations", { token: t.tokens.bob! });
+    const list = await api<ConversationList>("GET", "/v1/conversations", { token: t.tokens.bob! });
     expect(list.body.conversations[0]).toMatchObject({ unread: 1, lastMessage: { seq: 1 } });
   });
 });
@@ -109,17 +110,17 @@ describe("edits and recalls", () => {
     await sendHttp(t.tokens.alice!, id, "m", "price is 100");
     expectError(await api("PATCH", `/v1/conversations/${id}/messages/1`, { token: t.tokens.bob!, body: { body: { text: "hacked" } } }), 403, "forbidden");
     expectError(await api("PATCH", `/v1/conversations/${id}/messages/1`, { token: t.tokens.alice!, body: { body: { text: "" } } }), 400, "invalid_request");
-    const edited = await api("PATCH", `/v1/conversations/${id}/messages/1`, { token: t.tokens.alice!, body: { body: { text: "price is 120" } } });
+    const edited = await api<Message>("PATCH", `/v1/conversations/${id}/messages/1`, { token: t.tokens.alice!, body: { body: { text: "price is 120" } } });
     expect(edited.status).toBe(200);
     expect(edited.body).toMatchObject({ seq: 1, body: { text: "price is 120" } });
     expect(edited.body.editedAt).toBeGreaterThan(0);
-    const edits = await api("GET", `/v1/conversations/${id}/messages/1/edits`, { token: t.tokens.bob! });
-    expect(edits.body.edits.map((e: { body: { text: string } }) => e.body.text)).toEqual(["price is 100"]);
-    const history = await api("GET", `/v1/conversations/${id}/messages?limit=1&after=0`, { token: t.tokens.bob! });
-    expect(history.body.messages[0].body.text).toBe("price is 120");
-    const hit = await api("GET", "/v1/search/messages?q=120", { token: t.tokens.bob! });
+    const edits = await api<Edits>("GET", `/v1/conversations/${id}/messages/1/edits`, { token: t.tokens.bob! });
+    expect(edits.body.edits.map((e) => e.body.text)).toEqual(["price is 100"]);
+    const history = await api<MessagesPage>("GET", `/v1/conversations/${id}/messages?limit=1&after=0`, { token: t.tokens.bob! });
+    expect(history.body.messages[0]?.body.text).toBe("price is 120");
+    const hit = await api<MessageSearch>("GET", "/v1/search/messages?q=120", { token: t.tokens.bob! });
     expect(hit.body.hits).toHaveLength(1);
-    expect((await api("GET", "/v1/search/messages?q=100", { token: t.tokens.bob! })).body.hits).toEqual([]);
+    expect((await api<MessageSearch>("GET", "/v1/search/messages?q=100", { token: t.tokens.bob! })).body.hits).toEqual([]);
   });
 
   it("refuses edits and author recalls after the tenant's windows, but lets a group admin recall any time", async () => {
@@ -132,7 +133,7 @@ describe("edits and recalls", () => {
     expectError(await api("PATCH", `/v1/conversations/${id}/messages/1`, { token: t.tokens.bob!, body: { body: { text: "x" } } }), 403, "forbidden");
     expectError(await api("POST", `/v1/conversations/${id}/messages/1/recall`, { token: t.tokens.bob! }), 403, "forbidden");
     expectError(await api("POST", `/v1/conversations/${id}/messages/1/recall`, { token: t.tokens.carol! }), 403, "forbidden");
-    const recalled = await api("POST", `/v1/conversations/${id}/messages/1/recall`, { token: t.tokens.alice! });
+    const recalled = await api<Message>("POST", `/v1/conversations/${id}/messages/1/recall`, { token: t.tokens.alice! });
     expect(recalled.status).toBe(200);
     expect(recalled.body).toMatchObject({ seq: 1, recalled: true, body: {} });
   });
@@ -143,14 +144,14 @@ describe("edits and recalls", () => {
     await sendHttp(t.tokens.alice!, id, "m", "confidential margin 37 percent");
     await api("PATCH", `/v1/conversations/${id}/messages/1`, { token: t.tokens.alice!, body: { body: { text: "confidential margin 38 percent" } } });
     expect((await api("POST", `/v1/conversations/${id}/messages/1/recall`, { token: t.tokens.alice! })).status).toBe(200);
-    const history = await api("GET", `/v1/conversations/${id}/messages`, { token: t.tokens.bob! });
+    const history = await api<MessagesPage>("GET", `/v1/conversations/${id}/messages`, { token: t.tokens.bob! });
     expect(history.body.messages[0]).toMatchObject({ seq: 1, recalled: true, body: {} });
     expect(JSON.stringify(history.body)).not.toContain("margin");
-    expect((await api("GET", `/v1/conversations/${id}/messages/1/edits`, { token: t.tokens.bob! })).body.edits).toEqual([]);
-    expect((await api("GET", "/v1/search/messages?q=margin", { token: t.tokens.bob! })).body.hits).toEqual([]);
+    expect((await api<Edits>("GET", `/v1/conversations/${id}/messages/1/edits`, { token: t.tokens.bob! })).body.edits).toEqual([]);
+    expect((await api<MessageSearch>("GET", "/v1/search/messages?q=margin", { token: t.tokens.bob! })).body.hits).toEqual([]);
     const rows = await env.DB.prepare("SELECT body, text, grams, recalled FROM messages WHERE conversation_id = ?").bind(id).all();
     expect(JSON.stringify(rows.results)).not.toContain("margin");
-    const list = await api("GET", "/v1/conversations", { token: t.tokens.bob! });
+    const list = await api<ConversationList>("GET", "/v1/conversations", { token: t.tokens.bob! });
     expect(JSON.stringify(list.body)).not.toContain("margin");
     expectError(await api("PATCH", `/v1/conversations/${id}/messages/1`, { token: t.tokens.alice!, body: { body: { text: "back" } } }), 409, "conflict");
   });
@@ -163,9 +164,9 @@ describe("edits and recalls", () => {
     const bob = await join(id, t.tokens.bob!, { after: 2 });
     expect((await api("DELETE", `/v1/conversations/${id}/messages/2`, { token: t.tokens.bob! })).status).toBe(204);
     expect(await bob.socket.next("hidden")).toEqual({ type: "hidden", seq: 2 });
-    const mine = await api("GET", `/v1/conversations/${id}/messages`, { token: t.tokens.bob! });
+    const mine = await api<MessagesPage>("GET", `/v1/conversations/${id}/messages`, { token: t.tokens.bob! });
     expect(mine.body.messages.map((m: { seq: number }) => m.seq)).toEqual([1]);
-    const theirs = await api("GET", `/v1/conversations/${id}/messages`, { token: t.tokens.alice! });
+    const theirs = await api<MessagesPage>("GET", `/v1/conversations/${id}/messages`, { token: t.tokens.alice! });
     expect(theirs.body.messages.map((m: { seq: number }) => m.seq)).toEqual([1, 2]);
     bob.socket.close();
     const again = await join(id, t.tokens.bob!, { after: 0 });
@@ -208,9 +209,9 @@ describe("read receipts", () => {
     await sendHttp(t.tokens.alice!, id, "m2", "two");
     await api("POST", `/v1/conversations/${id}/read`, { token: t.tokens.bob!, body: { seq: 2 } });
     await api("POST", `/v1/conversations/${id}/read`, { token: t.tokens.carol!, body: { seq: 1 } });
-    const r1 = await api("GET", `/v1/conversations/${id}/messages/1/receipts`, { token: t.tokens.alice! });
+    const r1 = await api<Receipts>("GET", `/v1/conversations/${id}/messages/1/receipts`, { token: t.tokens.alice! });
     expect(r1.body).toEqual({ seq: 1, readBy: ["bob", "carol"], count: 2, of: 3 });
-    const r2 = await api("GET", `/v1/conversations/${id}/messages/2/receipts`, { token: t.tokens.alice! });
+    const r2 = await api<Receipts>("GET", `/v1/conversations/${id}/messages/2/receipts`, { token: t.tokens.alice! });
     expect(r2.body).toEqual({ seq: 2, readBy: ["bob"], count: 1, of: 3 });
     expectError(await api("GET", `/v1/conversations/${id}/messages/9/receipts`, { token: t.tokens.alice! }), 404, "not_found");
   });
@@ -223,7 +224,7 @@ describe("approvals", () => {
     const res = await post(t.tokens.alice!, id, "req", "approval", { title: "Discount for ACME", approvers, amount: 5000, currency: "USD" });
     expect(res.status).toBe(201);
     const decide = (token: string, decision: string, clientId = `d-${Math.random()}`, comment?: string) =>
-      api("POST", `/v1/conversations/${id}/messages/${res.body.seq}/decision`, { token, body: { clientId, decision, ...(comment ? { comment } : {}) } });
+      api<Decision>("POST", `/v1/conversations/${id}/messages/${res.body.seq}/decision`, { token, body: { clientId, decision, ...(comment ? { comment } : {}) } });
     return { t, id, seq: res.body.seq as number, decide };
   }
 
@@ -241,8 +242,8 @@ describe("approvals", () => {
     expect(retried.body.decision.seq).toBe(first.body.decision.seq);
     const second = await decide(t.tokens.carol!, "approve");
     expect(second.body.request.body).toMatchObject({ state: "approved", decisions: [{ by: "bob", decision: "approved" }, { by: "carol", decision: "approved" }] });
-    const history = await api("GET", `/v1/conversations/${id}/messages`, { token: t.tokens.dave! });
-    expect(history.body.messages.find((m: { seq: number }) => m.seq === seq).body.state).toBe("approved");
+    const history = await api<MessagesPage>("GET", `/v1/conversations/${id}/messages`, { token: t.tokens.dave! });
+    expect(history.body.messages.find((m) => m.seq === seq)?.body.state).toBe("approved");
   });
 
   it("is rejected by one rejection and then takes no more decisions, in sequence order", async () => {
@@ -250,7 +251,7 @@ describe("approvals", () => {
     const rejected = await decide(t.tokens.carol!, "reject", "c", "too steep");
     expect(rejected.body.request.body.state).toBe("rejected");
     expectError(await decide(t.tokens.bob!, "approve"), 409, "conflict");
-    const history = await api("GET", `/v1/conversations/${id}/messages?after=${seq}`, { token: t.tokens.dave! });
+    const history = await api<MessagesPage>("GET", `/v1/conversations/${id}/messages?after=${seq}`, { token: t.tokens.dave! });
     expect(history.body.messages.map((m: { kind: string; body: { decision?: string } }) => [m.kind, m.body.decision])).toEqual([["approval", "rejected"]]);
   });
 
@@ -258,7 +259,7 @@ describe("approvals", () => {
     const t = await setupTenant();
     const id = await createGroup(t.tokens.alice!, ["bob"]);
     await sendHttp(t.tokens.alice!, id, "m", "plain");
-    const res = await api("POST", `/v1/conversations/${id}/messages/1/decision`, { token: t.tokens.bob!, body: { clientId: "x", decision: "approve" } });
+    const res = await api<Decision>("POST", `/v1/conversations/${id}/messages/1/decision`, { token: t.tokens.bob!, body: { clientId: "x", decision: "approve" } });
     expectError(res, 404, "not_found");
     expectError(await api("POST", `/v1/conversations/${id}/messages/1/decision`, { token: t.tokens.bob!, body: { clientId: "x", decision: "maybe" } }), 400, "invalid_request");
   });

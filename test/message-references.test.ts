@@ -1,6 +1,7 @@
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { api, BASE, createGroup, expectError, join, setupTenant } from "./helpers";
+import type { AttachmentUrl, Message, MessagesPage } from "./responses";
 
 const pdf = () => new TextEncoder().encode("%PDF-1.7\n1 0 obj\n<<>>\nendobj\n%%EOF\n");
 
@@ -25,7 +26,7 @@ describe("references inside message bodies", () => {
     const bobs = await upload(t.tokens.bob!, id);
     const madeUp = { id: "att_0123456789abcdef0123456789abcdef", name: "contract.pdf", size: 10, contentType: "application/pdf" };
     for (const attachment of [madeUp, elsewhere, bobs]) {
-      const res = await api("POST", `/v1/conversations/${id}/messages`, { token: t.tokens.alice!, body: { clientId: `a-${attachment.id}`, kind: "approval", body: approval(attachment) } });
+      const res = await api<Message>("POST", `/v1/conversations/${id}/messages`, { token: t.tokens.alice!, body: { clientId: `a-${attachment.id}`, kind: "approval", body: approval(attachment) } });
       expectError(res, 400, "invalid_request");
       expect(res.body.error.message).toMatch(/^body\.attachment/);
     }
@@ -33,7 +34,7 @@ describe("references inside message bodies", () => {
     socket.send({ type: "send", clientId: "ws-made-up", kind: "approval", body: approval(madeUp) });
     expect(await socket.next("error")).toMatchObject({ code: "invalid_request", clientId: "ws-made-up" });
     socket.close();
-    const history = await api("GET", `/v1/conversations/${id}/messages`, { token: t.tokens.alice! });
+    const history = await api<MessagesPage>("GET", `/v1/conversations/${id}/messages`, { token: t.tokens.alice! });
     expect(history.body.messages).toEqual([]);
   });
 
@@ -41,7 +42,7 @@ describe("references inside message bodies", () => {
     const t = await setupTenant(["alice", "bob"]);
     const id = await createGroup(t.tokens.alice!, ["bob"]);
     const up = await upload(t.tokens.alice!, id);
-    const res = await api("POST", `/v1/conversations/${id}/messages`, {
+    const res = await api<Message>("POST", `/v1/conversations/${id}/messages`, {
       token: t.tokens.alice!,
       body: { clientId: "a1", kind: "approval", body: approval({ id: up.id, name: "other.exe", size: 1, contentType: "application/x-msdownload" }) },
     });
@@ -57,11 +58,11 @@ describe("references inside message bodies", () => {
     const id = await createGroup(t.apiKey, ["alice"], "Deals");
     const card = (url: string) => ({ source: "acme", objectType: "lead", objectId: "L1", event: "lead.created", title: "New lead", url });
     for (const url of ["javascript:alert(document.cookie)", "JavaScript:alert(1)", "data:text/html,<script>alert(1)</script>", "vbscript:msgbox", "file:///etc/passwd", "ftp://crm.acme.io/x", "https://", "not a url"]) {
-      const res = await api("POST", `/v1/conversations/${id}/messages`, { token: t.apiKey, body: { clientId: `c-${url}`, kind: "crm", body: card(url) } });
+      const res = await api<Message>("POST", `/v1/conversations/${id}/messages`, { token: t.apiKey, body: { clientId: `c-${url}`, kind: "crm", body: card(url) } });
       expectError(res, 400, "invalid_request");
       expect(res.body.error.message).toMatch(/^body\.url/);
     }
-    const ok = await api("POST", `/v1/conversations/${id}/messages`, { token: t.apiKey, body: { clientId: "c-ok", kind: "crm", body: card("https://crm.acme.io/leads/L1") } });
+    const ok = await api<Message>("POST", `/v1/conversations/${id}/messages`, { token: t.apiKey, body: { clientId: "c-ok", kind: "crm", body: card("https://crm.acme.io/leads/L1") } });
     expect(ok.status, JSON.stringify(ok.body)).toBe(201);
     expect(ok.body.body.url).toBe("https://crm.acme.io/leads/L1");
   });
@@ -70,9 +71,9 @@ describe("references inside message bodies", () => {
     const t = await setupTenant(["alice", "bob"]);
     const id = await createGroup(t.tokens.alice!, ["bob"]);
     const up = await upload(t.tokens.alice!, id);
-    const sent = await api("POST", `/v1/conversations/${id}/messages`, { token: t.tokens.alice!, body: { clientId: "f1", kind: "file", body: { attachment: up } } });
+    const sent = await api<Message>("POST", `/v1/conversations/${id}/messages`, { token: t.tokens.alice!, body: { clientId: "f1", kind: "file", body: { attachment: up } } });
     expect(sent.status).toBe(201);
-    const link = await api("GET", `/v1/conversations/${id}/attachments/${up.id}/url`, { token: t.tokens.bob! });
+    const link = await api<AttachmentUrl>("GET", `/v1/conversations/${id}/attachments/${up.id}/url`, { token: t.tokens.bob! });
     expect(link.status).toBe(200);
     const path = new URL(link.body.url as string).pathname;
     const before = await exports.default.fetch(`${BASE}${path}`);
@@ -83,7 +84,7 @@ describe("references inside message bodies", () => {
     expect(after.status).toBe(404);
     expect(((await after.json()) as { error: { code: string } }).error.code).toBe("not_found");
     // Alice's own link keeps working.
-    const hers = await api("GET", `/v1/conversations/${id}/attachments/${up.id}/url`, { token: t.tokens.alice! });
+    const hers = await api<AttachmentUrl>("GET", `/v1/conversations/${id}/attachments/${up.id}/url`, { token: t.tokens.alice! });
     const mine = await exports.default.fetch(`${BASE}${new URL(hers.body.url as string).pathname}`);
     expect(mine.status).toBe(200);
     await mine.arrayBuffer();

@@ -5,11 +5,12 @@ import { api, createGroup, join, sendHttp, setupTenant } from "./helpers";
 import { roomName } from "../src/protocol/ids";
 import { mirrorStatements } from "../src/storage/conversations";
 import { RoomStore } from "../src/storage/room-store";
+import type { ConversationList, User } from "./responses";
 
 const stubOf = (tenantId: string, id: string) => env.ROOMS.getByName(roomName(tenantId, id));
 
 async function listed(token: string) {
-  return (await api("GET", "/v1/conversations", { token })).body.conversations as {
+  return (await api<ConversationList>("GET", "/v1/conversations", { token })).body.conversations as {
     id: string;
     lastSeq: number;
     readSeq: number;
@@ -105,7 +106,7 @@ describe("the D1 mirror of conversations", () => {
   it("mirrors a group larger than D1's 100 bound parameters in one flush", async () => {
     const users = Array.from({ length: 150 }, (_, i) => `u${i}`);
     const t = await setupTenant(["alice"]);
-    for (const u of users) await api("PUT", `/v1/users/${u}`, { token: t.apiKey, body: { name: u } });
+    for (const u of users) await api<User>("PUT", `/v1/users/${u}`, { token: t.apiKey, body: { name: u } });
     const id = await createGroup(t.tokens.alice!, users);
     const rows = await env.DB.prepare("SELECT count(*) AS n FROM memberships WHERE tenant_id = ? AND conversation_id = ?").bind(t.tenantId, id).first<{ n: number }>();
     expect(rows?.n).toBe(151);

@@ -3,6 +3,7 @@ import { evictDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { api, createGroup, join, sendHttp, setupTenant } from "./helpers";
 import { roomName } from "../src/protocol/ids";
+import type { MessagesPage } from "./responses";
 
 /** DESIGN.md invariants 1-4: gapless order, durability, idempotent sends, exact resume. */
 describe("ordering and delivery", () => {
@@ -22,7 +23,7 @@ describe("ordering and delivery", () => {
       expect(seqs).toEqual(Array.from({ length: perSender * 2 }, (_, i) => i + 1));
     }
     // Each sender's own messages keep the order they were sent in.
-    const history = await api("GET", `/v1/conversations/${id}/messages?limit=200`, { token: t.tokens.carol! });
+    const history = await api<MessagesPage>("GET", `/v1/conversations/${id}/messages?limit=200`, { token: t.tokens.carol! });
     const fromAlice = history.body.messages.filter((m: { sender: string }) => m.sender === "alice").map((m: { clientId: string }) => m.clientId);
     expect(fromAlice).toEqual(Array.from({ length: perSender }, (_, i) => `a${i}`));
     for (const s of [alice, bob, carol]) s.socket.close();
@@ -41,7 +42,7 @@ describe("ordering and delivery", () => {
     expect(second).toEqual(first);
     expect((await bob.socket.messages(1))[0]!.seq).toBe(1);
     expect((await bob.socket.drain()).filter((f) => f.type === "message")).toEqual([]);
-    const history = await api("GET", `/v1/conversations/${id}/messages`, { token: t.tokens.bob! });
+    const history = await api<MessagesPage>("GET", `/v1/conversations/${id}/messages`, { token: t.tokens.bob! });
     expect(history.body.messages).toHaveLength(1);
     alice.socket.close();
     bob.socket.close();
@@ -86,7 +87,7 @@ describe("ordering and delivery", () => {
     const id = await createGroup(t.tokens.alice!, ["bob"]);
     for (let i = 1; i <= 12; i++) await sendHttp(t.tokens.alice!, id, `p${i}`, `p${i}`);
     const seqs = async (q: string) =>
-      (await api("GET", `/v1/conversations/${id}/messages?${q}`, { token: t.tokens.bob! })).body.messages.map((m: { seq: number }) => m.seq);
+      (await api<MessagesPage>("GET", `/v1/conversations/${id}/messages?${q}`, { token: t.tokens.bob! })).body.messages.map((m: { seq: number }) => m.seq);
     expect(await seqs("after=3&limit=4")).toEqual([4, 5, 6, 7]);
     expect(await seqs("before=5")).toEqual([1, 2, 3, 4]);
     expect(await seqs("limit=3")).toEqual([10, 11, 12]);

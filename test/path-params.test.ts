@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { fillPath, routeTable } from "./routes";
 import { api, createGroup, expectError, sendHttp, setupTenant } from "./helpers";
+import type { MessagesPage, Reactions, User } from "./responses";
 
 /** Percent escapes that decodeURIComponent refuses: not hex, an overlong "/", a lone surrogate, a bare "%". */
 const MALFORMED = ["%ZZ", "%C0%AF", "%ED%A0%80", "%", "%E0%A4%A", "a%2"];
@@ -43,7 +44,7 @@ describe("path parameters", () => {
         expectError(res, 400, "invalid_request");
       }
     }
-    const history = await api("GET", `/v1/conversations/${id}/messages`, { token: t.tokens.bob! });
+    const history = await api<MessagesPage>("GET", `/v1/conversations/${id}/messages`, { token: t.tokens.bob! });
     expect(history.status).toBe(200);
     expect(history.body.messages.map((m: { seq: number; reactions?: unknown }) => [m.seq, m.reactions ?? {}])).toEqual([[1, {}]]);
   });
@@ -53,11 +54,11 @@ describe("path parameters", () => {
     const id = await createGroup(t.tokens.alice!, ["bob"]);
     await sendHttp(t.tokens.alice!, id, "m1", "hello");
     // ":%2B1:" is ":+1:" once decoded; decoding it twice would still be ":+1:", but "%253A" must stay "%3A".
-    const ok = await api("PUT", `/v1/conversations/${id}/messages/1/reactions/${encodeURIComponent(":+1:")}`, { token: t.tokens.bob! });
+    const ok = await api<Reactions>("PUT", `/v1/conversations/${id}/messages/1/reactions/${encodeURIComponent(":+1:")}`, { token: t.tokens.bob! });
     expect(ok.status, JSON.stringify(ok.body)).toBe(200);
     expect(ok.body.reactions).toEqual({ ":+1:": ["bob"] });
     expectError(await api("PUT", `/v1/conversations/${id}/messages/1/reactions/%253A%252B1%253A`, { token: t.tokens.bob! }), 400, "invalid_request");
-    const user = await api("GET", `/v1/users/${encodeURIComponent("alice")}`, { token: t.apiKey });
+    const user = await api<User>("GET", `/v1/users/${encodeURIComponent("alice")}`, { token: t.apiKey });
     expect(user.status).toBe(200);
   });
 });

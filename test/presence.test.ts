@@ -3,8 +3,9 @@ import { listDurableObjectIds, runDurableObjectAlarm } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { api, createGroup, eventually, expectError, join, notifiedThrough, openChannel, sendHttp, setupTenant } from "./helpers";
 import { presenceName, presenceShard, shardCount } from "../src/domain/notify";
+import type { Device, DeviceList, PresenceMap } from "./responses";
 
-const presence = (token: string, users: string[]) => api("GET", `/v1/presence?users=${users.join(",")}`, { token });
+const presence = (token: string, users: string[]) => api<PresenceMap>("GET", `/v1/presence?users=${users.join(",")}`, { token });
 
 /** Run the presence alarm of the shard that holds `userId` (instead of waiting out the coalescing window). */
 async function announce(tenantId: string, userId: string) {
@@ -147,7 +148,7 @@ describe("notify and push", () => {
     const other = await createGroup(t.tokens.carol!, ["bob"]);
     await sendHttp(t.tokens.carol!, other, "x1", "elsewhere");
     for (const device of ["w1", "w2"]) {
-      const reg = await api("POST", "/v1/devices", { token: t.tokens.bob!, body: { id: device, platform: "webhook", endpoint: `http://127.0.0.1:9/push/${device}` } });
+      const reg = await api<Device>("POST", "/v1/devices", { token: t.tokens.bob!, body: { id: device, platform: "webhook", endpoint: `http://127.0.0.1:9/push/${device}` } });
       expect(reg.status).toBe(201);
     }
     // carol is online: she gets a frame, not a push.
@@ -229,7 +230,7 @@ describe("notify and push", () => {
     await notifiedThrough(b.tenantId, idB, sentB.body.seq);
     expect((await bobA.drain()).filter((f) => f.type === "notify")).toEqual([]);
     await api("POST", "/v1/devices", { token: a.tokens.bob!, body: { id: "w", platform: "webhook", endpoint: "http://127.0.0.1:9/a" } });
-    expect((await api("GET", "/v1/devices", { token: b.tokens.bob! })).body.devices).toEqual([]);
+    expect((await api<DeviceList>("GET", "/v1/devices", { token: b.tokens.bob! })).body.devices).toEqual([]);
     expectError(await api("DELETE", "/v1/devices/w", { token: b.tokens.bob! }), 404, "not_found");
     bobA.close();
   });

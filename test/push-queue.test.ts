@@ -7,6 +7,7 @@ import { api, eventually, expectError, setupTenant } from "./helpers";
 import { pushJobId, type PushJob } from "../src/push/job";
 import { PUSH_RETRY } from "../src/push/dispatch";
 import { retryDelaySeconds } from "../src/net/retry";
+import type { Device, DeviceList, EventsPage, PushDeliveries, PushTest, TenantUsage } from "./responses";
 
 function job(tenantId: string, userId: string, deviceId: string, seq: number, endpoint = "http://127.0.0.1:9/hook"): PushJob {
   const notification = { tenantId, userId, deviceId, conversationId: "g_00000000000000000000000000000000", seq, sender: "alice", preview: "hi", badge: 1, title: "Team" };
@@ -96,7 +97,7 @@ describe("the push queue consumer", () => {
     gateway(() => new Response(null, { status: 410 }), () => new Response(null, { status: 404 }));
     const result = await consume(PUSH_QUEUE_NAME, [{ body: job(t.tenantId, "bob", "old", 1) }, { body: job(t.tenantId, "bob", "gone", 1) }]);
     expect(result.explicitAcks.sort()).toEqual(["msg-0", "msg-1"]);
-    const devices = await api("GET", "/v1/devices", { token: t.tokens.bob! });
+    const devices = await api<DeviceList>("GET", "/v1/devices", { token: t.tokens.bob! });
     expect(devices.body.devices).toEqual([]);
     expect(await deliveryRow(job(t.tenantId, "bob", "old", 1).jobId)).toMatchObject({ status: "gone" });
   });
@@ -128,13 +129,13 @@ describe("test pushes and device registration", () => {
     const t = await setupTenant();
     const calls = gateway(() => new Response(null, { status: 204 }));
     await api("POST", "/v1/devices", { token: t.tokens.bob!, body: { id: "w", platform: "webhook", endpoint: "http://127.0.0.1:9/t" } });
-    const res = await api("POST", "/v1/devices/w/test", { token: t.tokens.bob! });
+    const res = await api<PushTest>("POST", "/v1/devices/w/test", { token: t.tokens.bob! });
     expect(res.status).toBe(202);
     // The job travels through the real local queue to the consumer.
     await eventually(() => Promise.resolve(expect(calls).toHaveLength(1)));
     expect(new URL(calls[0]!.url).pathname).toBe("/t");
     const deliveries = await eventually(async () => {
-      const r = await api("GET", "/v1/devices/w/deliveries", { token: t.tokens.bob! });
+      const r = await api<PushDeliveries>("GET", "/v1/devices/w/deliveries", { token: t.tokens.bob! });
       expect(r.body.deliveries).toHaveLength(1);
       return r;
     });
@@ -144,7 +145,7 @@ describe("test pushes and device registration", () => {
 
   it("validates each platform's fields", async () => {
     const t = await setupTenant();
-    const post = (body: unknown) => api("POST", "/v1/devices", { token: t.tokens.bob!, body });
+    const post = (body: unknown) => api<Device>("POST", "/v1/devices", { token: t.tokens.bob!, body });
     expect((await post({ id: "x", platform: "carrier-pigeon" })).status).toBe(400);
     expect((await post({ id: "x", platform: "fcm" })).status).toBe(400);
     expect((await post({ id: "x", platform: "apns", token: "not-hex" })).status).toBe(400);
@@ -155,7 +156,7 @@ describe("test pushes and device registration", () => {
     const ok = await post({ id: "ios", platform: "apns", token: "a".repeat(64) });
     expect(ok.status).toBe(201);
     expect(ok.body).toMatchObject({ id: "ios", platform: "apns" });
-    const list = await api("GET", "/v1/devices", { token: t.tokens.bob! });
+    const list = await api<DeviceList>("GET", "/v1/devices", { token: t.tokens.bob! });
     expect(list.body.devices.map((d: { id: string }) => d.id)).toEqual(["ios"]);
     expect((await api("DELETE", "/v1/devices/ios", { token: t.tokens.bob! })).status).toBe(204);
     expect((await api("DELETE", "/v1/devices/ios", { token: t.tokens.bob! })).status).toBe(404);
@@ -170,13 +171,13 @@ describe("push attempts in the reporting events and usage", () => {
       () => new Response("upstream says: secret internals", { status: 503 }),
     );
     await consume(PUSH_QUEUE_NAME, [{ body: job(t.tenantId, "bob", "w1", 1) }, { body: job(t.tenantId, "bob", "w2", 2) }]);
-    const events = await api("GET", "/v1/events?type=push.attempt", { token: t.apiKey });
+    const events = await api<EventsPage>("GET", "/v1/events?type=push.attempt", { token: t.apiKey });
     expect(events.body.events.map((e: { data: Record<string, unknown> }) => [e.data.deviceId, e.data.provider, e.data.outcome]).sort()).toEqual([
       ["w1", "webhook", "delivered"],
       ["w2", "webhook", "retrying"],
     ]);
     expect(JSON.stringify(events.body)).not.toContain("secret internals");
-    const usage = await api("GET", "/v1/usage", { token: t.apiKey });
-    expect(usage.body.days.at(-1).pushes).toEqual({ webpush: 0, fcm: 0, apns: 0, webhook: 1 });
+    const usage = await api<TenantUsage>("GET", "/v1/usage", { token: t.apiKey });
+    expect(usage.body.days.at(-1)?.pushes).toEqual({ webpush: 0, fcm: 0, apns: 0, webhook: 1 });
   });
 });

@@ -1,6 +1,7 @@
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ADMIN, api, BASE, connect, createGroup, expectError, sendHttp, setupTenant } from "./helpers";
+import type { MessagesPage } from "./responses";
 
 /** Credentials in a URL end up in logs and browser history: only a WebSocket upgrade (which cannot set headers in a browser) may carry one. */
 describe("?token= outside WebSocket upgrades", () => {
@@ -29,7 +30,7 @@ describe("?token= outside WebSocket upgrades", () => {
     }
     // A bearer header does not make a token in the URL acceptable either.
     expectError(await api("GET", `/v1/conversations/${id}/messages?${q}`, { token: t.tokens.bob! }), 401, "unauthorized");
-    const history = await api("GET", `/v1/conversations/${id}/messages`, { token: t.tokens.alice! });
+    const history = await api<MessagesPage>("GET", `/v1/conversations/${id}/messages`, { token: t.tokens.alice! });
     expect(history.body.messages.map((m: { clientId: string }) => m.clientId)).toEqual(["m1"]);
   });
 

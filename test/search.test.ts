@@ -7,11 +7,12 @@ import { RoomStore } from "../src/storage/room-store";
 import { mirrorStatements } from "../src/storage/conversations";
 import { cjkGrams, compileQuery } from "../src/domain/search";
 import { searchMessages } from "../src/storage/search";
+import type { ConversationSearch, MessageSearch, MessagesPage, TenantSettings } from "./responses";
 
 type Hit = { message: { conversationId: string; seq: number; sender: string; body: { text?: string } }; snippet: string };
 
 async function search(token: string, q: string, extra = "") {
-  const res = await api("GET", `/v1/search/messages?q=${encodeURIComponent(q)}${extra}`, { token });
+  const res = await api<MessageSearch>("GET", `/v1/search/messages?q=${encodeURIComponent(q)}${extra}`, { token });
   expect(res.status, JSON.stringify(res.body)).toBe(200);
   return res.body as { hits: Hit[]; nextCursor: string | null; capped: boolean };
 }
@@ -176,7 +177,7 @@ describe("message search", () => {
     const id = await createGroup(t.tokens.alice!, ["bob"]);
     await sendHttp(t.tokens.alice!, id, "q1", 'He said "NEAR(deal) OR *" twice');
     for (const q of ['"', '""', "NEAR(deal", "deal OR", "*", "AND", "a:b", "(", "-deal", "^deal", "{x}", "'; DROP TABLE messages; --"]) {
-      const res = await api("GET", `/v1/search/messages?q=${encodeURIComponent(q)}`, { token: t.tokens.bob! });
+      const res = await api<MessageSearch>("GET", `/v1/search/messages?q=${encodeURIComponent(q)}`, { token: t.tokens.bob! });
       expect(res.status, q).toBe(200);
     }
     expect(texts(await search(t.tokens.bob!, '"NEAR(deal)'))).toEqual(['He said "NEAR(deal) OR *" twice']);
@@ -241,11 +242,11 @@ describe("message search", () => {
 describe("conversation search", () => {
   it("finds my conversations by name and by another member's name", async () => {
     const { t, sales } = await seedChat();
-    const byName = await api("GET", "/v1/search/conversations?q=apac", { token: t.tokens.bob! });
+    const byName = await api<ConversationSearch>("GET", "/v1/search/conversations?q=apac", { token: t.tokens.bob! });
     expect(byName.body.conversations.map((c: { id: string }) => c.id)).toEqual([sales]);
-    const byMember = await api("GET", "/v1/search/conversations?q=CAROL", { token: t.tokens.bob! });
+    const byMember = await api<ConversationSearch>("GET", "/v1/search/conversations?q=CAROL", { token: t.tokens.bob! });
     expect(byMember.body.conversations.map((c: { id: string }) => c.id)).toEqual([sales]);
-    const notMine = await api("GET", "/v1/search/conversations?q=board", { token: t.tokens.bob! });
+    const notMine = await api<ConversationSearch>("GET", "/v1/search/conversations?q=board", { token: t.tokens.bob! });
     expect(notMine.body.conversations).toEqual([]);
   });
 });
@@ -285,8 +286,8 @@ describe("retention", () => {
 
     expectError(await api("PUT", "/v1/tenant/settings", { token: t.apiKey, body: { retentionDays: 0 } }), 400, "invalid_request");
     expectError(await api("PUT", "/v1/tenant/settings", { token: t.tokens.alice!, body: { retentionDays: 30 } }), 403, "forbidden");
-    expect((await api("PUT", "/v1/tenant/settings", { token: t.apiKey, body: { retentionDays: 30 } })).body).toMatchObject({ retentionDays: 30 });
-    expect((await api("GET", "/v1/tenant/settings", { token: t.apiKey })).body).toEqual({
+    expect((await api<TenantSettings>("PUT", "/v1/tenant/settings", { token: t.apiKey, body: { retentionDays: 30 } })).body).toMatchObject({ retentionDays: 30 });
+    expect((await api<TenantSettings>("GET", "/v1/tenant/settings", { token: t.apiKey })).body).toEqual({
       retentionDays: 30,
       editWindowSeconds: 86_400,
       recallWindowSeconds: 600,
@@ -300,7 +301,7 @@ describe("retention", () => {
     await waitOnExecutionContext(ctx);
 
     expect(texts(await search(t.tokens.bob!, "forecast"))).toEqual(["fresh forecast"]);
-    const history = await api("GET", `/v1/conversations/${id}/messages`, { token: t.tokens.bob! });
+    const history = await api<MessagesPage>("GET", `/v1/conversations/${id}/messages`, { token: t.tokens.bob! });
     expect(history.body.messages.map((m: { seq: number }) => m.seq)).toEqual([2]);
     // seq keeps counting.
     expect((await sendHttp(t.tokens.alice!, id, "next", "next")).body.seq).toBe(3);

@@ -1,6 +1,6 @@
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { ServerFrame } from "../src/protocol/frames";
+import type { ChannelFrame, ServerFrame } from "../src/protocol/frames";
 import { LIMITS } from "../src/protocol/limits";
 import { BucketMap } from "../src/domain/rate";
 import { BASE, connect, createGroup, join, manualRoomClock, openChannel, setupTenant, type TestSocket } from "./helpers";
@@ -59,7 +59,7 @@ describe("send ceilings across devices", () => {
 
   it(`a person holds at most ${LIMITS.socketsPerUser} device channels`, async () => {
     const t = await setupTenant(["alice", "bob"]);
-    const channels: TestSocket<any>[] = [];
+    const channels: TestSocket<ChannelFrame>[] = [];
     try {
       for (let i = 0; i < LIMITS.socketsPerUser; i++) channels.push(await openChannel(t.tokens.alice!, `dev-${i}`));
       const res = await exports.default.fetch(`${BASE}/v1/ws?token=${encodeURIComponent(t.tokens.alice!)}&device=extra`, { headers: { Upgrade: "websocket" } });

@@ -6,6 +6,7 @@ import { runRetention } from "../src/jobs/retention";
 import { presenceShard, shardCount } from "../src/domain/notify";
 import { roomName } from "../src/protocol/ids";
 import { api, BASE, createGroup, eventually, join, ManualClock, sendHttp, setupTenant } from "./helpers";
+import type { EndpointCreated, Message, MessagesPage } from "./responses";
 
 const stubOf = (tenantId: string, id: string) => env.ROOMS.getByName(roomName(tenantId, id));
 const pdf = () => new TextEncoder().encode("%PDF-1.7\n1 0 obj\n<<>>\nendobj\n%%EOF\n");
@@ -21,7 +22,7 @@ async function upload(token: string, id: string): Promise<string> {
 }
 
 async function sendFile(token: string, id: string, clientId: string, attachmentId: string) {
-  const res = await api("POST", `/v1/conversations/${id}/messages`, {
+  const res = await api<Message>("POST", `/v1/conversations/${id}/messages`, {
     token,
     body: { clientId, kind: "file", body: { attachment: { id: attachmentId, name: "f.pdf", size: 1, contentType: "application/pdf" } } },
   });
@@ -113,7 +114,7 @@ describe("side effects that must happen go through the durable outbox", () => {
     await runDurableObjectAlarm(stub);
     expect(await env.FILES.head(`${t.tenantId}/${id}/${file}`)).toBeNull();
     expect((await outboxOf(t.tenantId, id)).effects).toEqual([]);
-    const history = await api("GET", `/v1/conversations/${id}/messages`, { token: t.tokens.alice! });
+    const history = await api<MessagesPage>("GET", `/v1/conversations/${id}/messages`, { token: t.tokens.alice! });
     expect(history.body.messages.map((m: { clientId: string }) => m.clientId)).toEqual(["new"]);
   });
 });
@@ -131,7 +132,7 @@ describe("outbound endpoints", () => {
     });
     const t = await setupTenant();
     const id = await createGroup(t.tokens.alice!, ["bob"]);
-    const first = await api("POST", "/v1/webhooks", { token: t.apiKey, body: { url: "http://127.0.0.1:9/first", events: ["message.created"] } });
+    const first = await api<EndpointCreated>("POST", "/v1/webhooks", { token: t.apiKey, body: { url: "http://127.0.0.1:9/first", events: ["message.created"] } });
     await sendHttp(t.tokens.alice!, id, "m1", "one");
     await runDurableObjectAlarm(stubOf(t.tenantId, id));
     await eventually(() => Promise.resolve(expect(received).toEqual([{ url: "http://127.0.0.1:9/first", type: "message.created", seq: 1 }])));

@@ -1,14 +1,15 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ADMIN, api, expectError, setupTenant, uniqueId } from "./helpers";
+import type { ConversationCreated, ConversationList, IssuedToken, TenantApiKey, TenantCreated, User } from "./responses";
 
 async function createTenant(id: string, name = `Tenant ${id}`) {
-  return api("POST", "/v1/tenants", { token: ADMIN, body: { id, name } });
+  return api<TenantCreated>("POST", "/v1/tenants", { token: ADMIN, body: { id, name } });
 }
 
 /** A request only a working api key of the tenant can make. */
 async function keyWorks(apiKey: string, userId = "probe"): Promise<boolean> {
-  const res = await api("PUT", `/v1/users/${userId}`, { token: apiKey, body: { name: "Probe" } });
+  const res = await api<User>("PUT", `/v1/users/${userId}`, { token: apiKey, body: { name: "Probe" } });
   return res.status === 200;
 }
 
@@ -25,9 +26,9 @@ describe("tenants", () => {
   it("come with an api key that works on tenant endpoints", async () => {
     const res = await createTenant(uniqueId("t"));
     expect(res.status).toBe(201);
-    const put = await api("PUT", "/v1/users/alice", { token: res.body.apiKey, body: { name: "Alice" } });
+    const put = await api<User>("PUT", "/v1/users/alice", { token: res.body.apiKey, body: { name: "Alice" } });
     expect(put.status).toBe(200);
-    const list = await api("GET", "/v1/conversations", { token: res.body.apiKey });
+    const list = await api<ConversationList>("GET", "/v1/conversations", { token: res.body.apiKey });
     expect(list.status).toBe(200);
   });
 
@@ -70,7 +71,7 @@ describe("tenants", () => {
     ["a number", 42],
     ["missing", undefined],
   ])("are refused with 400 naming id when the id is %s", async (_label, id) => {
-    const res = await api("POST", "/v1/tenants", { token: ADMIN, body: { id, name: "Bad" } });
+    const res = await api<TenantCreated>("POST", "/v1/tenants", { token: ADMIN, body: { id, name: "Bad" } });
     expectError(res, 400, "invalid_request");
     expect(res.body.error.message).toContain("id");
     if (typeof id === "string" && id !== "") {
@@ -86,7 +87,7 @@ describe("tenants", () => {
     ["missing", undefined],
   ])("are refused with 400 naming name when the name is %s", async (_label, name) => {
     const id = uniqueId("t");
-    const res = await api("POST", "/v1/tenants", { token: ADMIN, body: { id, name } });
+    const res = await api<TenantCreated>("POST", "/v1/tenants", { token: ADMIN, body: { id, name } });
     expectError(res, 400, "invalid_request");
     expect(res.body.error.message).toContain("name");
     expect(await env.DB.prepare("SELECT id FROM tenants WHERE id = ?").bind(id).first()).toBeNull();
@@ -124,7 +125,7 @@ describe("tenants", () => {
   it("can be given an extra api key by the operator, and both keys work", async () => {
     const id = uniqueId("t");
     const created = await createTenant(id);
-    const extra = await api("POST", `/v1/tenants/${id}/api-keys`, { token: ADMIN });
+    const extra = await api<TenantApiKey>("POST", `/v1/tenants/${id}/api-keys`, { token: ADMIN });
     expect(extra.status, JSON.stringify(extra.body)).toBe(201);
     expect(typeof extra.body.apiKey).toBe("string");
     expect(extra.body.apiKey).not.toBe(created.body.apiKey);
@@ -138,7 +139,7 @@ describe("tenants", () => {
   it("store an extra api key only as a hash too", async () => {
     const id = uniqueId("t");
     await createTenant(id);
-    const extra = await api("POST", `/v1/tenants/${id}/api-keys`, { token: ADMIN });
+    const extra = await api<TenantApiKey>("POST", `/v1/tenants/${id}/api-keys`, { token: ADMIN });
     const secretPart = String(extra.body.apiKey).replace(/^sbk_/, "");
     const rows = await env.DB.prepare("SELECT * FROM api_keys WHERE tenant_id = ?").bind(id).all();
     expect(rows.results).toHaveLength(2);
@@ -146,7 +147,7 @@ describe("tenants", () => {
   });
 
   it("that do not exist cannot be given an api key (404)", async () => {
-    const res = await api("POST", `/v1/tenants/${uniqueId("ghost")}/api-keys`, { token: ADMIN });
+    const res = await api<TenantApiKey>("POST", `/v1/tenants/${uniqueId("ghost")}/api-keys`, { token: ADMIN });
     expectError(res, 404, "not_found");
     expectError(await api("POST", "/v1/tenants/x%2Fy/api-keys", { token: ADMIN }), 404, "not_found");
   });
@@ -155,7 +156,7 @@ describe("tenants", () => {
 describe("users", () => {
   it("are created by PUT with 200 and their profile", async () => {
     const t = await setupTenant([]);
-    const res = await api("PUT", "/v1/users/alice", {
+    const res = await api<User>("PUT", "/v1/users/alice", {
       token: t.apiKey,
       body: { name: "Alice Liddell", title: "Sales", avatarUrl: "https://example.com/a.png" },
     });
@@ -165,15 +166,15 @@ describe("users", () => {
 
   it("are updated by a second PUT of the same id", async () => {
     const t = await setupTenant([]);
-    const first = await api("PUT", "/v1/users/alice", { token: t.apiKey, body: { name: "Alice", title: "Sales" } });
+    const first = await api<User>("PUT", "/v1/users/alice", { token: t.apiKey, body: { name: "Alice", title: "Sales" } });
     expect(first.status).toBe(200);
-    const second = await api("PUT", "/v1/users/alice", {
+    const second = await api<User>("PUT", "/v1/users/alice", {
       token: t.apiKey,
       body: { name: "Alice L.", title: "Head of Sales", avatarUrl: "https://example.com/alice.png" },
     });
     expect(second.status).toBe(200);
     expect(second.body).toMatchObject({ id: "alice", name: "Alice L.", title: "Head of Sales", avatarUrl: "https://example.com/alice.png" });
-    const got = await api("GET", "/v1/users/alice", { token: t.apiKey });
+    const got = await api<User>("GET", "/v1/users/alice", { token: t.apiKey });
     expect(got.status).toBe(200);
     expect(got.body).toMatchObject({ id: "alice", name: "Alice L.", title: "Head of Sales", avatarUrl: "https://example.com/alice.png" });
     if (first.body.createdAt !== undefined) expect(got.body.createdAt).toBe(first.body.createdAt);
@@ -184,14 +185,14 @@ describe("users", () => {
   it("are readable by GET with the tenant's api key", async () => {
     const t = await setupTenant([]);
     await api("PUT", "/v1/users/bob.smith_2-x", { token: t.apiKey, body: { name: "Bob" } });
-    const res = await api("GET", "/v1/users/bob.smith_2-x", { token: t.apiKey });
+    const res = await api<User>("GET", "/v1/users/bob.smith_2-x", { token: t.apiKey });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ id: "bob.smith_2-x", name: "Bob" });
   });
 
   it("are readable by GET with a user token of the same tenant", async () => {
     const t = await setupTenant(["alice", "bob"]);
-    const res = await api("GET", "/v1/users/bob", { token: t.tokens.alice! });
+    const res = await api<User>("GET", "/v1/users/bob", { token: t.tokens.alice! });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ id: "bob", name: "BOB" });
   });
@@ -204,18 +205,18 @@ describe("users", () => {
 
   it("get tokens only when they exist (404 otherwise)", async () => {
     const t = await setupTenant(["alice"]);
-    const ok = await api("POST", "/v1/users/alice/tokens", { token: t.apiKey, body: {} });
+    const ok = await api<IssuedToken>("POST", "/v1/users/alice/tokens", { token: t.apiKey, body: {} });
     expect(ok.status).toBe(201);
     expect(typeof ok.body.token).toBe("string");
     expect(typeof ok.body.expiresAt).toBe("number");
-    const missing = await api("POST", "/v1/users/ghost/tokens", { token: t.apiKey, body: {} });
+    const missing = await api<IssuedToken>("POST", "/v1/users/ghost/tokens", { token: t.apiKey, body: {} });
     expectError(missing, 404, "not_found");
     expect(missing.body.token).toBeUndefined();
   });
 
   it("get a token that acts as them", async () => {
     const t = await setupTenant(["alice", "bob"]);
-    const res = await api("POST", "/v1/conversations", { token: t.tokens.alice!, body: { type: "group", name: "G", members: ["bob"] } });
+    const res = await api<ConversationCreated>("POST", "/v1/conversations", { token: t.tokens.alice!, body: { type: "group", name: "G", members: ["bob"] } });
     expect(res.status).toBe(201);
     expect(res.body.members).toEqual(["alice", "bob"]);
   });
@@ -227,7 +228,7 @@ describe("users", () => {
     ["with an encoded slash", "x%2Fy"],
   ])("are refused with 400 when the id is %s", async (_label, path) => {
     const t = await setupTenant([]);
-    const res = await api("PUT", `/v1/users/${path}`, { token: t.apiKey, body: { name: "X" } });
+    const res = await api<User>("PUT", `/v1/users/${path}`, { token: t.apiKey, body: { name: "X" } });
     expectError(res, 400, "invalid_request");
     expect(res.body.error.message).toContain("userId");
     const count = await env.DB.prepare("SELECT count(*) AS n FROM users WHERE tenant_id = ?").bind(t.tenantId).first<{ n: number }>();
@@ -243,7 +244,7 @@ describe("users", () => {
     ["avatarUrl is not an http(s) URL", { name: "A", avatarUrl: "javascript:alert(1)" }, "avatarUrl"],
   ])("are refused with 400 naming the field when %s", async (_label, body, field) => {
     const t = await setupTenant([]);
-    const res = await api("PUT", "/v1/users/alice", { token: t.apiKey, body });
+    const res = await api<User>("PUT", "/v1/users/alice", { token: t.apiKey, body });
     expectError(res, 400, "invalid_request");
     expect(res.body.error.message).toContain(field);
     expectError(await api("GET", "/v1/users/alice", { token: t.apiKey }), 404, "not_found");

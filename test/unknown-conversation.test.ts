@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { roomName } from "../src/protocol/ids";
 import { api, connect, createGroup, expectError, sendHttp, setupTenant } from "./helpers";
+import type { MessagesPage } from "./responses";
 
 function randomConversationId(): string {
   return `g_${crypto.randomUUID().replaceAll("-", "")}`;
@@ -79,7 +80,7 @@ describe("an unknown conversation id", () => {
       expect(res.status, `${r.method} ${r.path}`).toBe(404);
     }
     expect(await storedIn(b.tenantId, id)).toEqual({ tables: 0, alarm: null });
-    const history = await api("GET", `/v1/conversations/${id}/messages`, { token: a.tokens.alice! });
+    const history = await api<MessagesPage>("GET", `/v1/conversations/${id}/messages`, { token: a.tokens.alice! });
     expect(history.body.messages.map((m: { clientId: string }) => m.clientId)).toEqual(["m1"]);
   });
 });

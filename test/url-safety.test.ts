@@ -9,6 +9,7 @@ import { consumeOutboundBatch } from "../src/crm/outbound";
 import { pushJobId, type PushJob } from "../src/push/job";
 import type { PushPlatform, PushProvider } from "../src/push/types";
 import { api, setupTenant } from "./helpers";
+import type { Device, EndpointCreated, EndpointDeliveries } from "./responses";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -84,9 +85,9 @@ describe("the URL check shared by push webhooks, Web Push and outbound CRM endpo
   it("is applied by the HTTP routes that register endpoints", async () => {
     const t = await setupTenant(["alice"]);
     for (const url of ["https://127.0.0.1.nip.io/crm", "https://crm.lan/hook", "https://crm.acme.io:22/"]) {
-      const res = await api("POST", "/v1/webhooks", { token: t.apiKey, body: { url, events: ["message.created"] } });
+      const res = await api<EndpointCreated>("POST", "/v1/webhooks", { token: t.apiKey, body: { url, events: ["message.created"] } });
       expect(res.status, url).toBe(400);
-      const device = await api("POST", "/v1/devices", { token: t.tokens.alice!, body: { id: "gw", platform: "webhook", endpoint: url } });
+      const device = await api<Device>("POST", "/v1/devices", { token: t.tokens.alice!, body: { id: "gw", platform: "webhook", endpoint: url } });
       expect(device.status, url).toBe(400);
     }
   });
@@ -126,7 +127,7 @@ describe("delivery logs keep coarse details", () => {
 
   it("records the status class of an outbound CRM endpoint's answer and no network error text", async () => {
     const t = await setupTenant(["alice"]);
-    const ep = await api("POST", "/v1/webhooks", { token: t.apiKey, body: { url: "http://127.0.0.1:9/crm", events: ["message.created"] } });
+    const ep = await api<EndpointCreated>("POST", "/v1/webhooks", { token: t.apiKey, body: { url: "http://127.0.0.1:9/crm", events: ["message.created"] } });
     expect(ep.status).toBe(201);
     const answers: (() => Response)[] = [
       () => new Response("<html>internal admin console</html>", { status: 403 }),
@@ -139,7 +140,7 @@ describe("delivery logs keep coarse details", () => {
       const body = { eventId, endpointId: ep.body.id, tenantId: t.tenantId, type: "message.created", data: {}, createdAt: Date.now() };
       await consumeOutboundBatch(createMessageBatch("events", [{ id: eventId, timestamp: new Date(), attempts: 1, body }]), env, fetcher as unknown as typeof fetch, () => Date.now());
     }
-    const log = await api("GET", `/v1/webhooks/${ep.body.id}/deliveries`, { token: t.apiKey });
+    const log = await api<EndpointDeliveries>("GET", `/v1/webhooks/${ep.body.id}/deliveries`, { token: t.apiKey });
     const details = (log.body.deliveries as { eventId: string; detail: string }[]).map((d) => [d.eventId, d.detail]).sort();
     expect(details).toEqual([
       ["ev-1", "endpoint answered 4xx"],

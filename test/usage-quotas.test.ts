@@ -3,6 +3,7 @@ import { runDurableObjectAlarm } from "cloudflare:test";
 import { roomName } from "../src/protocol/ids";
 import { describe, expect, it } from "vitest";
 import { ADMIN, api, BASE, createGroup, eventually, expectError, join, openChannel, sendHttp, setupTenant } from "./helpers";
+import type { AuditPage, ConversationList, Message, MessagesPage, Quotas, TenantUsage, UsageTotals, User } from "./responses";
 
 const today = () => new Date().toISOString().slice(0, 10);
 
@@ -29,12 +30,12 @@ describe("quotas", () => {
     expectError(await api("PUT", `/v1/tenants/${t.tenantId}/quotas`, { token: t.apiKey, body: { users: 1 } }), 403, "forbidden");
     expectError(await api("PUT", `/v1/tenants/${t.tenantId}/quotas`, { token: ADMIN, body: { users: -1 } }), 400, "invalid_request");
     expectError(await api("PUT", "/v1/tenants/no-such-tenant/quotas", { token: ADMIN, body: { users: 1 } }), 404, "not_found");
-    const set = await api("PUT", `/v1/tenants/${t.tenantId}/quotas`, { token: ADMIN, body: { users: 5, messagesPerDay: 1000 } });
+    const set = await api<Quotas>("PUT", `/v1/tenants/${t.tenantId}/quotas`, { token: ADMIN, body: { users: 5, messagesPerDay: 1000 } });
     expect(set.body).toEqual({ users: 5, attachmentBytes: null, messagesPerDay: 1000, openSockets: null });
-    const cleared = await api("PUT", `/v1/tenants/${t.tenantId}/quotas`, { token: ADMIN, body: { messagesPerDay: null } });
+    const cleared = await api<Quotas>("PUT", `/v1/tenants/${t.tenantId}/quotas`, { token: ADMIN, body: { messagesPerDay: null } });
     expect(cleared.body).toMatchObject({ users: 5, messagesPerDay: null });
-    expect((await api("GET", "/v1/usage", { token: t.apiKey })).body.quotas).toMatchObject({ users: 5 });
-    const trail = await api("GET", "/v1/audit?action=quota.updated", { token: t.apiKey });
+    expect((await api<TenantUsage>("GET", "/v1/usage", { token: t.apiKey })).body.quotas).toMatchObject({ users: 5 });
+    const trail = await api<AuditPage>("GET", "/v1/audit?action=quota.updated", { token: t.apiKey });
     expect(trail.body.entries).toHaveLength(2);
     expect(trail.body.entries[0]).toMatchObject({ actor: { kind: "operator" }, details: { messagesPerDay: null } });
   });
@@ -42,7 +43,7 @@ describe("quotas", () => {
   it("refuse a new person over the users quota with quota_exceeded, and nothing is stored", async () => {
     const t = await setupTenant(["alice", "bob"]);
     await api("PUT", `/v1/tenants/${t.tenantId}/quotas`, { token: ADMIN, body: { users: 2 } });
-    const refused = await api("PUT", "/v1/users/carol", { token: t.apiKey, body: { name: "Carol" } });
+    const refused = await api<User>("PUT", "/v1/users/carol", { token: t.apiKey, body: { name: "Carol" } });
     expectError(refused, 403, "quota_exceeded");
     expect(refused.body.error.message).toContain("users");
     expectError(await api("GET", "/v1/users/carol", { token: t.apiKey }), 404, "not_found");
@@ -61,9 +62,9 @@ describe("quotas", () => {
     expect(refused.status).toBe(403);
     expect(refused.body.error).toMatchObject({ code: "quota_exceeded" });
     expect(refused.body.error?.message).toContain("attachmentBytes");
-    const usage = await api("GET", "/v1/usage", { token: t.apiKey });
+    const usage = await api<TenantUsage>("GET", "/v1/usage", { token: t.apiKey });
     expect(usage.body.attachmentBytesStored).toBe(64);
-    expect(usage.body.days.find((d: { day: string }) => d.day === today())).toMatchObject({ attachmentBytesUploaded: 64 });
+    expect(usage.body.days.find((d) => d.day === today())).toMatchObject({ attachmentBytesUploaded: 64 });
   });
 });
 
@@ -72,14 +73,14 @@ describe("attachment storage usage", () => {
     const t = await setupTenant(["alice"]);
     const id = await createGroup(t.tokens.alice!, []);
     const up = await upload(t.tokens.alice!, id);
-    const sent = await api("POST", `/v1/conversations/${id}/messages`, {
+    const sent = await api<Message>("POST", `/v1/conversations/${id}/messages`, {
       token: t.tokens.alice!,
       body: { clientId: "pic", kind: "image", body: { attachment: { id: up.body.id, name: "a.png", size: 64, contentType: "image/png" } } },
     });
-    expect((await api("GET", "/v1/usage", { token: t.apiKey })).body.attachmentBytesStored).toBe(64);
+    expect((await api<TenantUsage>("GET", "/v1/usage", { token: t.apiKey })).body.attachmentBytesStored).toBe(64);
     expect((await api("POST", `/v1/conversations/${id}/messages/${sent.body.seq}/recall`, { token: t.tokens.alice! })).status).toBe(200);
     await runDurableObjectAlarm(env.ROOMS.getByName(roomName(t.tenantId, id)));
-    expect((await api("GET", "/v1/usage", { token: t.apiKey })).body.attachmentBytesStored).toBe(0);
+    expect((await api<TenantUsage>("GET", "/v1/usage", { token: t.apiKey })).body.attachmentBytesStored).toBe(0);
   });
 });
 
@@ -98,11 +99,11 @@ describe("the messages-per-day quota", () => {
     bob.socket.send({ type: "send", clientId: "b1", kind: "text", body: { text: "me too" } });
     expect(await bob.socket.next("error")).toMatchObject({ code: "quota_exceeded", clientId: "b1" });
     bob.socket.close();
-    const history = await api("GET", `/v1/conversations/${id}/messages?after=0`, { token: t.tokens.alice! });
+    const history = await api<MessagesPage>("GET", `/v1/conversations/${id}/messages?after=0`, { token: t.tokens.alice! });
     expect(history.body.messages.filter((m: { kind: string }) => m.kind === "text")).toHaveLength(3);
-    const usage = await api("GET", "/v1/usage", { token: t.apiKey });
-    expect(usage.body.days.find((d: { day: string }) => d.day === today())).toMatchObject({ messages: 3 });
-    expect(usage.body.days.find((d: { day: string }) => d.day === today()).deliveries).toBeGreaterThanOrEqual(3);
+    const usage = await api<TenantUsage>("GET", "/v1/usage", { token: t.apiKey });
+    expect(usage.body.days.find((d) => d.day === today())).toMatchObject({ messages: 3 });
+    expect(usage.body.days.find((d) => d.day === today())?.deliveries).toBeGreaterThanOrEqual(3);
   });
 });
 
@@ -116,8 +117,8 @@ describe("the open-sockets quota", () => {
     expect(refused.status).toBe(403);
     expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("quota_exceeded");
     await eventually(async () => {
-      const usage = await api("GET", "/v1/usage", { token: t.apiKey });
-      expect(usage.body.days.find((d: { day: string }) => d.day === today())).toMatchObject({ openSocketsPeak: 1 });
+      const usage = await api<TenantUsage>("GET", "/v1/usage", { token: t.apiKey });
+      expect(usage.body.days.find((d) => d.day === today())).toMatchObject({ openSocketsPeak: 1 });
     });
     phone.close();
   });
@@ -127,19 +128,19 @@ describe("usage", () => {
   it("counts a tenant's active people per day and shows a tenant only its own", async () => {
     const t = await setupTenant(["alice", "bob", "carol"]);
     const other = await setupTenant(["zed"]);
-    for (const token of [t.tokens.alice!, t.tokens.bob!, t.tokens.bob!]) await api("GET", "/v1/conversations", { token });
+    for (const token of [t.tokens.alice!, t.tokens.bob!, t.tokens.bob!]) await api<ConversationList>("GET", "/v1/conversations", { token });
     await api("GET", "/v1/conversations", { token: other.tokens.zed! });
     // Activity is recorded after the answer (waitUntil), so it is awaited here rather than assumed.
     const usage = await eventually(async () => {
-      const res = await api("GET", `/v1/usage?from=${today()}&to=${today()}`, { token: t.apiKey });
+      const res = await api<TenantUsage>("GET", `/v1/usage?from=${today()}&to=${today()}`, { token: t.apiKey });
       expect(res.body.days).toEqual([expect.objectContaining({ day: today(), activeUsers: 2 })]);
       return res;
     });
     expect(usage.body).toMatchObject({ tenantId: t.tenantId, from: today(), to: today() });
-    const operator = await api("GET", "/v1/usage", { token: ADMIN });
+    const operator = await api<UsageTotals>("GET", "/v1/usage", { token: ADMIN });
     expect(operator.status).toBe(200);
     await eventually(async () => {
-      const perTenant = await api("GET", `/v1/tenants/${other.tenantId}/usage`, { token: ADMIN });
+      const perTenant = await api<TenantUsage>("GET", `/v1/tenants/${other.tenantId}/usage`, { token: ADMIN });
       expect(perTenant.body.days).toEqual([expect.objectContaining({ activeUsers: 1 })]);
     });
   });

@@ -7,6 +7,10 @@
 // rule the index applies (case-insensitive substring of the searchable text), so the reported corpus
 // frequencies are exact, whatever the planting rates.
 
+// Node strips the types of this module, which imports nothing at run time: the bench counts with the
+// very function the mirror indexes with.
+import { searchableText } from "../../src/domain/search.ts";
+
 /** sfc32: small, fast, deterministic. */
 export function rng(seed) {
   let a = 0x9e3779b9 ^ seed, b = 0x243f6a88, c = 0xb7e15162, d = seed | 0;
@@ -87,27 +91,6 @@ export const LATE_DAYS = 30;
 export const START_TS = Date.UTC(2025, 0, 1);
 
 const CJK_TERM = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/u;
-
-/** What search sees of a body (mirrors src/domain/search.ts searchableText for the kinds generated here). */
-export function searchableTextOf(kind, body) {
-  const s = (v) => (typeof v === "string" ? v : "");
-  const list = (v) => (Array.isArray(v) ? v.filter((x) => typeof x === "string").join("\n") : "");
-  switch (kind) {
-    case "text":
-      return s(body.text);
-    case "image":
-    case "file":
-      return [s(body.attachment?.name), s(body.caption)].filter(Boolean).join("\n");
-    case "log":
-      return [list(body.done), list(body.planned), list(body.blockers), s(body.text)].filter(Boolean).join("\n");
-    case "approval":
-      return [s(body.title), s(body.details)].filter(Boolean).join("\n");
-    case "crm":
-      return [s(body.title), s(body.company), s(body.contact), s(body.stage)].filter(Boolean).join("\n");
-    default:
-      return "";
-  }
-}
 
 /** Does `text` match `term` as the index does (trigram: case-insensitive substring; a CJK pair: substring)? */
 export function matches(textLower, term) {
@@ -265,7 +248,7 @@ export class Corpus {
     const seq = (this.seqs.get(i) ?? 0) + 1;
     this.seqs.set(i, seq);
     const { kind, body } = this.body(k, conv);
-    const searchable = searchableTextOf(kind, body).toLowerCase();
+    const searchable = searchableText(kind, body).toLowerCase();
     const ts = this.startTs + Math.floor((k / this.total) * this.spanMs);
     const tally = (c) => {
       c.all++;

@@ -3,6 +3,9 @@
  * and the pixel size of images. Pure functions over bytes.
  */
 
+/** The hard ceiling on any upload, whatever a tenant configures. */
+export const ATTACHMENT_HARD_MAX_BYTES = 100 * 1024 * 1024;
+
 export const SUPPORTED_TYPES = [
   "image/png",
   "image/jpeg",

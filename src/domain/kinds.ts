@@ -179,7 +179,7 @@ export function checkMessageBody(kind: unknown, body: unknown): BodyCheck {
 }
 
 /** A one-line, field-first description of the first validation problem. */
-export function describeIssue(error: z.ZodError, prefix?: string): string {
+export function describeIssue(error: z.core.$ZodError, prefix?: string): string {
   const issue = error.issues[0];
   if (!issue) return prefix ? `${prefix}: invalid` : "invalid";
   const path = [prefix, ...issue.path.map(String)].filter(Boolean).join(".");

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import type { AppEnv } from "./context";
 import { forgetCredential, requirePrincipal, tenantOf } from "./auth";
-import { readJson } from "./body";
+import { jsonBody } from "./body";
 import { ApiError } from "./errors";
 import { audit } from "./audit";
 import { NewApiKey, newKeyOptions } from "./tenants";
@@ -16,8 +16,8 @@ export const API_KEYS_MAX = 20;
 export const apiKeyRoutes = new Hono<AppEnv>()
   .use(requirePrincipal("tenant"))
   .get("/", async (c) => c.json({ apiKeys: await listApiKeys(c.env.DB, tenantOf(c)) }))
-  .post("/", async (c) => {
-    const input = await readJson(c, NewApiKey);
+  .post("/", jsonBody(NewApiKey), async (c) => {
+    const input = c.req.valid("json");
     const tenantId = tenantOf(c);
     if ((await listApiKeys(c.env.DB, tenantId)).length >= API_KEYS_MAX) {
       throw new ApiError("conflict", `a tenant holds at most ${API_KEYS_MAX} api keys: revoke one first`);

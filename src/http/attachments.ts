@@ -2,10 +2,11 @@ import { Hono } from "hono";
 import { z } from "zod";
 import type { AppContext, AppEnv } from "./context";
 import { actorOf } from "./auth";
-import { readLimited } from "./body";
+import { limitedBody } from "./body";
 import { ApiError, unwrap } from "./errors";
-import { imageSize, resolveContentType } from "../domain/files";
-import { attachmentKey, attachmentPolicy, ATTACHMENT_ID, newAttachmentId } from "../storage/files";
+import { ATTACHMENT_HARD_MAX_BYTES, imageSize, resolveContentType } from "../domain/files";
+import { attachmentKey, ATTACHMENT_ID, newAttachmentId } from "../storage/files";
+import { effectiveSettings } from "../storage/tenant-settings";
 import type { RoomRpc } from "../objects";
 import { roomStub } from "../objects";
 import { isConversationId } from "../protocol/ids";
@@ -15,8 +16,6 @@ import { constantTimeEqual, hmacSha256 } from "../hash";
 import { addUsage, adjustLevel, levelOf, quotasOf } from "../storage/usage";
 import { tenantDb } from "../storage/shards";
 
-/** The hard ceiling on any upload, whatever a tenant configures. */
-export const ATTACHMENT_HARD_MAX_BYTES = 100 * 1024 * 1024;
 /**
  * Lifetime of a signed download URL. Each download also checks that the link's holder is still a
  * member who may see the attachment, so leaving (or a recall) ends the link at once; the lifetime only
@@ -34,15 +33,16 @@ export async function uploadAttachment(c: AppContext, room: RoomRpc, conversatio
   }
   // Membership first: a non-member learns nothing, and nothing is stored.
   unwrap(await room.getConversation(actor));
-  const policy = await attachmentPolicy(c.env.DB, actor.tenantId);
-  const max = Math.min(policy.maxBytes, ATTACHMENT_HARD_MAX_BYTES);
+  const settings = await effectiveSettings(c.env.DB, actor.tenantId);
+  const max = Math.min(settings.attachmentMaxBytes, ATTACHMENT_HARD_MAX_BYTES);
   if (Number(c.req.header("content-length") ?? "0") > max) throw new ApiError("too_large", `body: attachments are at most ${max} bytes`);
-  const bytes = await readLimited(c.req.raw.body, max);
+  const bytes = await limitedBody(c, max);
+  if (!bytes) throw new ApiError("too_large", `body: must be at most ${max} bytes`);
   if (bytes.byteLength === 0) throw new ApiError("invalid_request", "body: the file is empty");
   await requireStorageQuota(c.env, actor.tenantId, bytes.byteLength);
   const type = resolveContentType(c.req.header("content-type") ?? "", bytes);
   if (!type.ok) throw new ApiError("invalid_request", type.reason);
-  if (policy.types && !policy.types.includes(type.contentType)) {
+  if (settings.attachmentTypes && !settings.attachmentTypes.includes(type.contentType)) {
     throw new ApiError("invalid_request", `Content-Type: ${type.contentType} is not accepted by this tenant`);
   }
   const id = newAttachmentId();

@@ -1,8 +1,10 @@
 import { Hono } from "hono";
+import { createMiddleware } from "hono/factory";
 import { z } from "zod";
 import type { AppContext, AppEnv } from "./context";
 import { actorOf, requirePrincipal } from "./auth";
-import { intParam, readJson } from "./body";
+import { jsonBody } from "./body";
+import { intParam } from "./query";
 import { audit } from "./audit";
 import { ApiError, unwrap } from "./errors";
 import { ClientId } from "../protocol/frames";
@@ -46,6 +48,12 @@ function seqParam(c: AppContext): number {
 const MarkRead = z.object({ seq: z.number().int().min(0) });
 const Settings = z.object({ muted: z.boolean() });
 
+/** The `:userId` of a member route must be a user id (400, before the body is read). */
+const memberParam = createMiddleware<AppEnv>(async (c, next) => {
+  if (!EXTERNAL_ID.test(c.req.param("userId") ?? "")) throw new ApiError("invalid_request", "userId: must match [A-Za-z0-9_.-]{1,64}");
+  await next();
+});
+
 /** The conversation's object, addressed by tenant and id; an id that is not one of ours is simply not found. */
 function room(c: AppContext) {
   const id = c.req.param("id") ?? "";
@@ -68,8 +76,8 @@ async function reaction(c: AppContext, add: boolean) {
 /** Conversations and messages, for a user or for the tenant backend acting as its bot. */
 export const conversationRoutes = new Hono<AppEnv>()
   .use(requirePrincipal("user", "tenant"))
-  .post("/", async (c) => {
-    const input = await readJson(c, CreateConversation);
+  .post("/", jsonBody(CreateConversation), async (c) => {
+    const input = c.req.valid("json");
     const actor = actorOf(c);
     if (input.type === "direct") {
       if (input.with === actor.userId) throw new ApiError("invalid_request", "with: cannot open a direct conversation with yourself");
@@ -104,30 +112,28 @@ export const conversationRoutes = new Hono<AppEnv>()
     return c.json({ conversations: await listConversations(tenantDb(c.env, actor.tenantId), actor.tenantId, actor.userId, limit) });
   })
   .get("/:id", async (c) => c.json(unwrap(await room(c).getConversation(actorOf(c)))))
-  .post("/:id/members", async (c) => {
-    const input = await readJson(c, AddMembers);
+  .post("/:id/members", jsonBody(AddMembers), async (c) => {
+    const input = c.req.valid("json");
     await requireKnownUsers(c, input.userIds);
     const view = unwrap(await room(c).addMembers(actorOf(c), input.userIds));
     await audit(c, "member.added", c.req.param("id"), { userIds: input.userIds });
     return c.json(view);
   })
-  .delete("/:id/members/:userId", async (c) => {
+  .delete("/:id/members/:userId", memberParam, async (c) => {
     const userId = c.req.param("userId");
-    if (!EXTERNAL_ID.test(userId)) throw new ApiError("invalid_request", "userId: must match [A-Za-z0-9_.-]{1,64}");
     unwrap(await room(c).removeMember(actorOf(c), userId));
     await audit(c, "member.removed", c.req.param("id"), { userId });
     return c.body(null, 204);
   })
-  .put("/:id/members/:userId", async (c) => {
+  .put("/:id/members/:userId", memberParam, jsonBody(SetRole), async (c) => {
     const userId = c.req.param("userId");
-    if (!EXTERNAL_ID.test(userId)) throw new ApiError("invalid_request", "userId: must match [A-Za-z0-9_.-]{1,64}");
-    const input = await readJson(c, SetRole);
+    const input = c.req.valid("json");
     const view = unwrap(await room(c).setRole(actorOf(c), userId, input.role));
     await audit(c, "member.role_changed", c.req.param("id"), { userId, role: input.role });
     return c.json(view);
   })
-  .post("/:id/messages", async (c) => {
-    const input = await readJson(c, SendMessage);
+  .post("/:id/messages", jsonBody(SendMessage), async (c) => {
+    const input = c.req.valid("json");
     const result = unwrap(await room(c).sendMessage(actorOf(c), input));
     return c.json(result.message, result.status === "created" ? 201 : 200);
   })
@@ -137,8 +143,8 @@ export const conversationRoutes = new Hono<AppEnv>()
     const limit = intParam(c, "limit", { min: 1, max: LIMITS.historyPageMax }) ?? LIMITS.historyPageDefault;
     return c.json({ messages: unwrap(await room(c).history(actorOf(c), { after, before, limit })) });
   })
-  .patch("/:id/messages/:seq", async (c) => {
-    const input = await readJson(c, EditMessage);
+  .patch("/:id/messages/:seq", jsonBody(EditMessage), async (c) => {
+    const input = c.req.valid("json");
     return c.json(unwrap(await room(c).editMessage(actorOf(c), seqParam(c), input.body)));
   })
   .delete("/:id/messages/:seq", async (c) => {
@@ -156,26 +162,26 @@ export const conversationRoutes = new Hono<AppEnv>()
   .get("/:id/messages/:seq/receipts", async (c) => c.json(unwrap(await room(c).receipts(actorOf(c), seqParam(c)))))
   .put("/:id/messages/:seq/reactions/:emoji", async (c) => reaction(c, true))
   .delete("/:id/messages/:seq/reactions/:emoji", async (c) => reaction(c, false))
-  .post("/:id/messages/:seq/decision", async (c) => {
-    const input = await readJson(c, Decision);
+  .post("/:id/messages/:seq/decision", jsonBody(Decision), async (c) => {
+    const input = c.req.valid("json");
     const result = unwrap(await room(c).decide(actorOf(c), seqParam(c), input));
     return c.json({ decision: result.decision.message, request: result.request }, result.decision.status === "created" ? 201 : 200);
   })
   .post("/:id/attachments", async (c) => uploadAttachment(c, room(c), c.req.param("id")))
   .get("/:id/attachments/:attachmentId", async (c) => downloadAttachment(c, room(c), c.req.param("id")))
   .get("/:id/attachments/:attachmentId/url", async (c) => signedAttachmentUrl(c, room(c), c.req.param("id")))
-  .post("/:id/messages/:seq/actions", async (c) => {
-    const input = await readJson(c, CardAction);
+  .post("/:id/messages/:seq/actions", jsonBody(CardAction), async (c) => {
+    const input = c.req.valid("json");
     unwrap(await room(c).cardAction(actorOf(c), seqParam(c), input.action));
     return c.json({ seq: seqParam(c), action: input.action }, 202);
   })
-  .post("/:id/read", async (c) => {
-    const input = await readJson(c, MarkRead);
+  .post("/:id/read", jsonBody(MarkRead), async (c) => {
+    const input = c.req.valid("json");
     unwrap(await room(c).markRead(actorOf(c), input.seq));
     return c.body(null, 204);
   })
-  .put("/:id/settings", async (c) => {
-    const input = await readJson(c, Settings);
+  .put("/:id/settings", jsonBody(Settings), async (c) => {
+    const input = c.req.valid("json");
     return c.json(unwrap(await room(c).setMuted(actorOf(c), input.muted)));
   })
   .get("/:id/ws", async (c) => {

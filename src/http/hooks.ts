@@ -1,6 +1,6 @@
 import { Hono, type Context } from "hono";
 import type { AppEnv } from "./context";
-import { readLimited } from "./body";
+import { limitedBody } from "./body";
 import { ApiError } from "./errors";
 import { ADAPTERS } from "../crm/adapters";
 import type { RejectionStatus, VerifyContext } from "../crm/types";
@@ -58,13 +58,8 @@ async function ingest(
 ): Promise<{ response: Response; report: { status: number; reason?: string; events?: number; posted?: number } }> {
   const adapter = ADAPTERS[integration.kind];
   const refuse = (status: RejectionStatus, reason: string, events = 0) => ({ response: adapter.rejected(status, reason), report: { status, reason, events } });
-  if (Number(c.req.header("content-length") ?? "0") > HOOK_BODY_MAX_BYTES) return refuse(413, `body over ${HOOK_BODY_MAX_BYTES} bytes`);
-  let body: Uint8Array;
-  try {
-    body = await readLimited(c.req.raw.body, HOOK_BODY_MAX_BYTES);
-  } catch {
-    return refuse(413, `body over ${HOOK_BODY_MAX_BYTES} bytes`);
-  }
+  const body = await limitedBody(c, HOOK_BODY_MAX_BYTES);
+  if (!body) return refuse(413, `body over ${HOOK_BODY_MAX_BYTES} bytes`);
   if (integration.tokenHash) {
     const token = c.req.param("token") ?? "";
     if (!token || !(await secretsEqual(await sha256Hex(token), integration.tokenHash))) return refuse(401, "invalid token");

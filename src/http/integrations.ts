@@ -1,8 +1,9 @@
 import { Hono } from "hono";
+import { createMiddleware } from "hono/factory";
 import { z } from "zod";
 import type { AppContext, AppEnv } from "./context";
 import { actorOf, requirePrincipal, tenantOf } from "./auth";
-import { readJson } from "./body";
+import { jsonBody } from "./body";
 import { ApiError } from "./errors";
 import { audit } from "./audit";
 import { INTEGRATION_KINDS, type IntegrationKind } from "../crm/types";
@@ -87,6 +88,8 @@ const UpdateIntegration = z.object({
   inboxMembers: InboxMembers.optional(),
 });
 
+const RotateIntegration = z.object({ clientSecret: z.string().min(8).max(256).optional() });
+
 function view(row: IntegrationRow) {
   return {
     id: row.id,
@@ -119,11 +122,17 @@ async function requireIntegration(c: AppContext): Promise<IntegrationRow> {
   return row;
 }
 
+/** The calling tenant's integration named by `:id` (404 otherwise), looked up before the body is read. */
+const knownIntegration = createMiddleware<AppEnv>(async (c, next) => {
+  c.set("integration", await requireIntegration(c));
+  await next();
+});
+
 /** CRM integrations of the calling tenant (tenant api key). */
 export const integrationRoutes = new Hono<AppEnv>()
   .use(requirePrincipal("tenant"))
-  .post("/", async (c) => {
-    const input = await readJson(c, CreateIntegration);
+  .post("/", jsonBody(CreateIntegration), async (c) => {
+    const input = c.req.valid("json");
     const tenantId = tenantOf(c);
     await requireTenantConversation(c, input.conversationId);
     await requirePeople(c, input.inboxMembers);
@@ -150,9 +159,9 @@ export const integrationRoutes = new Hono<AppEnv>()
   })
   .get("/", async (c) => c.json({ integrations: (await integrationsOf(c.env.DB, tenantOf(c))).map(view) }))
   .get("/:id", async (c) => c.json(view(await requireIntegration(c))))
-  .patch("/:id", async (c) => {
-    const row = await requireIntegration(c);
-    const input = await readJson(c, UpdateIntegration);
+  .patch("/:id", knownIntegration, jsonBody(UpdateIntegration), async (c) => {
+    const row = c.get("integration");
+    const input = c.req.valid("json");
     await requireTenantConversation(c, input.conversationId);
     await requirePeople(c, input.inboxMembers);
     await updateIntegration(c.env.DB, row.tenantId, row.id, input);
@@ -164,9 +173,9 @@ export const integrationRoutes = new Hono<AppEnv>()
     const row = await requireIntegration(c);
     return c.json({ deliveries: await deliveriesOf(c.env.DB, row.id, DELIVERY_LOG_PAGE) });
   })
-  .post("/:id/rotate", async (c) => {
-    const row = await requireIntegration(c);
-    const body = await readJson(c, z.object({ clientSecret: z.string().min(8).max(256).optional() }));
+  .post("/:id/rotate", knownIntegration, jsonBody(RotateIntegration), async (c) => {
+    const row = c.get("integration");
+    const body = c.req.valid("json");
     const issued = await issueSecret(c, row.kind, body.clientSecret);
     await updateIntegrationSecret(c.env.DB, row.tenantId, row.id, issued.stored);
     await audit(c, "integration.rotated", row.id);

@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import type { AppContext, AppEnv } from "./context";
 import { actorOf, requirePrincipal } from "./auth";
-import { readJson } from "./body";
+import { jsonBody } from "./body";
 import { ApiError, unwrap } from "./errors";
 import { EXTERNAL_ID, UserId } from "../protocol/ids";
 import { ACTOR_HEADER } from "../protocol/internal";
@@ -96,8 +96,8 @@ export const presenceRoutes = new Hono<AppEnv>()
     // What a web client needs to subscribe: the VAPID public key is its applicationServerKey.
     c.json({ webpush: { applicationServerKey: c.env.VAPID_PUBLIC_KEY ?? null } }),
   )
-  .post("/devices", user, async (c) => {
-    const input = await readJson(c, RegisterDevice);
+  .post("/devices", user, jsonBody(RegisterDevice), async (c) => {
+    const input = c.req.valid("json");
     const target = targetOf(input, c.env.ENVIRONMENT);
     const actor = actorOf(c);
     const { stub, address } = presenceOf(c.env, actor.tenantId, actor.userId);

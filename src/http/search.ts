@@ -1,14 +1,13 @@
 import { Hono } from "hono";
 import type { AppContext, AppEnv } from "./context";
 import { actorOf, requirePrincipal } from "./auth";
-import { intParam } from "./body";
+import { intParam } from "./query";
 import { ApiError } from "./errors";
 import { EXTERNAL_ID, isConversationId } from "../protocol/ids";
 import { MESSAGE_KINDS } from "../domain/kinds";
 import { compileQuery, snippetOf } from "../domain/search";
 import { searchConversations, searchMessages } from "../storage/search";
 import { tenantDb } from "../storage/shards";
-import type { JsonObject, Message } from "../protocol/frames";
 
 export const SEARCH_LIMIT = { default: 20, max: 50 } as const;
 
@@ -56,19 +55,7 @@ export const searchRoutes = new Hono<AppEnv>()
       cursor,
       limit,
     });
-    const hits = page.hits.map((r) => {
-      const message: Message = {
-        conversationId: r.conversationId,
-        seq: r.seq,
-        clientId: r.clientId,
-        sender: r.sender,
-        kind: r.kind,
-        body: JSON.parse(r.body) as JsonObject,
-        ts: r.ts,
-      };
-      if (r.editedAt !== null) message.editedAt = r.editedAt;
-      return { message, snippet: snippetOf(r.text, query.terms) };
-    });
+    const hits = page.hits.map((h) => ({ message: h.message, snippet: snippetOf(h.text, query.terms) }));
     return c.json({ hits, nextCursor: page.next === null ? null : String(page.next), capped: page.capped });
   })
   .get("/conversations", async (c) => {

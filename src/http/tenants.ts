@@ -1,8 +1,9 @@
 import { Hono } from "hono";
+import { createMiddleware } from "hono/factory";
 import { z } from "zod";
 import type { AppEnv } from "./context";
 import { requirePrincipal } from "./auth";
-import { readJson } from "./body";
+import { jsonBody } from "./body";
 import { ApiError } from "./errors";
 import { TenantId } from "../protocol/ids";
 import { LIMITS } from "../protocol/limits";
@@ -27,22 +28,29 @@ export function newKeyOptions(input: z.infer<typeof NewApiKey>, now: number) {
   return { label: input.label, expiresAt: input.expiresInSeconds === undefined ? undefined : now + input.expiresInSeconds * 1000 };
 }
 
+/** The tenant named by `:tenantId` (404 when there is none), looked up before the body is read. */
+export const knownTenant = createMiddleware<AppEnv>(async (c, next) => {
+  const id = c.req.param("tenantId") ?? "";
+  const tenant = TenantId.safeParse(id).success ? await getTenant(c.env.DB, id) : undefined;
+  if (!tenant) throw new ApiError("not_found", "tenant not found");
+  c.set("tenant", tenant);
+  await next();
+});
+
 /** Operator endpoints: tenants and their api keys. */
 export const tenantRoutes = new Hono<AppEnv>()
   .use(requirePrincipal("operator"))
-  .post("/", async (c) => {
-    const input = await readJson(c, CreateTenant);
+  .post("/", jsonBody(CreateTenant), async (c) => {
+    const input = c.req.valid("json");
     const apiKey = newApiKey();
     const created = await createTenant(c.env.DB, { id: input.id, name: input.name, createdAt: Date.now() }, await sha256Hex(apiKey));
     if (!created) throw new ApiError("conflict", `id: tenant ${input.id} already exists`);
     await audit(c, "tenant.created", input.id, { name: input.name }, input.id);
     return c.json({ id: input.id, name: input.name, apiKey }, 201);
   })
-  .post("/:tenantId/api-keys", async (c) => {
-    const tenantId = c.req.param("tenantId");
-    const tenant = TenantId.safeParse(tenantId).success ? await getTenant(c.env.DB, tenantId) : undefined;
-    if (!tenant) throw new ApiError("not_found", "tenant not found");
-    const input = await readJson(c, NewApiKey);
+  .post("/:tenantId/api-keys", knownTenant, jsonBody(NewApiKey), async (c) => {
+    const tenant = c.get("tenant");
+    const input = c.req.valid("json");
     const apiKey = newApiKey();
     const now = Date.now();
     const key = await addApiKey(c.env.DB, tenant.id, await sha256Hex(apiKey), now, newKeyOptions(input, now));

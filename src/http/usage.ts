@@ -2,12 +2,11 @@ import { Hono } from "hono";
 import { z } from "zod";
 import type { AppContext, AppEnv } from "./context";
 import { requirePrincipal, tenantOf } from "./auth";
-import { readJson } from "./body";
+import { jsonBody } from "./body";
 import { ApiError } from "./errors";
 import { readQuery } from "./query";
 import { audit } from "./audit";
-import { TenantId } from "../protocol/ids";
-import { getTenant } from "../storage/tenants";
+import { knownTenant } from "./tenants";
 import { tenantDb } from "../storage/shards";
 import { dayOf, levelOf, quotasOf, setQuotas, usageByDay, usageTotals } from "../storage/usage";
 
@@ -57,20 +56,14 @@ export const usageRoutes = new Hono<AppEnv>().use(requirePrincipal("tenant", "op
   return c.json({ ...range, tenants: [...totals].map(([tenantId, metrics]) => ({ tenantId, metrics })) });
 });
 
-async function knownTenant(c: AppContext): Promise<string> {
-  const id = c.req.param("tenantId") ?? "";
-  if (!TenantId.safeParse(id).success || !(await getTenant(c.env.DB, id))) throw new ApiError("not_found", "tenant not found");
-  return id;
-}
-
 /** The operator's view of one tenant: usage and quotas. */
 export const tenantQuotaRoutes = new Hono<AppEnv>()
   .use(requirePrincipal("operator"))
-  .get("/:tenantId/usage", async (c) => c.json(await tenantUsage(c.env, await knownTenant(c), rangeOf(c))))
-  .get("/:tenantId/quotas", async (c) => c.json(await quotasOf(c.env.DB, await knownTenant(c))))
-  .put("/:tenantId/quotas", async (c) => {
-    const tenantId = await knownTenant(c);
-    const input = await readJson(c, QuotaChange);
+  .get("/:tenantId/usage", knownTenant, async (c) => c.json(await tenantUsage(c.env, c.get("tenant").id, rangeOf(c))))
+  .get("/:tenantId/quotas", knownTenant, async (c) => c.json(await quotasOf(c.env.DB, c.get("tenant").id)))
+  .put("/:tenantId/quotas", knownTenant, jsonBody(QuotaChange), async (c) => {
+    const tenantId = c.get("tenant").id;
+    const input = c.req.valid("json");
     const change = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
     const quotas = await setQuotas(c.env.DB, tenantId, change, Date.now());
     await audit(c, "quota.updated", tenantId, change, tenantId);

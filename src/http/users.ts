@@ -1,8 +1,9 @@
 import { Hono } from "hono";
+import { createMiddleware } from "hono/factory";
 import { z } from "zod";
 import type { AppContext, AppEnv } from "./context";
 import { requirePrincipal, tenantOf } from "./auth";
-import { readJson } from "./body";
+import { jsonBody } from "./body";
 import { ApiError } from "./errors";
 import { BOT_USER_ID, UserId } from "../protocol/ids";
 import { LIMITS } from "../protocol/limits";
@@ -60,11 +61,11 @@ const TokenRequest = z.object({
   ttlSeconds: z.number().int().min(LIMITS.tokenTtlMinSeconds).max(LIMITS.tokenTtlMaxSeconds).optional(),
 });
 
-function userIdParam(c: AppContext): string {
-  const id = c.req.param("userId") ?? "";
-  if (!UserId.safeParse(id).success) throw new ApiError("invalid_request", "userId: must match [A-Za-z0-9_.-]{1,64}");
-  return id;
-}
+/** The `:userId` path parameter must be a user id (400, before the body is read). */
+const userIdParam = createMiddleware<AppEnv>(async (c, next) => {
+  if (!UserId.safeParse(c.req.param("userId") ?? "").success) throw new ApiError("invalid_request", "userId: must match [A-Za-z0-9_.-]{1,64}");
+  await next();
+});
 
 /** A new person may join only under the tenant's users quota (an update of a known one always may). */
 async function requireUserQuota(c: AppContext, id: string): Promise<void> {
@@ -80,9 +81,9 @@ async function requireUserQuota(c: AppContext, id: string): Promise<void> {
 
 /** Users of a tenant, managed by its backend; readable by the tenant's own users. */
 export const userRoutes = new Hono<AppEnv>()
-  .put("/:userId", requirePrincipal("tenant"), async (c) => {
-    const id = userIdParam(c);
-    const profile = await readJson(c, Profile);
+  .put("/:userId", requirePrincipal("tenant"), userIdParam, jsonBody(Profile), async (c) => {
+    const id = c.req.param("userId");
+    const profile = c.req.valid("json");
     if (id === BOT_USER_ID && (profile.crm?.length || profile.crmAdmin)) {
       throw new ApiError("invalid_request", "crm: the tenant's bot is not a person of the CRM");
     }
@@ -98,14 +99,14 @@ export const userRoutes = new Hono<AppEnv>()
     await audit(c, user.createdAt === now ? "user.created" : "user.updated", id, { fields: Object.keys(profile) });
     return c.json(user, 200);
   })
-  .get("/:userId", requirePrincipal("tenant", "user"), async (c) => {
-    const user = await getUser(tenantDb(c.env, tenantOf(c)), tenantOf(c), userIdParam(c));
+  .get("/:userId", requirePrincipal("tenant", "user"), userIdParam, async (c) => {
+    const user = await getUser(tenantDb(c.env, tenantOf(c)), tenantOf(c), c.req.param("userId"));
     if (!user) throw new ApiError("not_found", "user not found");
     return c.json(user);
   })
-  .post("/:userId/tokens", requirePrincipal("tenant"), async (c) => {
-    const id = userIdParam(c);
-    const input = await readJson(c, TokenRequest);
+  .post("/:userId/tokens", requirePrincipal("tenant"), userIdParam, jsonBody(TokenRequest), async (c) => {
+    const id = c.req.param("userId");
+    const input = c.req.valid("json");
     const tenantId = tenantOf(c);
     const status = await userStatus(tenantDb(c.env, tenantId), tenantId, id);
     if (!status) throw new ApiError("not_found", "user not found");

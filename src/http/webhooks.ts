@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "./context";
 import { requirePrincipal, tenantOf } from "./auth";
-import { readJson } from "./body";
+import { jsonBody } from "./body";
 import { ApiError } from "./errors";
 import { audit } from "./audit";
 import { newStandardSecret } from "../crm/adapters";
@@ -27,8 +27,8 @@ const view = (e: EndpointRow) => ({ id: e.id, url: e.url, events: e.events, conv
 /** Outbound event endpoints of the calling tenant (tenant api key). */
 export const webhookRoutes = new Hono<AppEnv>()
   .use(requirePrincipal("tenant"))
-  .post("/", async (c) => {
-    const input = await readJson(c, CreateEndpoint);
+  .post("/", jsonBody(CreateEndpoint), async (c) => {
+    const input = c.req.valid("json");
     const allowed = checkOutboundUrl(input.url, c.env.ENVIRONMENT);
     if (!allowed.ok) throw new ApiError("invalid_request", `url: ${allowed.reason}`);
     const tenantId = tenantOf(c);

@@ -1,3 +1,8 @@
+import { drizzle } from "drizzle-orm/d1";
+import { and, asc, desc, eq, ne, sql, type SQL } from "drizzle-orm";
+import { alias, QueryBuilder } from "drizzle-orm/sqlite-core";
+import { conversations, memberships, messages } from "./schema";
+import { excluded, inJson, jsonRows, statementOf, type D1Query } from "./d1";
 import type { Role, ConversationType } from "../domain/membership";
 
 /**
@@ -62,70 +67,95 @@ export interface HistoryRow {
 /**
  * The statements of one flush, for one `batch()` (D1's only transaction). Re-running them changes
  * nothing: rows carry the object's change counter and an older copy never overwrites a newer one;
- * read cursors only move forward.
+ * read cursors only move forward. D1 statements rather than drizzle queries, because the flush sends
+ * them in one batch with statements built elsewhere.
  */
 export function mirrorStatements(db: D1Database, s: MirrorSnapshot): D1PreparedStatement[] {
-  const statements = [
-    db
-      .prepare(
-        `INSERT INTO conversations (tenant_id, id, type, name, created_at, last_seq, activity_at, last_message, version, message_count)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-         ON CONFLICT (tenant_id, id) DO UPDATE SET
-           name = excluded.name, last_seq = excluded.last_seq, activity_at = excluded.activity_at,
-           last_message = excluded.last_message, version = excluded.version, message_count = excluded.message_count
-         WHERE excluded.version >= conversations.version`,
-      )
-      .bind(s.tenantId, s.conversationId, s.type, s.name, s.createdAt, s.lastSeq, s.activityAt, s.lastMessage, s.version, s.messageCount),
+  const orm = drizzle(db);
+  const c = conversations;
+  const m = memberships;
+  const where = { tenantId: s.tenantId, conversationId: s.conversationId };
+  const queries: D1Query[] = [
+    orm
+      .insert(c)
+      .values({
+        tenantId: s.tenantId,
+        id: s.conversationId,
+        type: s.type,
+        name: s.name,
+        createdAt: s.createdAt,
+        lastSeq: s.lastSeq,
+        activityAt: s.activityAt,
+        lastMessage: s.lastMessage,
+        version: s.version,
+        messageCount: s.messageCount,
+      })
+      .onConflictDoUpdate({
+        target: [c.tenantId, c.id],
+        set: {
+          name: excluded(c.name),
+          lastSeq: excluded(c.lastSeq),
+          activityAt: excluded(c.activityAt),
+          lastMessage: excluded(c.lastMessage),
+          version: excluded(c.version),
+          messageCount: excluded(c.messageCount),
+        },
+        setWhere: sql`${excluded(c.version)} >= ${c.version}`,
+      }),
   ];
   if (s.upserts.length > 0) {
-    statements.push(
-      db
-        .prepare(
-          `INSERT INTO memberships (tenant_id, conversation_id, user_id, role, read_seq, read_count, muted, joined_at, version)
-           SELECT ?1, ?2, j.value ->> '$.userId', j.value ->> '$.role', j.value ->> '$.readSeq', j.value ->> '$.readCount',
-                  j.value ->> '$.muted', j.value ->> '$.joinedAt', j.value ->> '$.version'
-           FROM json_each(?3) AS j WHERE true
-           ON CONFLICT (tenant_id, conversation_id, user_id) DO UPDATE SET
-             role = excluded.role, muted = excluded.muted, joined_at = excluded.joined_at,
-             read_seq = max(memberships.read_seq, excluded.read_seq),
-             read_count = max(memberships.read_count, excluded.read_count), version = excluded.version
-           WHERE excluded.version >= memberships.version`,
-        )
-        .bind(s.tenantId, s.conversationId, JSON.stringify(s.upserts.map((m) => ({ ...m, muted: m.muted ? 1 : 0 })))),
+    queries.push(
+      orm
+        .insert(m)
+        .select(jsonRows(m, s.upserts.map((u) => ({ ...u, muted: u.muted ? 1 : 0 })), where))
+        .onConflictDoUpdate({
+          target: [m.tenantId, m.conversationId, m.userId],
+          set: {
+            role: excluded(m.role),
+            muted: excluded(m.muted),
+            joinedAt: excluded(m.joinedAt),
+            readSeq: sql`max(${m.readSeq}, ${excluded(m.readSeq)})`,
+            readCount: sql`max(${m.readCount}, ${excluded(m.readCount)})`,
+            version: excluded(m.version),
+          },
+          setWhere: sql`${excluded(m.version)} >= ${m.version}`,
+        }),
     );
   }
   if (s.removals.length > 0) {
-    statements.push(
-      db
-        .prepare(
-          `DELETE FROM memberships
-           WHERE tenant_id = ?1 AND conversation_id = ?2 AND EXISTS (
-             SELECT 1 FROM json_each(?3) AS j
-             WHERE j.value ->> '$.userId' = memberships.user_id AND j.value ->> '$.version' >= memberships.version)`,
-        )
-        .bind(s.tenantId, s.conversationId, JSON.stringify(s.removals)),
+    queries.push(
+      orm.delete(m).where(
+        and(
+          eq(m.tenantId, s.tenantId),
+          eq(m.conversationId, s.conversationId),
+          sql`EXISTS (SELECT 1 FROM json_each(${JSON.stringify(s.removals)}) AS j
+                      WHERE j.value ->> '$.userId' = ${m.userId} AND j.value ->> '$.version' >= ${m.version})`,
+        ),
+      ),
     );
   }
   if (s.history.length > 0) {
     // One statement per flush, rows as one JSON parameter. A replay changes nothing (version guard),
     // and the search index follows through the triggers of migration 0003.
-    statements.push(
-      db
-        .prepare(
-          `INSERT INTO messages (tenant_id, conversation_id, seq, client_id, sender, kind, body, text, grams, ts, edited_at, recalled, version)
-           SELECT ?1, ?2, j.value ->> '$.seq', j.value ->> '$.clientId', j.value ->> '$.sender', j.value ->> '$.kind', j.value ->> '$.body',
-                  j.value ->> '$.text', j.value ->> '$.grams', j.value ->> '$.ts', j.value ->> '$.editedAt',
-                  j.value ->> '$.recalled', j.value ->> '$.version'
-           FROM json_each(?3) AS j WHERE true
-           ON CONFLICT (tenant_id, conversation_id, seq) DO UPDATE SET
-             body = excluded.body, text = excluded.text, grams = excluded.grams, edited_at = excluded.edited_at,
-             recalled = excluded.recalled, version = excluded.version
-           WHERE excluded.version > messages.version`,
-        )
-        .bind(s.tenantId, s.conversationId, JSON.stringify(s.history)),
+    queries.push(
+      orm
+        .insert(messages)
+        .select(jsonRows(messages, s.history, { id: null, ...where }))
+        .onConflictDoUpdate({
+          target: [messages.tenantId, messages.conversationId, messages.seq],
+          set: {
+            body: excluded(messages.body),
+            text: excluded(messages.text),
+            grams: excluded(messages.grams),
+            editedAt: excluded(messages.editedAt),
+            recalled: excluded(messages.recalled),
+            version: excluded(messages.version),
+          },
+          setWhere: sql`${excluded(messages.version)} > ${messages.version}`,
+        }),
     );
   }
-  return statements;
+  return queries.map((q) => statementOf(db, q));
 }
 
 export interface ConversationSummary {
@@ -143,70 +173,59 @@ export interface ConversationSummary {
   lastMessage: Record<string, unknown> | null;
 }
 
-interface SummaryRow {
-  id: string;
-  unread: number;
-  type: ConversationType;
-  name: string | null;
-  members: string;
-  last_seq: number;
-  read_seq: number;
-  muted: number;
-  role: Role;
-  created_at: number;
-  activity_at: number;
-  last_message: string | null;
-}
-
 /** A user's conversations, most recent activity first: one D1 query. */
-export async function listConversations(
-  db: D1Database,
-  tenantId: string,
-  userId: string,
-  limit: number,
-): Promise<ConversationSummary[]> {
-  return listConversationsWhere(db, tenantId, userId, "true", [], limit);
+export async function listConversations(db: D1Database, tenantId: string, userId: string, limit: number): Promise<ConversationSummary[]> {
+  return listConversationsWhere(db, tenantId, userId, undefined, limit);
 }
 
-/**
- * A user's conversations that also satisfy `condition` (SQL over `c`, the conversation, with ?1 the
- * tenant, ?2 the user, ?3 the limit and ?4… the extra binds), most recent activity first.
- */
+/** A user's conversations that also satisfy `condition` (over `conversations` and the user's `memberships` row), most recent activity first. */
 export async function listConversationsWhere(
   db: D1Database,
   tenantId: string,
   userId: string,
-  condition: string,
-  binds: readonly unknown[],
+  condition: SQL | undefined,
   limit: number,
 ): Promise<ConversationSummary[]> {
-  const { results } = await db
-    .prepare(
-      `SELECT c.id, c.type, c.name, c.last_seq, c.created_at, c.activity_at, c.last_message,
-              max(c.message_count - m.read_count, 0) AS unread, m.read_seq, m.muted, m.role,
-              (SELECT json_group_array(o.user_id) FROM memberships o
-                WHERE o.tenant_id = c.tenant_id AND o.conversation_id = c.id) AS members
-       FROM memberships m
-       JOIN conversations c ON c.tenant_id = m.tenant_id AND c.id = m.conversation_id
-       WHERE m.tenant_id = ?1 AND m.user_id = ?2 AND ${condition}
-       ORDER BY c.activity_at DESC, c.id
-       LIMIT ?3`,
-    )
-    .bind(tenantId, userId, limit, ...binds)
-    .all<SummaryRow>();
-  return results.map((r) => ({
+  const c = conversations;
+  const m = memberships;
+  const o = alias(memberships, "o");
+  const rows = await drizzle(db)
+    .select({
+      id: c.id,
+      type: c.type,
+      name: c.name,
+      lastSeq: c.lastSeq,
+      createdAt: c.createdAt,
+      activityAt: c.activityAt,
+      lastMessage: c.lastMessage,
+      unread: sql<number>`max(${c.messageCount} - ${m.readCount}, 0)`,
+      readSeq: m.readSeq,
+      muted: m.muted,
+      role: m.role,
+      members: sql<string>`(${new QueryBuilder()
+        .select({ ids: sql`json_group_array(${o.userId})` })
+        .from(o)
+        .where(and(eq(o.tenantId, c.tenantId), eq(o.conversationId, c.id)))})`,
+    })
+    .from(m)
+    .innerJoin(c, and(eq(c.tenantId, m.tenantId), eq(c.id, m.conversationId)))
+    .where(and(eq(m.tenantId, tenantId), eq(m.userId, userId), condition))
+    .orderBy(desc(c.activityAt), asc(c.id))
+    .limit(limit)
+    .all();
+  return rows.map((r) => ({
     id: r.id,
     type: r.type,
     name: r.name,
     members: (JSON.parse(r.members) as string[]).sort(),
-    lastSeq: r.last_seq,
-    readSeq: r.read_seq,
+    lastSeq: r.lastSeq,
+    readSeq: r.readSeq,
     unread: r.unread,
-    muted: r.muted === 1,
+    muted: r.muted,
     role: r.role,
-    createdAt: r.created_at,
-    activityAt: r.activity_at,
-    lastMessage: r.last_message ? (JSON.parse(r.last_message) as Record<string, unknown>) : null,
+    createdAt: r.createdAt,
+    activityAt: r.activityAt,
+    lastMessage: r.lastMessage ? (JSON.parse(r.lastMessage) as Record<string, unknown>) : null,
   }));
 }
 
@@ -218,32 +237,30 @@ export async function unreadElsewhere(
   userIds: readonly string[],
 ): Promise<Map<string, number>> {
   if (userIds.length === 0) return new Map();
-  const { results } = await db
-    .prepare(
-      `SELECT m.user_id AS userId, COALESCE(SUM(max(c.message_count - m.read_count, 0)), 0) AS unread
-       FROM memberships m
-       JOIN conversations c ON c.tenant_id = m.tenant_id AND c.id = m.conversation_id
-       WHERE m.tenant_id = ?1 AND m.conversation_id != ?2 AND m.user_id IN (SELECT value FROM json_each(?3))
-       GROUP BY m.user_id`,
-    )
-    .bind(tenantId, exceptConversationId, JSON.stringify(userIds))
-    .all<{ userId: string; unread: number }>();
-  return new Map(results.map((r) => [r.userId, r.unread]));
+  const c = conversations;
+  const m = memberships;
+  const rows = await drizzle(db)
+    .select({ userId: m.userId, unread: sql<number>`coalesce(sum(max(${c.messageCount} - ${m.readCount}, 0)), 0)` })
+    .from(m)
+    .innerJoin(c, and(eq(c.tenantId, m.tenantId), eq(c.id, m.conversationId)))
+    .where(and(eq(m.tenantId, tenantId), ne(m.conversationId, exceptConversationId), inJson(m.userId, userIds)))
+    .groupBy(m.userId)
+    .all();
+  return new Map(rows.map((r) => [r.userId, r.unread]));
 }
 
 /** For each given user, everyone who shares a conversation with them: one query. */
 export async function contactsOf(db: D1Database, tenantId: string, userIds: readonly string[]): Promise<Map<string, string[]>> {
   const out = new Map<string, string[]>(userIds.map((u) => [u, []]));
   if (userIds.length === 0) return out;
-  const { results } = await db
-    .prepare(
-      `SELECT DISTINCT m.user_id AS userId, o.user_id AS contact
-       FROM memberships m
-       JOIN memberships o ON o.tenant_id = m.tenant_id AND o.conversation_id = m.conversation_id
-       WHERE m.tenant_id = ?1 AND m.user_id IN (SELECT value FROM json_each(?2)) AND o.user_id != m.user_id`,
-    )
-    .bind(tenantId, JSON.stringify(userIds))
-    .all<{ userId: string; contact: string }>();
-  for (const r of results) out.get(r.userId)?.push(r.contact);
+  const m = memberships;
+  const o = alias(memberships, "o");
+  const rows = await drizzle(db)
+    .selectDistinct({ userId: m.userId, contact: o.userId })
+    .from(m)
+    .innerJoin(o, and(eq(o.tenantId, m.tenantId), eq(o.conversationId, m.conversationId)))
+    .where(and(eq(m.tenantId, tenantId), inJson(m.userId, userIds), ne(o.userId, m.userId)))
+    .all();
+  for (const r of rows) out.get(r.userId)?.push(r.contact);
   return out;
 }

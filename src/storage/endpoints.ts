@@ -1,3 +1,8 @@
+import { drizzle } from "drizzle-orm/d1";
+import { and, asc, desc, eq } from "drizzle-orm";
+import { endpointDeliveries, webhookEndpoints } from "./schema";
+import { excluded, inJson, jsonRows, rowOf, statementOf } from "./d1";
+
 /** Outbound webhook endpoints of tenants, and the log of deliveries to them. */
 
 export const OUTBOUND_EVENT_TYPES = ["message.created", "card.action", "approval.decided"] as const;
@@ -13,49 +18,47 @@ export interface EndpointRow {
   createdAt: number;
 }
 
-interface RawRow {
-  id: string;
-  tenantId: string;
-  url: string;
-  secretCiphertext: string;
-  events: string;
-  conversationIds: string | null;
-  createdAt: number;
-}
+type StoredRow = typeof webhookEndpoints.$inferSelect;
 
-const COLUMNS = `id, tenant_id AS tenantId, url, secret_ciphertext AS secretCiphertext, events, conversation_ids AS conversationIds, created_at AS createdAt`;
-const fromRaw = (r: RawRow): EndpointRow => ({
+const fromStored = (r: StoredRow): EndpointRow => ({
   ...r,
   events: JSON.parse(r.events) as OutboundEventType[],
   conversationIds: r.conversationIds ? (JSON.parse(r.conversationIds) as string[]) : null,
 });
 
 export async function insertEndpoint(db: D1Database, e: EndpointRow): Promise<void> {
-  await db
-    .prepare(`INSERT INTO webhook_endpoints (id, tenant_id, url, secret_ciphertext, events, conversation_ids, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)`)
-    .bind(e.id, e.tenantId, e.url, e.secretCiphertext, JSON.stringify(e.events), e.conversationIds ? JSON.stringify(e.conversationIds) : null, e.createdAt)
-    .run();
+  await drizzle(db)
+    .insert(webhookEndpoints)
+    .values({ ...e, events: JSON.stringify(e.events), conversationIds: e.conversationIds ? JSON.stringify(e.conversationIds) : null });
+}
+
+function tenantEndpoints(db: D1Database, tenantId: string) {
+  return drizzle(db).select().from(webhookEndpoints).where(eq(webhookEndpoints.tenantId, tenantId)).orderBy(asc(webhookEndpoints.createdAt), asc(webhookEndpoints.id));
 }
 
 export async function endpointsOf(db: D1Database, tenantId: string): Promise<EndpointRow[]> {
-  return endpointsQuery.rows(await endpointsQuery(db, tenantId).all<RawRow>());
+  return (await tenantEndpoints(db, tenantId).all()).map(fromStored);
 }
 
 /** The tenant's endpoints as a statement, to ride in another batch (see `endpointsQuery.rows`). */
 export function endpointsQuery(db: D1Database, tenantId: string): D1PreparedStatement {
-  return db.prepare(`SELECT ${COLUMNS} FROM webhook_endpoints WHERE tenant_id = ?1 ORDER BY created_at, id`).bind(tenantId);
+  return statementOf(db, tenantEndpoints(db, tenantId));
 }
 
 /** The endpoints of an `endpointsQuery` result. */
-endpointsQuery.rows = (result: D1Result | undefined): EndpointRow[] => ((result?.results ?? []) as RawRow[]).map(fromRaw);
+endpointsQuery.rows = (result: D1Result | undefined): EndpointRow[] =>
+  ((result?.results ?? []) as Record<string, unknown>[]).map((r) => fromStored(rowOf(webhookEndpoints, r)));
 
 export async function endpointById(db: D1Database, id: string): Promise<EndpointRow | undefined> {
-  const r = await db.prepare(`SELECT ${COLUMNS} FROM webhook_endpoints WHERE id = ?1`).bind(id).first<RawRow>();
-  return r ? fromRaw(r) : undefined;
+  const r = await drizzle(db).select().from(webhookEndpoints).where(eq(webhookEndpoints.id, id)).get();
+  return r ? fromStored(r) : undefined;
 }
 
 export async function deleteEndpoint(db: D1Database, tenantId: string, id: string): Promise<boolean> {
-  return (await db.prepare(`DELETE FROM webhook_endpoints WHERE tenant_id = ?1 AND id = ?2`).bind(tenantId, id).run()).meta.changes > 0;
+  const result = await drizzle(db)
+    .delete(webhookEndpoints)
+    .where(and(eq(webhookEndpoints.tenantId, tenantId), eq(webhookEndpoints.id, id)));
+  return result.meta.changes > 0;
 }
 
 export interface EndpointDelivery {
@@ -72,37 +75,33 @@ export interface EndpointDelivery {
 
 export async function recordEndpointDeliveries(db: D1Database, records: readonly EndpointDelivery[]): Promise<void> {
   if (records.length === 0) return;
-  await db
-    .prepare(
-      `INSERT INTO endpoint_deliveries (event_id, endpoint_id, tenant_id, type, status, attempts, response_status, detail, updated_at)
-       SELECT j.value ->> '$.eventId', j.value ->> '$.endpointId', j.value ->> '$.tenantId', j.value ->> '$.type', j.value ->> '$.status',
-              j.value ->> '$.attempts', j.value ->> '$.responseStatus', j.value ->> '$.detail', j.value ->> '$.updatedAt'
-       FROM json_each(?1) AS j WHERE true
-       ON CONFLICT (endpoint_id, event_id) DO UPDATE SET status = excluded.status, attempts = excluded.attempts,
-         response_status = excluded.response_status, detail = excluded.detail, updated_at = excluded.updated_at`,
-    )
-    .bind(JSON.stringify(records))
-    .run();
+  const d = endpointDeliveries;
+  await drizzle(db)
+    .insert(d)
+    .select(jsonRows(d, records))
+    .onConflictDoUpdate({
+      target: [d.endpointId, d.eventId],
+      set: { status: excluded(d.status), attempts: excluded(d.attempts), responseStatus: excluded(d.responseStatus), detail: excluded(d.detail), updatedAt: excluded(d.updatedAt) },
+    });
 }
 
 /** Of these event ids, those already delivered to the endpoint (redeliveries are skipped). */
 export async function deliveredEvents(db: D1Database, endpointId: string, eventIds: readonly string[]): Promise<Set<string>> {
   if (eventIds.length === 0) return new Set();
-  const { results } = await db
-    .prepare(`SELECT event_id AS id FROM endpoint_deliveries WHERE endpoint_id = ?1 AND status = 'delivered' AND event_id IN (SELECT value FROM json_each(?2))`)
-    .bind(endpointId, JSON.stringify(eventIds))
-    .all<{ id: string }>();
-  return new Set(results.map((r) => r.id));
+  const rows = await drizzle(db)
+    .select({ id: endpointDeliveries.eventId })
+    .from(endpointDeliveries)
+    .where(and(eq(endpointDeliveries.endpointId, endpointId), eq(endpointDeliveries.status, "delivered"), inJson(endpointDeliveries.eventId, eventIds)))
+    .all();
+  return new Set(rows.map((r) => r.id));
 }
 
 export async function endpointDeliveriesOf(db: D1Database, tenantId: string, endpointId: string, limit = 50): Promise<EndpointDelivery[]> {
-  return (
-    await db
-      .prepare(
-        `SELECT event_id AS eventId, endpoint_id AS endpointId, tenant_id AS tenantId, type, status, attempts, response_status AS responseStatus, detail, updated_at AS updatedAt
-         FROM endpoint_deliveries WHERE tenant_id = ?1 AND endpoint_id = ?2 ORDER BY updated_at DESC LIMIT ?3`,
-      )
-      .bind(tenantId, endpointId, limit)
-      .all<EndpointDelivery>()
-  ).results;
+  return drizzle(db)
+    .select()
+    .from(endpointDeliveries)
+    .where(and(eq(endpointDeliveries.tenantId, tenantId), eq(endpointDeliveries.endpointId, endpointId)))
+    .orderBy(desc(endpointDeliveries.updatedAt))
+    .limit(limit)
+    .all();
 }

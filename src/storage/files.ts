@@ -11,12 +11,3 @@ export const ATTACHMENT_ID = /^f_[0-9a-f]{32}$/;
 export function newAttachmentId(): string {
   return `f_${randomHex(16)}`;
 }
-
-/** The tenant's attachment limits. */
-export async function attachmentPolicy(db: D1Database, tenantId: string): Promise<{ maxBytes: number; types: string[] | null }> {
-  const row = await db
-    .prepare(`SELECT attachment_max_bytes AS maxBytes, attachment_types AS types FROM tenants WHERE id = ?1`)
-    .bind(tenantId)
-    .first<{ maxBytes: number; types: string | null }>();
-  return { maxBytes: row?.maxBytes ?? 26_214_400, types: row?.types ? (JSON.parse(row.types) as string[]) : null };
-}

@@ -1,7 +1,12 @@
+import { drizzle } from "drizzle-orm/d1";
+import { and, eq, exists, ne, or, sql, type SQL } from "drizzle-orm";
+import { alias, QueryBuilder, type SQLiteColumn } from "drizzle-orm/sqlite-core";
+import { conversations, hiddenMessages, memberships, users } from "./schema";
 import type { ConversationSummary, HistoryRow } from "./conversations";
 import { listConversationsWhere } from "./conversations";
-import type { JsonObject } from "../protocol/frames";
+import type { JsonObject, Message } from "../protocol/frames";
 import type { MessageRow } from "./room-schema";
+import { messageFromRow, type MessageColumns } from "./message-rows";
 import { cjkGrams, searchableText } from "../domain/search";
 
 /** A message as a conversation object stores it: what the mirror copies into the D1 history. */
@@ -62,16 +67,11 @@ export interface MessageSearch {
 }
 
 export interface MessageHit {
+  /** The hit's place in mirror order (pages continue below it). */
   id: number;
-  conversationId: string;
-  seq: number;
-  clientId: string;
-  sender: string;
-  kind: string;
-  body: string;
+  message: Message;
+  /** What the index matched (for the snippet). */
   text: string;
-  ts: number;
-  editedAt: number | null;
 }
 
 export interface MessagePage {
@@ -82,8 +82,10 @@ export interface MessagePage {
   capped: boolean;
 }
 
-interface HitRow extends MessageHit {
-  [key: string]: unknown;
+type HitRow = MessageColumns & { id: number; conversation_id: string; text: string; [key: string]: unknown };
+
+function page(rows: HitRow[], next: number | null, capped: boolean): MessagePage {
+  return { hits: rows.map((r) => ({ id: r.id, message: messageFromRow(r.conversation_id, r), text: r.text })), next, capped };
 }
 
 interface WindowRow {
@@ -109,6 +111,7 @@ interface WindowRow {
  * Messages the searcher deleted for themself (hidden_messages) are left out in the query.
  * A date filter whose range holds at most DATE_WINDOW_MAX messages first narrows the window to their
  * ids (the ts index is ordered by time, ids by mirror order: the bounds are exact, read from the index).
+ * Hand-written SQL: FTS5 MATCH, and plans pinned with INDEXED BY and CROSS JOIN, which drizzle's builder cannot say.
  */
 export async function searchMessages(db: D1Database, s: MessageSearch): Promise<MessagePage> {
   const driver = s.trigram !== null ? "messages_fts" : "messages_grams";
@@ -175,7 +178,7 @@ export async function searchMessages(db: D1Database, s: MessageSearch): Promise<
   if (s.after !== undefined) where.push(`m.ts >= ${bind(s.after)}`);
   if (s.before !== undefined) where.push(`m.ts < ${bind(s.before)}`);
   const limit = bind(s.limit);
-  const columns = `m.id, m.conversation_id AS conversationId, m.seq, m.client_id AS clientId, m.sender, m.kind, m.body, m.text, m.ts, m.edited_at AS editedAt`;
+  const columns = `m.id, m.conversation_id, m.seq, m.client_id, m.sender, m.kind, m.body, m.text, m.ts, m.edited_at, m.recalled`;
   // Otherwise the window is materialized once (the index is evaluated once); its rows are stored, and
   // scanned, in the order they were produced: newest first. Joining in that order (CROSS JOIN pins it, and
   // nothing asks for a sort) lets LIMIT stop at the first `limit` hits.
@@ -203,13 +206,13 @@ export async function searchMessages(db: D1Database, s: MessageSearch): Promise<
       .bind(...binds)
       .all<HitRow>();
     const rows = streamed.sort((a, b) => b.id - a.id);
-    if (rows.length >= s.limit) return { hits: rows, next: rows.at(-1)!.id, capped: false };
+    if (rows.length >= s.limit) return page(rows, rows.at(-1)!.id, false);
     const win = await db
       .prepare(`SELECT count(*) AS scanned, min(id) AS low FROM (SELECT rowid AS id FROM ${driver} WHERE ${window.join(" AND ")} ORDER BY rowid DESC LIMIT ${scan})`)
       .bind(...binds.slice(0, Number(scan.slice(1))))
       .first<{ scanned: number; low: number | null }>();
     const full = win !== null && win.low !== null && win.scanned >= scanMax && !(lo !== undefined && win.low <= lo);
-    return full ? { hits: rows, next: win.low, capped: true } : { hits: rows, next: null, capped: false };
+    return full ? page(rows, win.low, true) : page(rows, null, false);
   }
   const { results } = await db
     .prepare(
@@ -222,36 +225,30 @@ export async function searchMessages(db: D1Database, s: MessageSearch): Promise<
     .all<WindowRow>();
   const first = results[0];
   const rows = results.filter((r) => r.id !== null) as unknown as HitRow[];
-  if (rows.length >= s.limit) return { hits: rows, next: rows.at(-1)!.id, capped: false };
+  if (rows.length >= s.limit) return page(rows, rows.at(-1)!.id, false);
   // Fewer hits than asked: either every match below the cursor was seen, or a window was used up.
-  if (!first || first.low === null) return { hits: rows, next: null, capped: false };
+  if (!first || first.low === null) return page(rows, null, false);
   const secondFull = both && first.gscanned >= secondMax && first.glow !== null;
   const bottom = secondFull ? Math.max(first.low, first.glow!) : first.low;
   const full = first.scanned >= scanMax || secondFull;
   const reachedBottom = lo !== undefined && bottom <= lo;
-  if (full && !reachedBottom) return { hits: rows, next: bottom, capped: true };
-  return { hits: rows, next: null, capped: false };
+  if (full && !reachedBottom) return page(rows, bottom, true);
+  return page(rows, null, false);
 }
 
 /** Record that a member deleted a message for themself (idempotent). */
 export async function hideFromSearch(db: D1Database, h: { tenantId: string; userId: string; conversationId: string; seq: number }): Promise<void> {
-  await db
-    .prepare(`INSERT INTO hidden_messages (tenant_id, user_id, conversation_id, seq) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING`)
-    .bind(h.tenantId, h.userId, h.conversationId, h.seq)
-    .run();
+  await drizzle(db).insert(hiddenMessages).values(h).onConflictDoNothing();
 }
 
 /** The user's conversations whose name, or another member's name or id, contains `q` (case-insensitive for Latin). */
 export async function searchConversations(db: D1Database, tenantId: string, userId: string, q: string, limit: number): Promise<ConversationSummary[]> {
-  return listConversationsWhere(
-    db,
-    tenantId,
-    userId,
-    `(instr(lower(coalesce(c.name, '')), lower(?4)) > 0 OR EXISTS (
-        SELECT 1 FROM memberships o JOIN users u ON u.tenant_id = o.tenant_id AND u.id = o.user_id
-        WHERE o.tenant_id = c.tenant_id AND o.conversation_id = c.id AND o.user_id != ?2
-          AND (instr(lower(u.name), lower(?4)) > 0 OR instr(lower(u.id), lower(?4)) > 0)))`,
-    [q],
-    limit,
-  );
+  const o = alias(memberships, "o");
+  const contains = (text: SQL | SQLiteColumn) => sql`instr(lower(${text}), lower(${q})) > 0`;
+  const otherMember = new QueryBuilder()
+    .select({ one: sql`1` })
+    .from(o)
+    .innerJoin(users, and(eq(users.tenantId, o.tenantId), eq(users.id, o.userId)))
+    .where(and(eq(o.tenantId, conversations.tenantId), eq(o.conversationId, conversations.id), ne(o.userId, userId), or(contains(users.name), contains(users.id))));
+  return listConversationsWhere(db, tenantId, userId, or(contains(sql`coalesce(${conversations.name}, '')`), exists(otherMember)), limit);
 }

@@ -1,6 +1,7 @@
 import { drizzle } from "drizzle-orm/d1";
 import { and, asc, between, eq, isNull, sql } from "drizzle-orm";
-import { tenantQuotas, tenantUsageLevels, usageActiveUsers, usageDaily, users } from "./schema";
+import { tenantQuotas, tenants, tenantUsageLevels, usageActiveUsers, usageDaily, users } from "./schema";
+import { statementOf } from "./d1";
 import { BOT_USER_ID } from "../protocol/ids";
 
 /**
@@ -40,6 +41,45 @@ export function usageStatements(db: D1Database, tenantId: string, ts: number, co
           set: { value: metric === "sockets_peak" ? sql`max(${usageDaily.value}, excluded.value)` : sql`${usageDaily.value} + excluded.value` },
         }),
     );
+}
+
+/**
+ * The same statements as D1 statements, for a batch that also carries statements built elsewhere (the
+ * mirror flush meters the messages it carries and the deliveries since the last flush).
+ */
+export function usageBatchStatements(db: D1Database, tenantId: string, ts: number, counts: Partial<Record<DailyMetric, number>>): D1PreparedStatement[] {
+  return usageStatements(db, tenantId, ts, counts).map((q) => statementOf(db, q));
+}
+
+/**
+ * A statement reading the tenant's messages-per-day quota and its messages counted so far on the day of
+ * `ts`, to ride in another batch; `messagesQuotaStatement.row` reads its result.
+ */
+export function messagesQuotaStatement(db: D1Database, tenantId: string, ts: number): D1PreparedStatement {
+  const query = drizzle(db)
+    .select({ limit: sql<number | null>`${tenantQuotas.messagesPerDay}`.as("lim"), used: sql<number | null>`${usageDaily.value}`.as("used") })
+    .from(tenants)
+    .leftJoin(tenantQuotas, eq(tenantQuotas.tenantId, tenants.id))
+    .leftJoin(usageDaily, and(eq(usageDaily.tenantId, tenants.id), eq(usageDaily.day, dayOf(ts)), eq(usageDaily.metric, "messages")))
+    .where(eq(tenants.id, tenantId));
+  return statementOf(db, query);
+}
+
+/** The quota (null: none) and the day's messages of a `messagesQuotaStatement` result. */
+messagesQuotaStatement.row = (result: D1Result | undefined): { limit: number | null; used: number } => {
+  const row = result?.results?.[0] as { lim: number | null; used: number | null } | undefined;
+  return { limit: row?.lim ?? null, used: row?.used ?? 0 };
+};
+
+/**
+ * Record a presence shard's open device channels as its peak of the day when they are more than the
+ * peak recorded (the tenant's peak is the sum of its shards').
+ */
+export async function recordSocketsPeak(db: D1Database, tenantId: string, shard: number, ts: number, open: number): Promise<void> {
+  await drizzle(db)
+    .insert(usageDaily)
+    .values({ tenantId, day: dayOf(ts), metric: `sockets_peak:${shard}`, value: open })
+    .onConflictDoUpdate({ target: [usageDaily.tenantId, usageDaily.day, usageDaily.metric], set: { value: sql`max(${usageDaily.value}, excluded.value)` } });
 }
 
 export async function addUsage(db: D1Database, tenantId: string, ts: number, counts: Partial<Record<DailyMetric, number>>): Promise<void> {

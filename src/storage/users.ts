@@ -1,6 +1,7 @@
 import { drizzle } from "drizzle-orm/d1";
-import { and, eq, isNull, sql } from "drizzle-orm";
-import { users } from "./schema";
+import { and, asc, eq, isNull, ne, sql } from "drizzle-orm";
+import { userCrmIds, users } from "./schema";
+import { inJson, jsonRows } from "./d1";
 import { BOT_USER_ID } from "../protocol/ids";
 
 export interface User {
@@ -40,17 +41,16 @@ export class CrmIdTaken extends Error {
   }
 }
 
-interface UserRow {
-  id: string;
-  name: string;
-  title: string | null;
-  avatarUrl: string | null;
-  crmAdmin: number;
-  createdAt: number;
-  updatedAt: number;
-}
-
-const COLUMNS = `id, name, title, avatar_url AS avatarUrl, crm_admin AS crmAdmin, created_at AS createdAt, updated_at AS updatedAt`;
+/** The columns of a user as the API shows them (besides their CRM ids). */
+const PROFILE = {
+  id: users.id,
+  name: users.name,
+  title: users.title,
+  avatarUrl: users.avatarUrl,
+  crmAdmin: users.crmAdmin,
+  createdAt: users.createdAt,
+  updatedAt: users.updatedAt,
+};
 
 /**
  * Insert or update a user. Profile fields left out are cleared, as with any PUT; `crm` and `crmAdmin`
@@ -66,53 +66,48 @@ export async function upsertUser(db: D1Database, tenantId: string, id: string, p
     });
     if (clash) throw new CrmIdTaken(clash.system, clash.crmId, holders.get(`${clash.system}\n${clash.crmKey}`));
   }
-  const admin = profile.crmAdmin === undefined ? null : profile.crmAdmin ? 1 : 0;
-  const upsert = db
-    .prepare(
-      `INSERT INTO users (tenant_id, id, name, title, avatar_url, crm_admin, created_at, updated_at)
-       VALUES (?1, ?2, ?3, ?4, ?5, coalesce(?6, 0), ?7, ?7)
-       ON CONFLICT (tenant_id, id) DO UPDATE SET name = excluded.name, title = excluded.title, avatar_url = excluded.avatar_url,
-         crm_admin = coalesce(?6, users.crm_admin), updated_at = excluded.updated_at
-       RETURNING ${COLUMNS}`,
-    )
-    .bind(tenantId, id, profile.name, profile.title ?? null, profile.avatarUrl ?? null, admin, now);
-  const statements: D1PreparedStatement[] = [upsert];
+  const orm = drizzle(db);
+  const fields = { name: profile.name, title: profile.title ?? null, avatarUrl: profile.avatarUrl ?? null, updatedAt: now };
+  const upsert = orm
+    .insert(users)
+    .values({ tenantId, id, ...fields, crmAdmin: profile.crmAdmin ?? false, createdAt: now })
+    .onConflictDoUpdate({
+      target: [users.tenantId, users.id],
+      set: profile.crmAdmin === undefined ? fields : { ...fields, crmAdmin: profile.crmAdmin },
+    })
+    .returning(PROFILE);
+  const crmWrites = [];
   if (profile.crm) {
-    statements.push(db.prepare(`DELETE FROM user_crm_ids WHERE tenant_id = ?1 AND user_id = ?2`).bind(tenantId, id));
+    crmWrites.push(orm.delete(userCrmIds).where(and(eq(userCrmIds.tenantId, tenantId), eq(userCrmIds.userId, id))));
     if (profile.crm.length > 0) {
-      statements.push(
-        db
-          .prepare(
-            `INSERT INTO user_crm_ids (tenant_id, system, crm_key, crm_id, user_id)
-             SELECT ?1, json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), ?2 FROM json_each(?3)`,
-          )
-          .bind(tenantId, id, JSON.stringify(profile.crm.map((c) => [c.system, c.crmKey, c.crmId]))),
-      );
+      const rows = profile.crm.map(({ system, crmKey, crmId }) => ({ system, crmKey, crmId }));
+      crmWrites.push(orm.insert(userCrmIds).select(jsonRows(userCrmIds, rows, { tenantId, userId: id })));
     }
   }
-  let results: D1Result[];
+  let row: UserRow | undefined;
   try {
-    results = await db.batch(statements);
+    [[row]] = await orm.batch([upsert, ...crmWrites]);
   } catch (err) {
     // Two people claiming the same CRM id at the same moment: the primary key lets one win.
-    if (profile.crm && /UNIQUE|PRIMARY KEY|SQLITE_CONSTRAINT/i.test(String(err))) {
+    if (profile.crm && /UNIQUE|PRIMARY KEY|SQLITE_CONSTRAINT/i.test(`${String(err)} ${String((err as Error).cause ?? "")}`)) {
       const first = profile.crm[0];
       throw new CrmIdTaken(first?.system ?? "crm", first?.crmId ?? "", undefined);
     }
     throw err;
   }
-  const row = (results[0]?.results as UserRow[] | undefined)?.[0];
   if (!row) throw new Error(`upsert of user ${tenantId}/${id} returned no row`);
-  return withCrm(row, profile.crm ? crmMap(profile.crm) : await crmOf(db, tenantId, id));
+  return { ...row, crm: profile.crm ? crmMap(profile.crm) : await crmOf(db, tenantId, id) };
 }
+
+type UserRow = Omit<User, "crm">;
 
 export async function getUser(db: D1Database, tenantId: string, id: string): Promise<User | undefined> {
-  const row = await db.prepare(`SELECT ${COLUMNS} FROM users WHERE tenant_id = ?1 AND id = ?2`).bind(tenantId, id).first<UserRow>();
-  return row ? withCrm(row, await crmOf(db, tenantId, id)) : undefined;
-}
-
-function withCrm(row: UserRow, crm: Record<string, string>): User {
-  return { ...row, crmAdmin: row.crmAdmin === 1, crm };
+  const row = await drizzle(db)
+    .select(PROFILE)
+    .from(users)
+    .where(and(eq(users.tenantId, tenantId), eq(users.id, id)))
+    .get();
+  return row ? { ...row, crm: await crmOf(db, tenantId, id) } : undefined;
 }
 
 function crmMap(ids: readonly { system: string; crmId: string }[]): Record<string, string> {
@@ -120,37 +115,41 @@ function crmMap(ids: readonly { system: string; crmId: string }[]): Record<strin
 }
 
 async function crmOf(db: D1Database, tenantId: string, userId: string): Promise<Record<string, string>> {
-  const { results } = await db
-    .prepare(`SELECT system, crm_id AS crmId FROM user_crm_ids WHERE tenant_id = ?1 AND user_id = ?2`)
-    .bind(tenantId, userId)
-    .all<{ system: string; crmId: string }>();
-  return crmMap(results);
+  const rows = await drizzle(db)
+    .select({ system: userCrmIds.system, crmId: userCrmIds.crmId })
+    .from(userCrmIds)
+    .where(and(eq(userCrmIds.tenantId, tenantId), eq(userCrmIds.userId, userId)))
+    .all();
+  return crmMap(rows);
 }
+
+const HOLDER = { system: userCrmIds.system, crmKey: userCrmIds.crmKey, userId: userCrmIds.userId };
 
 /** Who holds each of the given (system, key) pairs, keyed `system\nkey`. */
 async function crmHolders(db: D1Database, tenantId: string, ids: readonly CrmIdentity[]): Promise<Map<string, string>> {
   if (ids.length === 0) return new Map();
-  const { results } = await db
-    .prepare(
-      `SELECT system, crm_key AS crmKey, user_id AS userId FROM user_crm_ids
-       WHERE tenant_id = ?1 AND (system, crm_key) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?2))`,
+  const pairs = JSON.stringify(ids.map((c) => [c.system, c.crmKey]));
+  const rows = await drizzle(db)
+    .select(HOLDER)
+    .from(userCrmIds)
+    .where(
+      and(
+        eq(userCrmIds.tenantId, tenantId),
+        sql`(${userCrmIds.system}, ${userCrmIds.crmKey}) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(${pairs}))`,
+      ),
     )
-    .bind(tenantId, JSON.stringify(ids.map((c) => [c.system, c.crmKey])))
-    .all<{ system: string; crmKey: string; userId: string }>();
-  return new Map(results.map((r) => [`${r.system}\n${r.crmKey}`, r.userId]));
+    .all();
+  return new Map(rows.map((r) => [`${r.system}\n${r.crmKey}`, r.userId]));
 }
 
 /** Users holding any of the given CRM keys, in any system: one query, whatever the count. */
 export async function usersByCrmKeys(db: D1Database, tenantId: string, keys: readonly string[]): Promise<{ system: string; crmKey: string; userId: string }[]> {
   if (keys.length === 0) return [];
-  const { results } = await db
-    .prepare(
-      `SELECT system, crm_key AS crmKey, user_id AS userId FROM user_crm_ids
-       WHERE tenant_id = ?1 AND crm_key IN (SELECT value FROM json_each(?2))`,
-    )
-    .bind(tenantId, JSON.stringify(keys))
-    .all<{ system: string; crmKey: string; userId: string }>();
-  return results;
+  return drizzle(db)
+    .select(HOLDER)
+    .from(userCrmIds)
+    .where(and(eq(userCrmIds.tenantId, tenantId), inJson(userCrmIds.crmKey, keys)))
+    .all();
 }
 
 /**
@@ -158,17 +157,18 @@ export async function usersByCrmKeys(db: D1Database, tenantId: string, keys: rea
  * when none is, the tenant's longest-standing person (never the bot). Empty only for a tenant with no users.
  */
 export async function defaultInboxPeople(db: D1Database, tenantId: string, max: number): Promise<string[]> {
-  const { results } = await db
-    .prepare(
-      `SELECT id FROM users WHERE tenant_id = ?1 AND id <> ?2 AND crm_admin = 1 ORDER BY created_at, id LIMIT ?3`,
-    )
-    .bind(tenantId, BOT_USER_ID, max)
-    .all<{ id: string }>();
-  if (results.length > 0) return results.map((r) => r.id);
-  const first = await db
-    .prepare(`SELECT id FROM users WHERE tenant_id = ?1 AND id <> ?2 ORDER BY created_at, id LIMIT 1`)
-    .bind(tenantId, BOT_USER_ID)
-    .first<{ id: string }>();
+  const orm = drizzle(db);
+  const people = (crmAdminsOnly: boolean, limit: number) =>
+    orm
+      .select({ id: users.id })
+      .from(users)
+      .where(and(eq(users.tenantId, tenantId), ne(users.id, BOT_USER_ID), crmAdminsOnly ? eq(users.crmAdmin, true) : undefined))
+      .orderBy(asc(users.createdAt), asc(users.id))
+      .limit(limit)
+      .all();
+  const admins = await people(true, max);
+  if (admins.length > 0) return admins.map((r) => r.id);
+  const [first] = await people(false, 1);
   return first ? [first.id] : [];
 }
 
@@ -182,7 +182,7 @@ export async function unknownUserIds(db: D1Database, tenantId: string, ids: read
       and(
         eq(users.tenantId, tenantId),
         isNull(users.deactivatedAt),
-        sql`${users.id} IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`,
+        inJson(users.id, ids),
       ),
     )
     .all();
