@@ -26,12 +26,12 @@ const tenantCache = new Map<string, { exceptions: Map<string, UserStatus> | unde
 /** People recorded as active today by this isolate (usage), so each is written once a day, not per request. */
 const activeToday = new Set<string>();
 /**
- * People newly seen active, written together a moment later: 2,000 people reconnecting at once cost a
- * few D1 batches, not 2,000 writes. Keyed by tenant and day; the request that opens a window writes it.
+ * People newly seen active, written by group commit: the first is written at once, and those who come
+ * while a write is in flight go together in the next one. 2,000 people reconnecting at once cost a
+ * few D1 batches, not 2,000 writes; one person alone waits for nobody. Keyed by tenant and day.
  */
 const activeBuffer = new Map<string, { tenantId: string; db: D1Database; users: Set<string>; keys: string[]; ts: number }>();
-let activeFlushArmed = false;
-const ACTIVE_FLUSH_MS = 250;
+let activeWriting = false;
 export const CREDENTIAL_CACHE_MS = 5_000;
 const CACHE_MAX = 10_000;
 const EXCEPTIONS_MAX = 1_000;
@@ -127,28 +127,32 @@ async function statusOfUser(c: AppContext, tenantId: string, userId: string): Pr
     if (!pending) activeBuffer.set(window, (pending = { tenantId, db, users: new Set(), keys: [], ts: now }));
     pending.users.add(userId);
     pending.keys.push(active);
-    if (!activeFlushArmed) {
-      activeFlushArmed = true;
-      c.executionCtx.waitUntil(flushActive());
+    if (!activeWriting) {
+      activeWriting = true;
+      c.executionCtx.waitUntil(writeActive());
     }
   }
   return status;
 }
 
-/** Write the buffered activity; what fails is forgotten by the day set, so a later request writes it again. */
-async function flushActive(): Promise<void> {
-  await scheduler.wait(ACTIVE_FLUSH_MS);
-  activeFlushArmed = false;
-  const batches = [...activeBuffer.values()];
-  activeBuffer.clear();
-  await Promise.all(
-    batches.map((b) =>
-      markActiveMany(b.db, b.tenantId, [...b.users], b.ts).catch((err) => {
-        for (const key of b.keys) activeToday.delete(key);
-        console.error("recording active people failed; retried on their next request", err);
-      }),
-    ),
-  );
+/** Write the buffered activity until none is left; what fails is forgotten by the day set, so a later request writes it again. */
+async function writeActive(): Promise<void> {
+  try {
+    while (activeBuffer.size > 0) {
+      const batches = [...activeBuffer.values()];
+      activeBuffer.clear();
+      await Promise.all(
+        batches.map((b) =>
+          markActiveMany(b.db, b.tenantId, [...b.users], b.ts).catch((err: unknown) => {
+            for (const key of b.keys) activeToday.delete(key);
+            console.error("recording active people failed; retried on their next request", err);
+          }),
+        ),
+      );
+    }
+  } finally {
+    activeWriting = false;
+  }
 }
 
 async function lookUpStatus(db: D1Database, tenantId: string, userId: string, now: number): Promise<UserStatus | undefined> {
