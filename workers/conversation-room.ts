@@ -13,7 +13,7 @@ import type { Message, ServerFrame } from "../src/protocol/frames";
 import { parseClientFrame, PING_TEXT, PONG_TEXT } from "../src/protocol/frames";
 import { LIMITS } from "../src/protocol/limits";
 import { systemClock, TokenBucket, type Clock } from "../src/domain/rate";
-import { errorBody } from "../src/http/errors";
+import { errorBody } from "../src/protocol/errors";
 import { describeIssue, Emoji } from "../src/domain/kinds";
 import { ACTOR_HEADER } from "../src/protocol/internal";
 import { logLine } from "../src/log";

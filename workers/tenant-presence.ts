@@ -11,7 +11,7 @@ import type { PushPlatform, PushTarget } from "../src/push/types";
 import { PING_TEXT, PONG_TEXT } from "../src/protocol/frames";
 import { ACTOR_HEADER } from "../src/protocol/internal";
 import { answerClose, parseHeaderJson, trySend } from "../src/protocol/sockets";
-import { errorBody } from "../src/http/errors";
+import { errorBody } from "../src/protocol/errors";
 import { ChannelMeter } from "../src/jobs/channel-meter";
 import { logLine } from "../src/log";
 import { LIMITS } from "../src/protocol/limits";

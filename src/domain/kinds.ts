@@ -2,6 +2,10 @@ import { z } from "zod";
 import { LIMITS } from "../protocol/limits";
 import { UserId } from "../protocol/ids";
 import type { JsonObject } from "../protocol/frames";
+import { describeIssue, utf8Length } from "../protocol/text";
+
+// Validation helpers many modules take from here; they belong to the wire protocol.
+export { describeIssue, utf8Length };
 
 /**
  * The schema of every message kind, shared by the server, the client SDK and docs/protocol.md.
@@ -175,18 +179,6 @@ export function checkMessageBody(kind: unknown, body: unknown): BodyCheck {
   }
   // The schemas admit only JSON values (the body came from JSON.parse), so the cast is exact.
   return { ok: true, kind: sendable, body: parsed.data as JsonObject };
-}
-
-/** A one-line, field-first description of the first validation problem. */
-export function describeIssue(error: z.ZodError, prefix?: string): string {
-  const issue = error.issues[0];
-  if (!issue) return prefix ? `${prefix}: invalid` : "invalid";
-  const path = [prefix, ...issue.path.map(String)].filter(Boolean).join(".");
-  return path ? `${path}: ${issue.message}` : issue.message;
-}
-
-export function utf8Length(text: string): number {
-  return new TextEncoder().encode(text).byteLength;
 }
 
 /** A short plain-text preview of a message, for conversation lists and notifications. */

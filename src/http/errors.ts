@@ -14,10 +14,7 @@ export const STATUS_OF: Record<ErrorCode, 400 | 401 | 403 | 404 | 409 | 413 | 42
   internal_error: 500,
 };
 
-/** The error envelope of API.md. */
-export function errorBody(code: ErrorCode, message: string, requestId?: string) {
-  return { error: requestId ? { code, message, requestId } : { code, message } };
-}
+export { errorBody } from "../protocol/errors";
 
 /** An expected failure raised inside a handler; the app's error handler renders it. */
 export class ApiError extends Error {

@@ -1,6 +1,9 @@
 import { z } from "zod";
 import { LIMITS } from "./limits";
-import { describeIssue, utf8Length } from "../domain/kinds";
+import { describeIssue, utf8Length } from "./text";
+import type { ErrorCode } from "./errors";
+
+export { ERROR_CODES, type ErrorCode } from "./errors";
 
 /** A JSON value: what message bodies are made of, and what crosses RPC without loss. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
@@ -65,20 +68,6 @@ export type ChannelFrame =
   | { type: "presence"; userId: string; status: "online" | "offline" }
   | { type: "pong" }
   | { type: "error"; code: ErrorCode; message: string };
-
-/** Error codes of frames and of the HTTP error envelope. */
-export const ERROR_CODES = [
-  "invalid_request",
-  "unauthorized",
-  "forbidden",
-  "not_found",
-  "conflict",
-  "too_large",
-  "rate_limited",
-  "quota_exceeded",
-  "internal_error",
-] as const;
-export type ErrorCode = (typeof ERROR_CODES)[number];
 
 export type FrameParse =
   | { ok: true; frame: ClientFrame }
