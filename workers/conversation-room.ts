@@ -3,10 +3,11 @@ import { z } from "zod";
 import { RoomStore } from "../src/storage/room-store";
 import { hideFromSearch } from "../src/storage/search";
 import { tenantDb } from "../src/storage/shards";
-import { Conversation, type ConversationView, type Fanout, type LifecyclePolicy, type SendInput } from "../src/domain/conversation";
+import { Conversation, type LifecyclePolicy } from "../src/domain/conversation";
+import type { AttachmentRecord, AttachmentUpload, ConversationView, Fanout, SendInput, SendResult } from "../src/domain/model";
+import type { ConversationRoomRpc } from "../src/objects";
 import type { Role } from "../src/domain/membership";
 import type { Actor, Result } from "../src/domain/result";
-import type { AttachmentRecord, SendResult } from "../src/storage/room-store";
 import { RoomOutbox } from "../src/jobs/room-outbox";
 import { RoomMeter } from "../src/jobs/room-meter";
 import type { Message, ServerFrame } from "../src/protocol/frames";
@@ -38,7 +39,7 @@ type SocketActor = z.infer<typeof SocketActor>;
  * Runtime handlers decode and delegate to {@link Conversation}; side effects leave through the outbox
  * (a change counter mirrored to D1 by the alarm), never on the per-message path.
  */
-export class ConversationRoom extends DurableObject<Env> implements Fanout {
+export class ConversationRoom extends DurableObject<Env> implements ConversationRoomRpc {
   readonly store: RoomStore;
   private readonly conversation: Conversation;
   private readonly outbox: RoomOutbox;
@@ -52,7 +53,7 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new RoomStore(ctx.storage);
-    this.conversation = new Conversation(this.store, this, () => this.meter.refusal(this.store.unmirroredCount()));
+    this.conversation = new Conversation(this.store, this.fanout, () => this.meter.refusal(this.store.unmirroredCount()));
     this.files = env.FILES;
     this.outbox = new RoomOutbox({ env, storage: ctx.storage, store: this.store, files: () => this.files, liveUsers: () => this.liveUsers(), meter: this.meter });
     ctx.blockConcurrencyWhile(async () => this.store.migrateIfCreated());
@@ -198,7 +199,13 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
 
   // ---- Fanout ----
 
-  broadcast(frame: ServerFrame, skip?: (userId: string, socket: unknown) => boolean): void {
+  private readonly fanout: Fanout = {
+    broadcast: (frame, skip) => this.broadcast(frame, skip),
+    toUser: (userId, frame) => this.toUser(userId, frame),
+    disconnectUser: (userId, code, message) => this.closeUser(userId, code, message),
+  };
+
+  private broadcast(frame: ServerFrame, skip?: (userId: string, socket: unknown) => boolean): void {
     const data = JSON.stringify(frame);
     const sockets = this.liveSockets();
     let sent = 0;
@@ -223,12 +230,16 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
     return users;
   }
 
-  toUser(userId: string, frame: ServerFrame): void {
+  private toUser(userId: string, frame: ServerFrame): void {
     const data = JSON.stringify(frame);
     for (const ws of this.ctx.getWebSockets(`u:${userId}`)) trySend(ws, data);
   }
 
-  disconnectUser(userId: string, code: number, message: string): void {
+  async disconnectUser(userId: string, code: number, message: string): Promise<void> {
+    this.closeUser(userId, code, message);
+  }
+
+  private closeUser(userId: string, code: number, message: string): void {
     const data = JSON.stringify({ type: "error", code: "forbidden", message } satisfies ServerFrame);
     for (const ws of this.ctx.getWebSockets(`u:${userId}`)) {
       trySend(ws, data);
@@ -328,7 +339,7 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
     return result.ok && result.value.decision.status === "created" ? this.mirrored(result) : result;
   }
 
-  async registerAttachment(actor: Actor, upload: Omit<AttachmentRecord, "uploader" | "sentSeq">): Promise<Result<AttachmentRecord>> {
+  async registerAttachment(actor: Actor, upload: AttachmentUpload): Promise<Result<AttachmentRecord>> {
     const result = this.conversation.registerAttachment(actor, upload);
     if (result.ok) await this.outbox.armOrphanSweep();
     return result;

@@ -4,7 +4,7 @@ import { PresenceStore, type Device } from "../src/storage/presence-store";
 import { contactsOf, unreadElsewhere } from "../src/storage/conversations";
 import { tenantDb } from "../src/storage/shards";
 import { planNotifications, presenceShard, shardCount, type NotifyBatch } from "../src/domain/notify";
-import { presenceStub, type ShardAddress } from "../src/objects";
+import { presenceStub, type PresenceStatus as Status, type ShardAddress, type TenantPresenceRpc } from "../src/objects";
 import { fail, ok, type Result } from "../src/domain/result";
 import { pushJobId, type PushJob } from "../src/push/job";
 import type { PushPlatform, PushTarget } from "../src/push/types";
@@ -25,8 +25,6 @@ const ANNOUNCE_ROUNDS = 20;
 /** Queues take at most 100 messages per sendBatch. */
 const QUEUE_BATCH = 100;
 
-export type Status = "online" | "offline";
-
 
 const ChannelActor = z.object({
   tenantId: z.string(),
@@ -44,7 +42,7 @@ type ChannelActor = z.infer<typeof ChannelActor>;
  * registry and push targets, device channels (hibernating WebSockets tagged by user and device),
  * online state, and the notify/push decision for new messages.
  */
-export class TenantPresence extends DurableObject<Env> {
+export class TenantPresence extends DurableObject<Env> implements TenantPresenceRpc {
   private readonly store: PresenceStore;
   private readonly channels = new ChannelMeter();
 
