@@ -2,23 +2,11 @@ import { z } from "zod";
 import { LIMITS } from "./limits";
 import { describeIssue, utf8Length } from "./text";
 import type { ErrorCode } from "./errors";
+import type { JsonObject } from "./json";
 
 export { ERROR_CODES, type ErrorCode } from "./errors";
 
-/**
- * A JSON value: what message bodies are made of, and what crosses RPC without loss. Nesting is bounded
- * (a body nests at most four levels, which its kind's schema checks) because the runtime's RPC types
- * walk every result and cannot walk a type that recurses without end.
- */
-export type JsonValue = JsonLevel<8>;
-/** A JSON object; a key whose value is undefined is absent (JSON.stringify leaves it out). */
-export type JsonObject = { [key: string]: JsonLevel<7> | undefined };
-
-type JsonPrimitive = string | number | boolean | null;
-type Shallower = [never, 0, 1, 2, 3, 4, 5, 6, 7];
-type JsonLevel<D extends number> = [D] extends [0]
-  ? JsonPrimitive
-  : JsonPrimitive | JsonLevel<Shallower[D]>[] | { [key: string]: JsonLevel<Shallower[D]> | undefined };
+export type { JsonObject, JsonValue } from "./json";
 
 /** A stored message as every API and frame carries it. */
 export interface Message {
