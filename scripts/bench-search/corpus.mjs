@@ -7,6 +7,8 @@
 // rule the index applies (case-insensitive substring of the searchable text), so the reported corpus
 // frequencies are exact, whatever the planting rates.
 
+import { searchableText } from "../../src/domain/search.ts";
+
 /** sfc32: small, fast, deterministic. */
 export function rng(seed) {
   let a = 0x9e3779b9 ^ seed, b = 0x243f6a88, c = 0xb7e15162, d = seed | 0;
@@ -88,26 +90,8 @@ export const START_TS = Date.UTC(2025, 0, 1);
 
 const CJK_TERM = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/u;
 
-/** What search sees of a body (mirrors src/domain/search.ts searchableText for the kinds generated here). */
-export function searchableTextOf(kind, body) {
-  const s = (v) => (typeof v === "string" ? v : "");
-  const list = (v) => (Array.isArray(v) ? v.filter((x) => typeof x === "string").join("\n") : "");
-  switch (kind) {
-    case "text":
-      return s(body.text);
-    case "image":
-    case "file":
-      return [s(body.attachment?.name), s(body.caption)].filter(Boolean).join("\n");
-    case "log":
-      return [list(body.done), list(body.planned), list(body.blockers), s(body.text)].filter(Boolean).join("\n");
-    case "approval":
-      return [s(body.title), s(body.details)].filter(Boolean).join("\n");
-    case "crm":
-      return [s(body.title), s(body.company), s(body.contact), s(body.stage)].filter(Boolean).join("\n");
-    default:
-      return "";
-  }
-}
+/** What search sees of a body: the server's own rule (src/domain/search.ts), so the counts match the index. */
+export const searchableTextOf = searchableText;
 
 /** Does `text` match `term` as the index does (trigram: case-insensitive substring; a CJK pair: substring)? */
 export function matches(textLower, term) {
