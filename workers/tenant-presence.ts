@@ -90,7 +90,8 @@ export class TenantPresence extends DurableObject<Env> implements TenantPresence
     // The channel is server-to-client; besides pings (answered by the runtime) clients send nothing.
     let type: unknown;
     try {
-      type = typeof raw === "string" ? (JSON.parse(raw) as { type?: unknown }).type : undefined;
+      const data: unknown = typeof raw === "string" ? JSON.parse(raw) : undefined;
+      type = typeof data === "object" && data !== null && "type" in data ? data.type : undefined;
     } catch {
       type = undefined;
     }

@@ -55,8 +55,10 @@ export class RoomMeter {
       statements,
       settle: (results) => {
         this.deliveries -= deliveries;
-        const row = results.at(-1)?.results?.[0] as { lim: number | null; used: number | null } | undefined;
-        this.quota = { limit: row?.lim ?? null, used: row?.used ?? 0 };
+        const row: unknown = results.at(-1)?.results?.[0];
+        const limit = typeof row === "object" && row !== null && "lim" in row ? row.lim : null;
+        const used = typeof row === "object" && row !== null && "used" in row ? row.used : null;
+        this.quota = { limit: typeof limit === "number" ? limit : null, used: typeof used === "number" ? used : 0 };
       },
     };
   }

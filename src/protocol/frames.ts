@@ -95,8 +95,8 @@ export function parseClientFrame(raw: string | ArrayBuffer): FrameParse {
   if (typeof data !== "object" || data === null || Array.isArray(data)) {
     return { ok: false, code: "invalid_request", message: "frame: must be a JSON object" };
   }
-  const type = (data as { type?: unknown }).type;
-  if (typeof type !== "string" || !(CLIENT_FRAME_TYPES as readonly string[]).includes(type)) {
+  const type = "type" in data ? data.type : undefined;
+  if (!CLIENT_FRAME_TYPES.some((t) => t === type)) {
     return {
       ok: false,
       code: "invalid_request",
@@ -113,7 +113,7 @@ export function parseClientFrame(raw: string | ArrayBuffer): FrameParse {
 
 function clientIdOf(data: unknown): string | undefined {
   if (typeof data !== "object" || data === null) return undefined;
-  const id = (data as { clientId?: unknown }).clientId;
+  const id = "clientId" in data ? data.clientId : undefined;
   return typeof id === "string" && id.length > 0 && id.length <= LIMITS.clientIdChars ? id : undefined;
 }
 

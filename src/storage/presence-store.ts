@@ -234,8 +234,26 @@ function deviceFromRow(r: DeviceRow): Device {
     userId: r.user_id,
     deviceId: r.device_id,
     platform: r.platform,
-    target: r.target ? (JSON.parse(r.target) as PushTarget) : null,
+    target: r.target ? pushTargetOf(JSON.parse(r.target), r.user_id, r.device_id) : null,
     createdAt: r.created_at,
     lastUsedAt: r.last_used_at,
   };
+}
+
+/** A stored push target, as upsertDevice wrote it; anything else is a broken invariant. */
+function pushTargetOf(t: unknown, userId: string, deviceId: string): PushTarget {
+  if (typeof t === "object" && t !== null && "platform" in t) {
+    if ((t.platform === "fcm" || t.platform === "apns") && "token" in t && typeof t.token === "string") return { platform: t.platform, token: t.token };
+    if (t.platform === "webhook" && "endpoint" in t && typeof t.endpoint === "string") return { platform: "webhook", endpoint: t.endpoint };
+    if (t.platform === "webpush" && "subscription" in t) {
+      const sub = t.subscription;
+      if (typeof sub === "object" && sub !== null && "endpoint" in sub && typeof sub.endpoint === "string" && "keys" in sub) {
+        const keys = sub.keys;
+        if (typeof keys === "object" && keys !== null && "p256dh" in keys && "auth" in keys && typeof keys.p256dh === "string" && typeof keys.auth === "string") {
+          return { platform: "webpush", subscription: { endpoint: sub.endpoint, keys: { p256dh: keys.p256dh, auth: keys.auth } } };
+        }
+      }
+    }
+  }
+  throw new Error(`device ${userId}/${deviceId} has a push target this version cannot read`);
 }
