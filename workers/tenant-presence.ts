@@ -3,7 +3,7 @@ import { z } from "zod";
 import { PresenceStore, type Device } from "../src/storage/presence-store";
 import { contactsOf, unreadElsewhere } from "../src/storage/conversations";
 import { tenantDb } from "../src/storage/shards";
-import { planNotifications, presenceShard, shardCount, type NotifyBatch } from "../src/domain/notify";
+import { parsePresenceName, planNotifications, presenceShard, shardCount, type NotifyBatch } from "../src/domain/notify";
 import { presenceStub, type PresenceStatus as Status, type ShardAddress, type TenantPresenceRpc } from "../src/objects";
 import { fail, ok, type Result } from "../src/domain/result";
 import { pushJobId, type PushJob } from "../src/push/job";
@@ -45,10 +45,16 @@ type ChannelActor = z.infer<typeof ChannelActor>;
 export class TenantPresence extends DurableObject<Env> implements TenantPresenceRpc {
   private readonly store: PresenceStore;
   private readonly channels = new ChannelMeter();
+  /**
+   * This shard's tenant and index, from the name it is addressed by (`presence:<tenant>:<shard>`): the
+   * runtime hands it over on every path, alarms included (test/object-names.test.ts).
+   */
+  private readonly self: ShardAddress | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new PresenceStore(ctx.storage);
+    this.self = ctx.id.name === undefined ? undefined : parsePresenceName(ctx.id.name);
     ctx.blockConcurrencyWhile(async () => this.store.migrate());
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_TEXT, PONG_TEXT));
   }
@@ -70,8 +76,7 @@ export class TenantPresence extends DurableObject<Env> implements TenantPresence
     }
     const quota = await this.channels.refusal(this.env, actor.tenantId, shardCount(this.env.PRESENCE_SHARDS), this.ctx.getWebSockets().length, Date.now());
     if (quota) return Response.json(errorBody(quota.code, quota.message), { status: 403 });
-    this.store.bindTenant(actor.tenantId);
-    this.store.bindShard(actor.shard);
+    this.bind({ tenantId: actor.tenantId, shard: actor.shard });
     const wasOnline = this.isOnline(actor.userId);
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
@@ -195,9 +200,9 @@ export class TenantPresence extends DurableObject<Env> implements TenantPresence
 
   /** Announce up to ANNOUNCE_CHUNK pending users; false when none were pending. */
   private async announceChunk(): Promise<boolean> {
-    const tenantId = this.store.tenantId();
-    const myShard = this.store.shard();
-    if (tenantId === undefined || myShard === undefined) return false;
+    const self = this.address();
+    if (!self) return false;
+    const { tenantId, shard: myShard } = self;
     const pending = this.store.pendingChanges(ANNOUNCE_CHUNK);
     if (pending.length === 0) return false;
     const changed: { userId: string; status: Status }[] = [];
@@ -356,9 +361,17 @@ export class TenantPresence extends DurableObject<Env> implements TenantPresence
     return jobs;
   }
 
+  /** Who this shard is: its name, or the copy an earlier version stored (for an object whose name is not handed over). */
+  private address(): ShardAddress | undefined {
+    return this.self ?? this.store.storedAddress();
+  }
+
+  /** Callers still name the shard they mean; a shard addressed as another is a bug of the caller. */
   private bind(address: ShardAddress): void {
-    this.store.bindTenant(address.tenantId);
-    this.store.bindShard(address.shard);
+    const self = this.address();
+    if (self && (self.tenantId !== address.tenantId || self.shard !== address.shard)) {
+      throw new Error(`presence shard ${self.tenantId}:${self.shard} addressed as ${address.tenantId}:${address.shard}`);
+    }
   }
 }
 

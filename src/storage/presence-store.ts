@@ -70,38 +70,17 @@ export class PresenceStore {
   private pushUsers: Set<string> | undefined;
   /** Per-conversation notify watermarks read so far (bounded; a forgotten one is read again). */
   private readonly notified = new Map<string, number>();
-  private boundTenant: string | undefined;
-  private boundShard: number | undefined;
 
-  /** The tenant this shard serves, recorded on first use (alarms need it; names are not visible to objects). */
-  tenantId(): string | undefined {
-    this.boundTenant ??= this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'tenant'`).toArray()[0]?.value;
-    return this.boundTenant;
-  }
-
-  bindTenant(tenantId: string): void {
-    const current = this.tenantId();
-    if (current === undefined) {
-      this.sql.exec(`INSERT INTO meta (key, value) VALUES ('tenant', ?)`, tenantId);
-      this.boundTenant = tenantId;
-    } else if (current !== tenantId) throw new Error(`presence shard of tenant ${current} addressed for tenant ${tenantId}`);
-  }
-
-  /** The shard index this object serves, recorded on first use. */
-  shard(): number | undefined {
-    if (this.boundShard === undefined) {
-      const v = this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'shard'`).toArray()[0]?.value;
-      if (v !== undefined) this.boundShard = Number(v);
-    }
-    return this.boundShard;
-  }
-
-  bindShard(shard: number): void {
-    const current = this.shard();
-    if (current === undefined) {
-      this.sql.exec(`INSERT INTO meta (key, value) VALUES ('shard', ?)`, String(shard));
-      this.boundShard = shard;
-    } else if (current !== shard) throw new Error(`presence shard ${current} addressed as shard ${shard}`);
+  /**
+   * The tenant and shard that objects of earlier versions recorded in `meta` on first use, when objects
+   * could not see their own name. Objects now take both from their name (`ctx.id.name`); this copy is
+   * only read, for an object whose name the runtime does not hand over.
+   */
+  storedAddress(): { tenantId: string; shard: number } | undefined {
+    const rows = this.sql.exec<{ key: string; value: string }>(`SELECT key, value FROM meta WHERE key IN ('tenant', 'shard')`).toArray();
+    const tenantId = rows.find((r) => r.key === "tenant")?.value;
+    const shard = rows.find((r) => r.key === "shard")?.value;
+    return tenantId !== undefined && shard !== undefined ? { tenantId, shard: Number(shard) } : undefined;
   }
 
   upsertDevice(d: { userId: string; deviceId: string; platform: PushPlatform; target: PushTarget | null; now: number }): Device {

@@ -6,6 +6,9 @@ import { applySqlMigrations } from "./sql-migrations";
  * The room row of a conversation object's SQLite: the header, the change counter that tells the D1
  * mirror what to copy, and the watermarks of the side effects that follow the log. Cached in memory
  * until the object hibernates; every write goes through here, so the cache is the row.
+ * The tenant and conversation ids stay in the row although the object's name (`ctx.id.name`) says
+ * them too: the row is the header anyway (type, name, creator), and an object whose name nobody
+ * created a conversation under must answer "not found", which only the row can tell.
  */
 export class RoomHeader implements RoomStore {
   private readonly sql: SqlStorage;

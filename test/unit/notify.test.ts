@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { planNotifications, presenceShard, pushWorthy, shardCount, type NotifyBatch, type NotifyMessage } from "../../src/domain/notify";
+import { parsePresenceName, planNotifications, presenceName, presenceShard, pushWorthy, shardCount, type NotifyBatch, type NotifyMessage } from "../../src/domain/notify";
 
 const message = (seq: number, sender: string, extra: Partial<NotifyMessage> = {}): NotifyMessage => ({ seq, sender, kind: "text", preview: `m${seq}`, mentions: [], ...extra });
 
@@ -38,5 +38,11 @@ describe("notify planning", () => {
     expect(presenceShard("alice", 7)).toBe(presenceShard("alice", 7));
     expect(new Set(Array.from({ length: 200 }, (_, i) => presenceShard(`u${i}`, 4))).size).toBe(4);
     expect([shardCount(undefined), shardCount("0"), shardCount("abc"), shardCount("8")]).toEqual([1, 1, 1, 8]);
+  });
+
+  it("reads a presence shard's tenant and index back from its name", () => {
+    expect(parsePresenceName(presenceName("acme.eu", 12))).toEqual({ tenantId: "acme.eu", shard: 12 });
+    expect(parsePresenceName("acme:g_1")).toBeUndefined();
+    expect(parsePresenceName("presence:acme:x")).toBeUndefined();
   });
 });
