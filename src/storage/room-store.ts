@@ -26,6 +26,8 @@ export class RoomStorage implements ConversationStore {
   readonly attachments: AttachmentTable;
   /** Durable side effects (R2 deletes, CRM events), written with the changes that cause them. */
   readonly effects: EffectOutbox;
+  /** Outbound CRM events are effects too. */
+  readonly outbound: EffectOutbox;
   readonly mirror: RoomMirror;
   readonly room: RoomStore;
   private readonly sql: SqlStorage;
@@ -39,6 +41,7 @@ export class RoomStorage implements ConversationStore {
     this.reactions = new ReactionTable(sql);
     this.edits = new EditTable(sql);
     this.effects = new EffectOutbox(sql);
+    this.outbound = this.effects;
     this.attachments = new AttachmentTable(sql, this.effects);
     this.mirror = new RoomMirror(sql, this.header, this.log);
     this.room = {
@@ -49,10 +52,6 @@ export class RoomStorage implements ConversationStore {
       },
     };
     this.sql = sql;
-  }
-
-  get outbound(): EffectOutbox {
-    return this.effects;
   }
 
   /**
