@@ -5,7 +5,7 @@
  */
 
 import { CrmCardBody, describeIssue } from "../domain/kinds";
-import { errorBody } from "../http/errors";
+import { errorBody } from "../protocol/errors";
 import type { CrmCard, RejectionStatus } from "./types";
 
 const encoder = new TextEncoder();
