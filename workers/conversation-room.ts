@@ -43,6 +43,7 @@ const UpgradeIdentity = z.object({
  * leave through the outbox (src/jobs/room-outbox.ts), run by the alarm, never on the per-message path.
  */
 export class ConversationRoom extends DurableObject<Env> implements ConversationRoomRpc {
+  /** The object's SQLite (read by tests that look inside with runInDurableObject). */
   readonly store: RoomStorage;
   private readonly sockets: RoomSockets;
   private readonly conversation: Conversation;

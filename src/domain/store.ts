@@ -48,7 +48,7 @@ export interface NewMessage {
   replyTo?: number | undefined;
 }
 
-export interface RoomStore {
+export interface RoomHeaderStore {
   /** The header, or null before the conversation was created. */
   get(): Room | null;
   /** Create the conversation with its first members. */
@@ -129,7 +129,7 @@ export interface OutboundEvents {
 
 /** Everything a conversation keeps. */
 export interface ConversationStore {
-  readonly room: RoomStore;
+  readonly room: RoomHeaderStore;
   readonly members: MemberStore;
   readonly readers: ReaderStore;
   readonly log: MessageLog;

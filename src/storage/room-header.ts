@@ -1,4 +1,4 @@
-import type { NewRoom, RoomStore } from "../domain/store";
+import type { NewRoom, RoomHeaderStore } from "../domain/store";
 import { MIGRATIONS, roomFromRow, type RoomRecord, type RoomRow } from "./room-schema";
 import { applySqlMigrations } from "./sql-migrations";
 
@@ -10,7 +10,7 @@ import { applySqlMigrations } from "./sql-migrations";
  * them too: the row is the header anyway (type, name, creator), and an object whose name nobody
  * created a conversation under must answer "not found", which only the row can tell.
  */
-export class RoomHeader implements RoomStore {
+export class RoomHeader implements RoomHeaderStore {
   private readonly sql: SqlStorage;
   private room: RoomRecord | null | undefined;
   private schemaReady: boolean | undefined;

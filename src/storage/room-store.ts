@@ -1,4 +1,4 @@
-import type { ConversationStore, NewRoom, RoomStore } from "../domain/store";
+import type { ConversationStore, NewRoom, RoomHeaderStore } from "../domain/store";
 import { AttachmentTable } from "./room-attachments";
 import { EditTable } from "./room-edits";
 import { EffectOutbox } from "./room-effects";
@@ -29,7 +29,7 @@ export class RoomStorage implements ConversationStore {
   /** Outbound CRM events are effects too. */
   readonly outbound: EffectOutbox;
   readonly mirror: RoomMirror;
-  readonly room: RoomStore;
+  readonly room: RoomHeaderStore;
   private readonly sql: SqlStorage;
 
   constructor(storage: DurableObjectStorage) {

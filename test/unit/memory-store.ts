@@ -14,7 +14,7 @@ import type {
   ReactionStore,
   ReaderStore,
   Room,
-  RoomStore,
+  RoomHeaderStore,
 } from "../../src/domain/store";
 
 /**
@@ -34,7 +34,7 @@ export class MemoryStore implements ConversationStore {
   readonly deletedFiles: string[] = [];
   readonly events: { type: string; payload: JsonObject }[] = [];
 
-  readonly room: RoomStore = {
+  readonly room: RoomHeaderStore = {
     get: () => this.header,
     create: (init: NewRoom) => {
       this.header = { tenantId: init.tenantId, conversationId: init.conversationId, type: init.type, name: init.name, createdBy: init.createdBy, createdAt: init.now, lastSeq: 0 };
