@@ -240,7 +240,7 @@ export async function eventually<T>(check: () => Promise<T>, timeoutMs = 15_000,
 export async function notifiedThrough(tenantId: string, conversationId: string, seq: number): Promise<void> {
   const stub = env.ROOMS.getByName(roomName(tenantId, conversationId));
   await eventually(async () => {
-    const notified = await runInDurableObject(stub, (room: ConversationRoom) => room.store.getRoom()?.notifiedSeq ?? 0);
+    const notified = await runInDurableObject(stub, (room: ConversationRoom) => room.store.header.get()?.notifiedSeq ?? 0);
     expect(notified).toBeGreaterThanOrEqual(seq);
   });
 }

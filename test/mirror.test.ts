@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { api, createGroup, join, sendHttp, setupTenant } from "./helpers";
 import { roomName } from "../src/protocol/ids";
 import { mirrorStatements } from "../src/storage/conversations";
-import { RoomStore } from "../src/storage/room-store";
+import { RoomStorage } from "../src/storage/room-store";
 import type { ConversationList, User } from "./responses";
 
 const stubOf = (tenantId: string, id: string) => env.ROOMS.getByName(roomName(tenantId, id));
@@ -82,11 +82,11 @@ describe("the D1 mirror of conversations", () => {
     const stub = stubOf(t.tenantId, id);
     await sendHttp(t.tokens.alice!, id, "a", "one");
     const old = await runInDurableObject(stub, (_i, ctx) => {
-      const store = new RoomStore(ctx.storage);
+      const store = new RoomStorage(ctx.storage);
       // Pretend nothing was mirrored yet, to capture a full snapshot at this version.
       ctx.storage.sql.exec("UPDATE room SET mirrored_version = 0");
       ctx.storage.sql.exec("UPDATE members SET mirrored_version = 0");
-      return store.mirrorSnapshot();
+      return store.mirror.snapshot();
     });
     expect(old).not.toBeNull();
     await sendHttp(t.tokens.alice!, id, "b", "two");
@@ -130,7 +130,7 @@ describe("history flush size", () => {
     for (let i = 0; i < 12; i++) await sendHttp(t.tokens.alice!, id, `c${i}`, text);
     const sizes = await runInDurableObject(stub, (_i, ctx) => {
       ctx.storage.sql.exec("UPDATE room SET mirrored_seq = 0, mirrored_version = 0");
-      const snapshot = new RoomStore(ctx.storage).mirrorSnapshot()!;
+      const snapshot = new RoomStorage(ctx.storage).mirror.snapshot()!;
       return { rows: snapshot.history.length, bytes: new TextEncoder().encode(JSON.stringify(snapshot.history)).byteLength };
     });
     expect(sizes.rows).toBeGreaterThan(0);

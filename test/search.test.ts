@@ -3,7 +3,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { api, createGroup, expectError, join, sendHttp, setupTenant } from "./helpers";
 import { roomName } from "../src/protocol/ids";
-import { RoomStore } from "../src/storage/room-store";
+import { RoomStorage } from "../src/storage/room-store";
 import { mirrorStatements } from "../src/storage/conversations";
 import { cjkGrams, compileQuery } from "../src/domain/search";
 import { searchMessages } from "../src/storage/search";
@@ -196,9 +196,9 @@ describe("message search", () => {
     await sendHttp(t.tokens.alice!, id, "e2", "secret discount 40%");
     const stub = env.ROOMS.getByName(roomName(t.tenantId, id));
     await runInDurableObject(stub, (_i, ctx) => {
-      const store = new RoomStore(ctx.storage);
-      store.reviseMessage(1, { body: { text: "final proposal for Fabrikam" }, editedAt: Date.now() });
-      store.reviseMessage(2, { body: {}, recalled: true });
+      const store = new RoomStorage(ctx.storage);
+      store.log.revise(1, { body: { text: "final proposal for Fabrikam" }, editedAt: Date.now() });
+      store.log.revise(2, { body: {}, recalled: true });
     });
     // Any later change flushes the mirror; an HTTP read does it synchronously.
     await api("POST", `/v1/conversations/${id}/read`, { token: t.tokens.bob!, body: { seq: 2 } });
@@ -228,7 +228,7 @@ describe("message search", () => {
     const stub = env.ROOMS.getByName(roomName(t.tenantId, id));
     const snapshot = await runInDurableObject(stub, (_i, ctx) => {
       ctx.storage.sql.exec("UPDATE room SET mirrored_seq = 0, mirrored_version = 0");
-      return new RoomStore(ctx.storage).mirrorSnapshot();
+      return new RoomStorage(ctx.storage).mirror.snapshot();
     });
     const before = await env.DB.prepare("SELECT * FROM messages WHERE conversation_id = ?").bind(id).all();
     await env.DB.batch(mirrorStatements(env.DB, snapshot!));

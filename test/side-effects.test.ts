@@ -181,15 +181,15 @@ describe("the outbox migration", () => {
   it("moves pending outbound events of an existing conversation into the outbox, keeping their event ids", async () => {
     const { MIGRATIONS } = await import("../src/storage/room-schema");
     const { applySqlMigrations } = await import("../src/storage/sql-migrations");
-    const { RoomStore } = await import("../src/storage/room-store");
+    const { RoomStorage } = await import("../src/storage/room-store");
     const stub = env.ROOMS.get(env.ROOMS.idFromName(`migration-test:${crypto.randomUUID()}`));
     const moved = await runInDurableObject(stub, (_i, ctx) => {
       // The schema as it was before the outbox, with one event waiting.
       applySqlMigrations(ctx.storage, MIGRATIONS.filter((m) => m.version <= 7));
       ctx.storage.sql.exec(`INSERT INTO room (id, tenant_id, conversation_id, type, name, created_by, created_at) VALUES (1, 't', 'g_1', 'group', 'G', 'alice', 1)`);
       ctx.storage.sql.exec(`INSERT INTO outbound (type, payload, created_at) VALUES ('card.action', '{"seq":1,"action":"claim"}', 5)`);
-      const store = new RoomStore(ctx.storage);
-      store.migrateIfCreated();
+      const store = new RoomStorage(ctx.storage);
+      store.header.migrateIfCreated();
       return {
         due: store.effects.due(Date.now(), 10),
         outboundTable: ctx.storage.sql.exec(`SELECT 1 FROM sqlite_master WHERE name = 'outbound'`).toArray().length,

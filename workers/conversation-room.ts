@@ -1,49 +1,64 @@
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
-import { RoomStore } from "../src/storage/room-store";
+import type { ClientFrame, Message } from "../src/protocol/frames";
+import { parseClientFrame, PING_TEXT, PONG_TEXT } from "../src/protocol/frames";
+import { errorBody, type ErrorCode } from "../src/protocol/errors";
+import { ACTOR_HEADER } from "../src/protocol/internal";
+import { LIMITS } from "../src/protocol/limits";
+import { answerClose, parseHeaderJson } from "../src/protocol/sockets";
+import { describeIssue } from "../src/protocol/text";
+import { Conversation } from "../src/domain/conversation";
+import { Emoji } from "../src/domain/kinds";
+import type { LifecyclePolicy } from "../src/domain/lifecycle";
+import type { Role } from "../src/domain/membership";
+import { MessageActions } from "../src/domain/message-actions";
+import type { AttachmentUpload, DecisionInput, HistoryRange, SendInput } from "../src/domain/model";
+import { systemClock, TokenBucket, type Clock } from "../src/domain/rate";
+import type { Actor, Result } from "../src/domain/result";
+import { Roster } from "../src/domain/roster";
+import { RoomMeter } from "../src/jobs/room-meter";
+import { RoomOutbox } from "../src/jobs/room-outbox";
+import { logLine } from "../src/log";
+import type { ConversationRoomRpc } from "../src/objects";
+import { readLifecyclePolicy } from "../src/storage/room-policy";
+import { RoomStorage } from "../src/storage/room-store";
 import { hideFromSearch } from "../src/storage/search";
 import { tenantDb } from "../src/storage/shards";
-import { Conversation, type ConversationView, type Fanout, type LifecyclePolicy, type SendInput } from "../src/domain/conversation";
-import type { Role } from "../src/domain/membership";
-import type { Actor, Result } from "../src/domain/result";
-import type { AttachmentRecord, SendResult } from "../src/storage/room-store";
-import { RoomOutbox } from "../src/jobs/room-outbox";
-import { RoomMeter } from "../src/jobs/room-meter";
-import type { Message, ServerFrame } from "../src/protocol/frames";
-import { parseClientFrame, PING_TEXT, PONG_TEXT } from "../src/protocol/frames";
-import { LIMITS } from "../src/protocol/limits";
-import { systemClock, TokenBucket, type Clock } from "../src/domain/rate";
-import { errorBody } from "../src/http/errors";
-import { describeIssue, Emoji } from "../src/domain/kinds";
-import { ACTOR_HEADER } from "../src/protocol/internal";
-import { logLine } from "../src/log";
-import { answerClose, parseHeaderJson, trySend } from "../src/protocol/sockets";
-
+import { RoomSockets, send, type SocketIdentity } from "./room-sockets";
+import { CLOSE_CODES } from "../src/protocol/close-codes";
 
 /** Messages read from SQLite per step of a replay. */
 const REPLAY_PAGE = 500;
 
-const SocketActor = z.object({
+const UpgradeIdentity = z.object({
   tenantId: z.string(),
   userId: z.string(),
   deviceId: z.string(),
-  /** The upgrade's request id and accept time, for the reporting log's line when the socket ends. */
   requestId: z.string().max(64).optional(),
-  since: z.number().optional(),
 });
-type SocketActor = z.infer<typeof SocketActor>;
 
 /**
- * One conversation: its ordered log, members and live sockets. The single writer of `seq`.
- * Runtime handlers decode and delegate to {@link Conversation}; side effects leave through the outbox
- * (a change counter mirrored to D1 by the alarm), never on the per-message path.
+ * One conversation: its ordered log, members and live sockets; the single writer of `seq`. A shell:
+ * socket and RPC entry points decode and delegate to the domain (src/domain: {@link Conversation},
+ * {@link Roster}, {@link MessageActions}) over the object's SQLite (src/storage/room-*.ts); side effects
+ * leave through the outbox (src/jobs/room-outbox.ts), run by the alarm, never on the per-message path.
  */
-export class ConversationRoom extends DurableObject<Env> implements Fanout {
-  readonly store: RoomStore;
+export class ConversationRoom extends DurableObject<Env> implements ConversationRoomRpc {
+  /** The object's SQLite (read by tests that look inside with runInDurableObject). */
+  readonly store: RoomStorage;
+  private readonly sockets: RoomSockets;
   private readonly conversation: Conversation;
+  private readonly roster: Roster;
+  private readonly actions: MessageActions;
   private readonly outbox: RoomOutbox;
   private readonly meter = new RoomMeter();
   private readonly typingBuckets = new WeakMap<WebSocket, TokenBucket>();
+  /**
+   * The frames of a socket waiting behind one of its frames that awaits D1 (an edit or recall reads the
+   * tenant's windows first): a socket's frames are handled in the order they came, so a frame sent
+   * after an edit never overtakes it. Frames that need no read are handled at once, synchronously.
+   */
+  private readonly frameQueues = new WeakMap<WebSocket, Promise<void>>();
   /** Time for rate limits and message timestamps; a test may replace it with one it moves itself. */
   clock: Clock = systemClock;
   /** Where attachment bytes are deleted; a test may wrap it to make deletions fail. */
@@ -51,127 +66,138 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.store = new RoomStore(ctx.storage);
-    this.conversation = new Conversation(this.store, this, () => this.meter.refusal(this.store.unmirroredCount()));
+    this.store = new RoomStorage(ctx.storage);
+    this.sockets = new RoomSockets(ctx, (n) => this.meter.delivered(n));
+    this.conversation = new Conversation(this.store, this.sockets, () => this.meter.refusal(this.store.header.unmirroredCount()));
+    this.roster = new Roster(this.conversation);
+    this.actions = new MessageActions(this.conversation);
     this.files = env.FILES;
-    this.outbox = new RoomOutbox({ env, storage: ctx.storage, store: this.store, files: () => this.files, liveUsers: () => this.liveUsers(), meter: this.meter });
-    ctx.blockConcurrencyWhile(async () => this.store.migrateIfCreated());
+    this.outbox = new RoomOutbox({ env, storage: ctx.storage, store: this.store, files: () => this.files, liveUsers: () => this.sockets.liveUsers(), meter: this.meter });
+    ctx.blockConcurrencyWhile(async () => this.store.header.migrateIfCreated());
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_TEXT, PONG_TEXT));
   }
 
-  // ---- WebSocket upgrade (the only use of fetch) ----
+  // ---- WebSocket upgrade (the only use of fetch), then replay ----
 
   override async fetch(request: Request): Promise<Response> {
-    const actor = SocketActor.safeParse(parseHeaderJson(request.headers.get(ACTOR_HEADER)));
-    if (!actor.success) return jsonError(400, "invalid_request", "missing identity");
-    if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
-      return jsonError(400, "invalid_request", "expected a WebSocket upgrade");
-    }
-    if (!this.conversation.isMember(actor.data)) return jsonError(404, "not_found", "conversation not found");
-    if (this.liveSockets().size >= LIMITS.socketsPerConversation) {
+    const parsed = UpgradeIdentity.safeParse(parseHeaderJson(request.headers.get(ACTOR_HEADER)));
+    if (!parsed.success) return jsonError(400, "invalid_request", "missing identity");
+    if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return jsonError(400, "invalid_request", "expected a WebSocket upgrade");
+    const actor = parsed.data;
+    if (!this.conversation.isMember(actor)) return jsonError(404, "not_found", "conversation not found");
+    if (this.sockets.count() >= LIMITS.socketsPerConversation) {
       return jsonError(429, "rate_limited", "this conversation has too many open connections", { "Retry-After": "5" });
     }
-    if (this.ctx.getWebSockets(`u:${actor.data.userId}`).length >= LIMITS.socketsPerUser) {
+    if (this.sockets.count(actor.userId) >= LIMITS.socketsPerUser) {
       return jsonError(429, "rate_limited", `at most ${LIMITS.socketsPerUser} open connections per person on a conversation`, { "Retry-After": "5" });
     }
     const after = Number(new URL(request.url).searchParams.get("after") ?? "0");
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
-    this.ctx.acceptWebSocket(server, [`u:${actor.data.userId}`, `d:${actor.data.deviceId}`]);
-    const identity: SocketActor = { ...actor.data, since: Date.now() };
-    server.serializeAttachment(identity);
-    actors.set(server, identity);
-    this.liveSockets().add(server);
-    const room = this.store.requireRoom();
+    const identity: SocketIdentity = { ...actor, since: Date.now() };
+    this.sockets.accept(server, identity);
+    const room = this.store.header.require();
     send(server, { type: "ready", conversationId: room.conversationId, lastSeq: room.lastSeq });
     // Replay in pages, each decorated for this reader (reactions, deletions for them only).
-    let cursor = after;
-    while (cursor < room.lastSeq) {
-      const page = this.store.page({ after: cursor, limit: REPLAY_PAGE });
+    for (let cursor = after; cursor < room.lastSeq; ) {
+      const page = this.store.log.page({ after: cursor, limit: REPLAY_PAGE });
       const last = page.at(-1);
       if (!last) break;
-      for (const message of this.conversation.decorate(actor.data.userId, page)) send(server, { type: "message", message });
+      for (const message of this.conversation.decorate(actor.userId, page)) send(server, { type: "message", message });
       cursor = last.seq;
     }
     return new Response(null, { status: 101, webSocket: client });
   }
 
+  // ---- socket frames ----
+
   override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
+    const waiting = this.frameQueues.get(ws);
+    if (waiting) return this.queueFrame(ws, waiting.then(() => this.onFrame(ws, raw)));
+    const pending = this.onFrame(ws, raw);
+    if (pending instanceof Promise) return this.queueFrame(ws, pending);
+  }
+
+  private queueFrame(ws: WebSocket, done: Promise<void>): Promise<void> {
+    this.frameQueues.set(ws, done);
+    return done.finally(() => {
+      if (this.frameQueues.get(ws) === done) this.frameQueues.delete(ws);
+    });
+  }
+
+  /** Handle one frame; a promise only when it must wait for D1. Never throws, never rejects. */
+  private onFrame(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> | void {
     try {
-      const actor = socketActor(ws);
+      const actor = this.sockets.identity(ws);
       if (!actor) return ws.close(1011, "socket has no identity");
       const parsed = parseClientFrame(raw);
-      if (!parsed.ok) {
-        return send(ws, { type: "error", code: parsed.code, message: parsed.message, ...(parsed.clientId ? { clientId: parsed.clientId } : {}) });
-      }
+      if (!parsed.ok) return send(ws, { type: "error", code: parsed.code, message: parsed.message, ...(parsed.clientId ? { clientId: parsed.clientId } : {}) });
       if (!this.conversation.isMember(actor)) {
         send(ws, { type: "error", code: "forbidden", message: "you are no longer a member of this conversation" });
-        return ws.close(4403, "not a member");
+        return ws.close(CLOSE_CODES.notMember, "not a member");
       }
       const frame = parsed.frame;
-      const now = this.clock.now();
-      switch (frame.type) {
-        case "send": {
-          const result = this.conversation.send(actor, frame satisfies SendInput, now, (stored) =>
-            send(ws, { type: "ack", clientId: frame.clientId, seq: stored.message.seq, ts: stored.message.ts }),
-          );
-          if (!result.ok) return send(ws, { type: "error", code: result.code, message: result.message, clientId: frame.clientId });
-          if (result.value.status === "created") this.outbox.changed();
-          return;
-        }
-        case "read": {
-          const result = this.conversation.markRead(actor, frame.seq, ws);
-          if (result.ok) this.outbox.changed();
-          return;
-        }
-        case "typing": {
-          let bucket = this.typingBuckets.get(ws);
-          if (!bucket) this.typingBuckets.set(ws, (bucket = new TokenBucket(LIMITS.typingPerSecond, LIMITS.typingPerSecond, now)));
-          if (bucket.take(now).ok) this.conversation.typing(actor);
-          return;
-        }
-        case "ping":
-          return send(ws, { type: "pong" });
-        case "react": {
-          const emoji = Emoji.safeParse(frame.emoji);
-          if (!emoji.success) return send(ws, { type: "error", code: "invalid_request", message: describeIssue(emoji.error, "emoji") });
-          const result = this.conversation.react(actor, frame.seq, emoji.data, frame.remove !== true, now);
-          if (!result.ok) return send(ws, { type: "error", code: result.code, message: result.message });
-          if (result.value.changed) this.outbox.changed();
-          return;
-        }
-        case "edit":
-        case "recall": {
-          const policy = await this.lifecyclePolicy();
-          const result =
-            frame.type === "edit"
-              ? this.conversation.edit(actor, frame.seq, frame.body, policy, this.clock.now())
-              : this.conversation.recall(actor, frame.seq, policy, this.clock.now());
-          if (!result.ok) return send(ws, { type: "error", code: result.code, message: result.message });
-          this.outbox.changed();
-          return;
-        }
+      if (frame.type === "edit" || frame.type === "recall") {
+        return this.policy().then((policy) => this.onChange(ws, actor, frame, policy)).catch((err: unknown) => internalError(ws, err));
       }
+      return this.onLiveFrame(ws, actor, frame);
     } catch (err) {
-      console.error("webSocketMessage failed", err);
-      send(ws, { type: "error", code: "internal_error", message: "the message could not be processed" });
+      internalError(ws, err);
     }
   }
 
+  private onLiveFrame(ws: WebSocket, actor: SocketIdentity, frame: Exclude<ClientFrame, { type: "edit" | "recall" }>): void {
+    const now = this.clock.now();
+    switch (frame.type) {
+      case "send": {
+        const result = this.conversation.send(actor, frame, now, (stored) => send(ws, { type: "ack", clientId: frame.clientId, seq: stored.message.seq, ts: stored.message.ts }));
+        if (!result.ok) return send(ws, { type: "error", code: result.code, message: result.message, clientId: frame.clientId });
+        if (result.value.status === "created") this.outbox.changed();
+        return;
+      }
+      case "read":
+        if (this.conversation.markRead(actor, frame.seq, ws).ok) this.outbox.changed();
+        return;
+      case "typing": {
+        let bucket = this.typingBuckets.get(ws);
+        if (!bucket) this.typingBuckets.set(ws, (bucket = new TokenBucket(LIMITS.typingPerSecond, LIMITS.typingPerSecond, now)));
+        if (bucket.take(now).ok) this.conversation.typing(actor);
+        return;
+      }
+      case "ping":
+        return send(ws, { type: "pong" });
+      case "react": {
+        const emoji = Emoji.safeParse(frame.emoji);
+        if (!emoji.success) return send(ws, { type: "error", code: "invalid_request", message: describeIssue(emoji.error, "emoji") });
+        const result = this.actions.react(actor, frame.seq, emoji.data, frame.remove !== true, now);
+        if (!result.ok) return send(ws, { type: "error", code: result.code, message: result.message });
+        if (result.value.changed) this.outbox.changed();
+        return;
+      }
+    }
+  }
+
+  private onChange(ws: WebSocket, actor: SocketIdentity, frame: Extract<ClientFrame, { type: "edit" | "recall" }>, policy: LifecyclePolicy): void {
+    const now = this.clock.now();
+    const result = frame.type === "edit" ? this.actions.edit(actor, frame.seq, frame.body, policy, now) : this.actions.recall(actor, frame.seq, policy, now);
+    if (!result.ok) return send(ws, { type: "error", code: result.code, message: result.message });
+    this.outbox.changed();
+  }
+
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    this.sockets?.delete(ws);
+    this.sockets.forget(ws);
     answerClose(ws, code, reason);
     this.logSessionEnd(ws, code);
   }
 
   override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
-    this.sockets?.delete(ws);
+    this.sockets.forget(ws);
     console.warn("websocket error", error);
     this.logSessionEnd(ws, 1006);
   }
 
   private logSessionEnd(ws: WebSocket, code: number): void {
-    const actor = socketActor(ws);
+    const actor = this.sockets.identity(ws);
     logLine("socket.closed", {
       requestId: actor?.requestId,
       tenantId: actor?.tenantId,
@@ -179,127 +205,82 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
       actorId: actor?.userId,
       deviceId: actor?.deviceId,
       route: "/v1/conversations/:id/ws",
-      conversationId: this.store.getRoom()?.conversationId,
+      conversationId: this.store.header.get()?.conversationId,
       status: code,
       durationMs: actor?.since === undefined ? undefined : Date.now() - actor.since,
     });
   }
 
-  /**
-   * The open sockets, kept in memory instead of asked of the runtime for every broadcast; rebuilt
-   * from the runtime after a wake-up, then maintained by accept and close.
-   */
-  private sockets: Set<WebSocket> | undefined;
-
-  private liveSockets(): Set<WebSocket> {
-    this.sockets ??= new Set(this.ctx.getWebSockets());
-    return this.sockets;
-  }
-
-  // ---- Fanout ----
-
-  broadcast(frame: ServerFrame, skip?: (userId: string, socket: unknown) => boolean): void {
-    const data = JSON.stringify(frame);
-    const sockets = this.liveSockets();
-    let sent = 0;
-    for (const ws of sockets) {
-      if (skip) {
-        const actor = socketActor(ws);
-        if (!actor || skip(actor.userId, ws)) continue;
-      }
-      if (trySend(ws, data)) sent += 1;
-      else sockets.delete(ws);
-    }
-    if (frame.type === "message") this.meter.delivered(sent);
-  }
-
-  /** Users with a socket open here. */
-  liveUsers(): Set<string> {
-    const users = new Set<string>();
-    for (const ws of this.liveSockets()) {
-      const actor = socketActor(ws);
-      if (actor) users.add(actor.userId);
-    }
-    return users;
-  }
-
-  toUser(userId: string, frame: ServerFrame): void {
-    const data = JSON.stringify(frame);
-    for (const ws of this.ctx.getWebSockets(`u:${userId}`)) trySend(ws, data);
-  }
-
-  disconnectUser(userId: string, code: number, message: string): void {
-    const data = JSON.stringify({ type: "error", code: "forbidden", message } satisfies ServerFrame);
-    for (const ws of this.ctx.getWebSockets(`u:${userId}`)) {
-      trySend(ws, data);
-      try {
-        this.sockets?.delete(ws);
-        ws.close(code, message);
-      } catch {
-        // already closing
-      }
-    }
+  /** The tenant's edit and recall windows, read from D1 for each edit or recall (a settings change applies at once). */
+  private policy(): Promise<LifecyclePolicy> {
+    return readLifecyclePolicy(this.env.DB, this.store.header.require().tenantId);
   }
 
   // ---- RPC, called by the Worker with an identity it verified ----
 
   async openDirect(input: { tenantId: string; conversationId: string; members: [string, string]; actor: string }) {
-    const result = this.conversation.openDirect({ ...input, now: this.clock.now() });
+    const result = this.roster.openDirect({ ...input, now: this.clock.now() });
     if (result.ok && result.value.created) await this.outbox.changedNow();
     return result;
   }
 
   async createGroup(input: { tenantId: string; conversationId: string; name: string; owner: string; members: string[] }) {
-    const result = this.conversation.createGroup({ ...input, now: this.clock.now() });
-    if (result.ok) await this.outbox.changedNow();
-    return result;
+    return this.mirrored(this.roster.createGroup({ ...input, now: this.clock.now() }));
   }
 
-  async getConversation(actor: Actor): Promise<Result<ConversationView>> {
+  async getConversation(actor: Actor) {
     return this.conversation.view(actor);
   }
 
-  async addMembers(actor: Actor, userIds: string[]): Promise<Result<ConversationView>> {
-    return this.mirrored(this.conversation.addMembers(actor, userIds, this.clock.now()));
+  async addMembers(actor: Actor, userIds: string[]) {
+    return this.mirrored(this.roster.addMembers(actor, userIds, this.clock.now()));
   }
 
-  async removeMember(actor: Actor, userId: string): Promise<Result<{ removed: boolean }>> {
-    return this.mirrored(this.conversation.removeMember(actor, userId, this.clock.now()));
+  async removeMember(actor: Actor, userId: string) {
+    return this.mirrored(this.roster.removeMember(actor, userId, this.clock.now()));
   }
 
-  async setRole(actor: Actor, userId: string, role: Role): Promise<Result<ConversationView>> {
-    return this.mirrored(this.conversation.setRole(actor, userId, role, this.clock.now()));
+  async setRole(actor: Actor, userId: string, role: Role) {
+    return this.mirrored(this.roster.setRole(actor, userId, role, this.clock.now()));
   }
 
-  async sendMessage(actor: Actor, input: SendInput): Promise<Result<SendResult>> {
+  async sendMessage(actor: Actor, input: SendInput) {
     const result = this.conversation.send(actor, input, this.clock.now());
     return result.ok && result.value.status === "created" ? this.mirrored(result) : result;
   }
 
-  async history(actor: Actor, range: { after?: number | undefined; before?: number | undefined; limit: number }): Promise<Result<Message[]>> {
+  async history(actor: Actor, range: HistoryRange): Promise<Result<Message[]>> {
     return this.conversation.history(actor, range);
   }
 
-  async react(actor: Actor, seq: number, emoji: string, add: boolean) {
-    return this.mirrored(this.conversation.react(actor, seq, emoji, add, this.clock.now()));
+  async markRead(actor: Actor, seq: number) {
+    return this.mirrored(this.conversation.markRead(actor, seq));
   }
 
-  async editMessage(actor: Actor, seq: number, body: unknown): Promise<Result<Message>> {
+  async setMuted(actor: Actor, muted: boolean) {
+    return this.mirrored(this.conversation.setMuted(actor, muted));
+  }
+
+  async react(actor: Actor, seq: number, emoji: string, add: boolean) {
+    return this.mirrored(this.actions.react(actor, seq, emoji, add, this.clock.now()));
+  }
+
+  async editMessage(actor: Actor, seq: number, body: unknown) {
     const denied = this.conversation.denied(actor);
     if (denied) return denied;
-    const policy = await this.lifecyclePolicy();
-    return this.mirrored(this.conversation.edit(actor, seq, body, policy, this.clock.now()));
+    const policy = await this.policy();
+    return this.mirrored(this.actions.edit(actor, seq, body, policy, this.clock.now()));
   }
 
   async editHistory(actor: Actor, seq: number) {
-    return this.conversation.editHistory(actor, seq);
+    return this.actions.editHistory(actor, seq);
   }
 
-  async recallMessage(actor: Actor, seq: number): Promise<Result<Message>> {
+  async recallMessage(actor: Actor, seq: number) {
     const denied = this.conversation.denied(actor);
     if (denied) return denied;
-    const policy = await this.lifecyclePolicy();
-    return this.mirrored(this.conversation.recall(actor, seq, policy, this.clock.now()));
+    const policy = await this.policy();
+    return this.mirrored(this.actions.recall(actor, seq, policy, this.clock.now()));
   }
 
   /**
@@ -310,7 +291,7 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
   async hideMessage(actor: Actor, seq: number) {
     const result = this.conversation.hide(actor, seq);
     if (result.ok) {
-      const room = this.store.requireRoom();
+      const room = this.store.header.require();
       await hideFromSearch(tenantDb(this.env, room.tenantId), { tenantId: room.tenantId, userId: actor.userId, conversationId: room.conversationId, seq });
     }
     return result;
@@ -320,78 +301,35 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
     return this.conversation.receipts(actor, seq);
   }
 
-  async decide(actor: Actor, seq: number, input: { clientId: string; decision: "approve" | "reject"; comment?: string | undefined }) {
-    const result = this.conversation.decide(actor, seq, input, this.clock.now());
-    if (result.ok && result.value.decision.status === "created" && result.value.final) {
-      this.emitApprovalDecided(result.value.request);
-    }
+  async decide(actor: Actor, seq: number, input: DecisionInput) {
+    const result = this.actions.decide(actor, seq, input, this.clock.now());
     return result.ok && result.value.decision.status === "created" ? this.mirrored(result) : result;
   }
 
-  async registerAttachment(actor: Actor, upload: Omit<AttachmentRecord, "uploader" | "sentSeq">): Promise<Result<AttachmentRecord>> {
+  async registerAttachment(actor: Actor, upload: AttachmentUpload) {
     const result = this.conversation.registerAttachment(actor, upload);
     if (result.ok) await this.outbox.armOrphanSweep();
     return result;
   }
 
-  async attachmentFor(actor: Actor, id: string): Promise<Result<AttachmentRecord>> {
+  async attachmentFor(actor: Actor, id: string) {
     return this.conversation.attachmentFor(actor, id);
   }
 
-  /** An attachment by id, for a signed download link (whose signature already proves access). */
-  async attachmentForLink(tenantId: string, id: string): Promise<Result<AttachmentRecord>> {
-    const room = this.store.getRoom();
-    const record = room && room.tenantId === tenantId ? this.store.attachment(id) : undefined;
-    return record ? { ok: true, value: record } : { ok: false, code: "not_found", message: "attachment not found" };
+  async attachmentForLink(tenantId: string, id: string) {
+    return this.conversation.attachmentForLink(tenantId, id);
   }
 
-  /** Someone acted on a CRM card (e.g. "claim", "call", "won"): an event in the stream and for the CRM. */
   async cardAction(actor: Actor, seq: number, action: string) {
-    const result = this.conversation.cardAction(actor, seq, action, this.clock.now());
-    if (!result.ok) return result;
-    const card = result.value.card;
-    this.store.enqueueOutbound("card.action", {
-      conversationId: card.conversationId,
-      seq: card.seq,
-      action,
-      userId: actor.userId,
-      card: card.body,
-    }, this.clock.now());
-    return this.mirrored(result);
+    return this.mirrored(this.actions.cardAction(actor, seq, action, this.clock.now()));
   }
 
-  /** Hook point for outbound CRM events: an approval reached its final state. */
-  private emitApprovalDecided(request: Message): void {
-    this.store.enqueueOutbound("approval.decided", {
-      conversationId: request.conversationId,
-      seq: request.seq,
-      title: request.body.title ?? null,
-      state: request.body.state ?? null,
-      decisions: request.body.decisions ?? [],
-      requestedBy: request.sender,
-    }, this.clock.now());
+  async disconnectUser(userId: string, code: number, message: string): Promise<void> {
+    this.sockets.disconnectUser(userId, code, message);
   }
 
-  /** The tenant's edit and recall windows, read from D1 when an edit or recall needs them. */
-  private async lifecyclePolicy(): Promise<LifecyclePolicy> {
-    const room = this.store.requireRoom();
-    const row = await this.env.DB.prepare(`SELECT edit_window_seconds AS e, recall_window_seconds AS r FROM tenants WHERE id = ?`)
-      .bind(room.tenantId)
-      .first<{ e: number; r: number }>();
-    return { editWindowMs: (row?.e ?? 86_400) * 1000, recallWindowMs: (row?.r ?? 600) * 1000 };
-  }
-
-  async markRead(actor: Actor, seq: number): Promise<Result<{ readSeq: number }>> {
-    return this.mirrored(this.conversation.markRead(actor, seq));
-  }
-
-  async setMuted(actor: Actor, muted: boolean): Promise<Result<{ conversationId: string; muted: boolean }>> {
-    return this.mirrored(this.conversation.setMuted(actor, muted));
-  }
-
-  /** Retention: delete messages older than `cutoff`; 0 for another tenant's call or an empty object. */
   async purgeBefore(tenantId: string, cutoff: number): Promise<number> {
-    const room = this.store.getRoom();
+    const room = this.store.header.get();
     if (!room || room.tenantId !== tenantId) return 0;
     const deleted = this.store.purgeBefore(cutoff, Date.now());
     if (deleted > 0) await this.outbox.changedNow();
@@ -411,37 +349,11 @@ export class ConversationRoom extends DurableObject<Env> implements Fanout {
   }
 }
 
-/**
- * Identities of accepted sockets, kept in memory: reading the attachment is a structured clone, too
- * dear for every frame and every broadcast. After hibernation each socket is read once again.
- */
-const actors = new WeakMap<WebSocket, SocketActor>();
-
-function socketActor(ws: WebSocket): SocketActor | undefined {
-  let actor = actors.get(ws);
-  if (!actor) {
-    // The attachment was written by this class at accept time; a hand check is enough.
-    const a = ws.deserializeAttachment() as Partial<SocketActor> | null;
-    if (!a || typeof a.tenantId !== "string" || typeof a.userId !== "string" || typeof a.deviceId !== "string") return undefined;
-    actor = {
-      tenantId: a.tenantId,
-      userId: a.userId,
-      deviceId: a.deviceId,
-      ...(typeof a.requestId === "string" ? { requestId: a.requestId } : {}),
-      ...(typeof a.since === "number" ? { since: a.since } : {}),
-    };
-    actors.set(ws, actor);
-  }
-  return actor;
+function internalError(ws: WebSocket, err: unknown): void {
+  console.error("webSocketMessage failed", err);
+  send(ws, { type: "error", code: "internal_error", message: "the message could not be processed" });
 }
 
-function send(ws: WebSocket, frame: ServerFrame): void {
-  trySend(ws, JSON.stringify(frame));
-}
-
-
-
-function jsonError(status: number, code: Parameters<typeof errorBody>[0], message: string, headers: Record<string, string> = {}): Response {
+function jsonError(status: number, code: ErrorCode, message: string, headers: Record<string, string> = {}): Response {
   return Response.json(errorBody(code, message), { status, headers });
 }
-

@@ -3,18 +3,19 @@ import { z } from "zod";
 import { PresenceStore, type Device } from "../src/storage/presence-store";
 import { contactsOf, unreadElsewhere } from "../src/storage/conversations";
 import { tenantDb } from "../src/storage/shards";
-import { planNotifications, presenceShard, shardCount, type NotifyBatch } from "../src/domain/notify";
-import { presenceStub, type ShardAddress } from "../src/objects";
+import { parsePresenceName, planNotifications, presenceShard, shardCount, type NotifyBatch } from "../src/domain/notify";
+import { presenceStub, type PresenceStatus as Status, type ShardAddress, type TenantPresenceRpc } from "../src/objects";
 import { fail, ok, type Result } from "../src/domain/result";
 import { pushJobId, type PushJob } from "../src/push/job";
 import type { PushPlatform, PushTarget } from "../src/push/types";
 import { PING_TEXT, PONG_TEXT } from "../src/protocol/frames";
 import { ACTOR_HEADER } from "../src/protocol/internal";
 import { answerClose, parseHeaderJson, trySend } from "../src/protocol/sockets";
-import { errorBody } from "../src/http/errors";
+import { errorBody } from "../src/protocol/errors";
 import { ChannelMeter } from "../src/jobs/channel-meter";
 import { logLine } from "../src/log";
 import { LIMITS } from "../src/protocol/limits";
+import { CLOSE_CODES } from "../src/protocol/close-codes";
 
 /** How long a change of online state waits before it is announced: a flapping connection announces nothing. */
 export const PRESENCE_COALESCE_MS = 1_000;
@@ -24,8 +25,6 @@ const ANNOUNCE_CHUNK = 50;
 const ANNOUNCE_ROUNDS = 20;
 /** Queues take at most 100 messages per sendBatch. */
 const QUEUE_BATCH = 100;
-
-export type Status = "online" | "offline";
 
 
 const ChannelActor = z.object({
@@ -44,13 +43,19 @@ type ChannelActor = z.infer<typeof ChannelActor>;
  * registry and push targets, device channels (hibernating WebSockets tagged by user and device),
  * online state, and the notify/push decision for new messages.
  */
-export class TenantPresence extends DurableObject<Env> {
+export class TenantPresence extends DurableObject<Env> implements TenantPresenceRpc {
   private readonly store: PresenceStore;
   private readonly channels = new ChannelMeter();
+  /**
+   * This shard's tenant and index, from the name it is addressed by (`presence:<tenant>:<shard>`): the
+   * runtime hands it over on every path, alarms included (test/object-names.test.ts).
+   */
+  private readonly self: ShardAddress | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new PresenceStore(ctx.storage);
+    this.self = ctx.id.name === undefined ? undefined : parsePresenceName(ctx.id.name);
     ctx.blockConcurrencyWhile(async () => this.store.migrate());
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_TEXT, PONG_TEXT));
   }
@@ -72,8 +77,7 @@ export class TenantPresence extends DurableObject<Env> {
     }
     const quota = await this.channels.refusal(this.env, actor.tenantId, shardCount(this.env.PRESENCE_SHARDS), this.ctx.getWebSockets().length, Date.now());
     if (quota) return Response.json(errorBody(quota.code, quota.message), { status: 403 });
-    this.store.bindTenant(actor.tenantId);
-    this.store.bindShard(actor.shard);
+    this.bind({ tenantId: actor.tenantId, shard: actor.shard });
     const wasOnline = this.isOnline(actor.userId);
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
@@ -92,7 +96,8 @@ export class TenantPresence extends DurableObject<Env> {
     // The channel is server-to-client; besides pings (answered by the runtime) clients send nothing.
     let type: unknown;
     try {
-      type = typeof raw === "string" ? (JSON.parse(raw) as { type?: unknown }).type : undefined;
+      const data: unknown = typeof raw === "string" ? JSON.parse(raw) : undefined;
+      type = typeof data === "object" && data !== null && "type" in data ? data.type : undefined;
     } catch {
       type = undefined;
     }
@@ -196,9 +201,9 @@ export class TenantPresence extends DurableObject<Env> {
 
   /** Announce up to ANNOUNCE_CHUNK pending users; false when none were pending. */
   private async announceChunk(): Promise<boolean> {
-    const tenantId = this.store.tenantId();
-    const myShard = this.store.shard();
-    if (tenantId === undefined || myShard === undefined) return false;
+    const self = this.address();
+    if (!self) return false;
+    const { tenantId, shard: myShard } = self;
     const pending = this.store.pendingChanges(ANNOUNCE_CHUNK);
     if (pending.length === 0) return false;
     const changed: { userId: string; status: Status }[] = [];
@@ -247,7 +252,7 @@ export class TenantPresence extends DurableObject<Env> {
     // A deleted device's open channel ends with it.
     for (const ws of this.ctx.getWebSockets(`d:${userId}:${deviceId}`)) {
       try {
-        ws.close(4410, "device deleted");
+        ws.close(CLOSE_CODES.deviceDeleted, "device deleted");
       } catch {
         // already closed
       }
@@ -357,9 +362,17 @@ export class TenantPresence extends DurableObject<Env> {
     return jobs;
   }
 
+  /** Who this shard is: its name, or the copy an earlier version stored (for an object whose name is not handed over). */
+  private address(): ShardAddress | undefined {
+    return this.self ?? this.store.storedAddress();
+  }
+
+  /** Callers still name the shard they mean; a shard addressed as another is a bug of the caller. */
   private bind(address: ShardAddress): void {
-    this.store.bindTenant(address.tenantId);
-    this.store.bindShard(address.shard);
+    const self = this.address();
+    if (self && (self.tenantId !== address.tenantId || self.shard !== address.shard)) {
+      throw new Error(`presence shard ${self.tenantId}:${self.shard} addressed as ${address.tenantId}:${address.shard}`);
+    }
   }
 }
 

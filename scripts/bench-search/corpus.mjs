@@ -92,6 +92,9 @@ export const START_TS = Date.UTC(2025, 0, 1);
 
 const CJK_TERM = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/u;
 
+/** What search sees of a body: the server's own rule (src/domain/search.ts), so the counts match the index. */
+export const searchableTextOf = searchableText;
+
 /** Does `text` match `term` as the index does (trigram: case-insensitive substring; a CJK pair: substring)? */
 export function matches(textLower, term) {
   return textLower.includes(term.toLowerCase());

@@ -3,8 +3,8 @@
 // request goes to workers/index.ts except /__bench/*, which needs the ADMIN_TOKEN and offers:
 //
 //   POST /__bench/mirror   conversation backlogs -> D1 through the server's own code: rows become history
-//                          rows with the mirror's own historyRow() and flush bounds (MIRROR_MESSAGES_MAX,
-//                          MIRROR_MESSAGE_BYTES of src/storage/room-store.ts) and are written with
+//                          rows in flushes bounded as the mirror bounds them (historyBatch of
+//                          src/storage/room-mirror.ts) and are written with
 //                          `DB.batch(mirrorStatements(...))`, one flush after another per backlog, as a
 //                          conversation object's outbox does. Times every flush.
 //   GET  /__bench/search   compileQuery + searchMessages (src/storage/search.ts) timed inside the Worker, with
@@ -12,10 +12,9 @@
 //   POST /__bench/sql      one read statement, for counts, sizes and plans.
 import worker from "./workers/index";
 import { mirrorStatements, type HistoryRow, type MirrorSnapshot } from "./src/storage/conversations";
-import { historyRow, searchMessages } from "./src/storage/search";
-import { MIRROR_MESSAGE_BYTES, MIRROR_MESSAGES_MAX } from "./src/storage/room-store";
+import { searchMessages } from "./src/storage/search";
+import { historyBatch, MIRROR_MESSAGES_MAX } from "./src/storage/room-mirror";
 import { compileQuery } from "./src/domain/search";
-import { utf8Length } from "./src/domain/kinds";
 
 export { ConversationRoom, TenantPresence } from "./workers/index";
 
@@ -43,19 +42,10 @@ async function drain(env: Env, b: Backlog, flushMax: number): Promise<{ rows: nu
   let i = 0;
   while (i < b.rows.length) {
     const t0 = performance.now();
-    const history: HistoryRow[] = [];
-    let bytes = 0;
     const cap = Math.min(flushMax, MIRROR_MESSAGES_MAX);
-    while (i < b.rows.length && history.length < cap) {
-      const r = b.rows[i]!;
-      const row = historyRow({ seq: r.seq, client_id: r.clientId, sender: r.sender, kind: r.kind, body: r.body, ts: r.ts, edited_at: null, recalled: 0, version: r.version });
-      // The flush bound exactly as RoomStore.mirrorSnapshot applies it.
-      const size = utf8Length(JSON.stringify(row));
-      if (history.length > 0 && bytes + size > MIRROR_MESSAGE_BYTES) break;
-      bytes += size;
-      history.push(row);
-      i++;
-    }
+    const stored = b.rows.slice(i, i + cap).map((r) => ({ seq: r.seq, client_id: r.clientId, sender: r.sender, kind: r.kind, body: r.body, ts: r.ts, edited_at: null, recalled: 0, version: r.version }));
+    const history: HistoryRow[] = historyBatch(stored, cap);
+    i += history.length;
     const snapshot: MirrorSnapshot = {
       ...b.conversation,
       lastSeq: history.at(-1)!.seq,

@@ -53,13 +53,14 @@ function isPlainText(bytes: Uint8Array): boolean {
  * Zip containers (docx, xlsx, pptx) are told apart only by their declared type.
  */
 export function resolveContentType(declared: string, bytes: Uint8Array): { ok: true; contentType: SupportedType } | { ok: false; reason: string } {
-  const type = declared.split(";")[0]!.trim().toLowerCase();
-  if (!(SUPPORTED_TYPES as readonly string[]).includes(type)) return { ok: false, reason: `Content-Type: ${type || "(none)"} is not an accepted file type` };
+  const declaredType = declared.split(";")[0]!.trim().toLowerCase();
+  const type = SUPPORTED_TYPES.find((t) => t === declaredType);
+  if (type === undefined) return { ok: false, reason: `Content-Type: ${declaredType || "(none)"} is not an accepted file type` };
   const actual = sniff(bytes);
   const agrees =
     actual === type || (actual === "zip" && ZIP_FAMILY.includes(type)) || (actual === "text" && type.startsWith("text/"));
   if (!agrees) return { ok: false, reason: `body: the bytes are not ${type}${actual ? ` (they look like ${actual})` : ""}` };
-  return { ok: true, contentType: type as SupportedType };
+  return { ok: true, contentType: type };
 }
 
 /** Width and height of a PNG, JPEG, GIF or WebP image, from its header. */

@@ -2,7 +2,10 @@ import { z } from "zod";
 import { LIMITS } from "../protocol/limits";
 import { UserId } from "../protocol/ids";
 import type { JsonObject } from "../protocol/frames";
-import { utf8 } from "../encoding";
+import { describeIssue, utf8Length } from "../protocol/text";
+
+// Validation helpers many modules take from here; they belong to the wire protocol.
+export { describeIssue, utf8Length };
 
 /**
  * The schema of every message kind, shared by the server, the client SDK and docs/protocol.md.
@@ -105,18 +108,23 @@ export const SYSTEM_EVENTS = [
   "card_action",
 ] as const;
 
-export const SystemBody = z.object({
-  event: z.enum(SYSTEM_EVENTS),
-  actor: UserId,
-  userIds: z.array(UserId),
-  role: z.string().optional(),
-  /** The seq of the message a reaction, edit or recall applies to. */
-  target: z.number().int().positive().optional(),
-  emoji: z.string().optional(),
-  body: z.record(z.string(), z.unknown()).optional(),
-  editedAt: z.number().optional(),
-  action: z.string().optional(),
-});
+export type SystemEvent = (typeof SYSTEM_EVENTS)[number];
+
+/** The body of a `system` message: an event about members or about an earlier message (`target`). */
+export type SystemBody = {
+  event: SystemEvent;
+  actor: string;
+  userIds: string[];
+  role?: string;
+  /** The seq of the message a reaction, edit, recall or card action applies to. */
+  target?: number;
+  emoji?: string;
+  /** message_edited: the new body (removed, with `redacted`, when the message is recalled). */
+  body?: EditableBody;
+  editedAt?: number;
+  action?: string;
+  redacted?: true;
+};
 
 /** One emoji as Unicode recommends it (ZWJ sequences, flags, keycaps, skin tones), or a lone pictograph. */
 const ONE_EMOJI = /^(?:\p{RGI_Emoji}|\p{Extended_Pictographic}\uFE0F?)$/v;
@@ -129,16 +137,6 @@ export const Emoji = z
   .min(1)
   .max(32)
   .refine((s) => ONE_EMOJI.test(s) || SHORTCODE.test(s), "must be one emoji or a :shortcode:");
-
-/**
- * The attachment a body refers to, for the kinds that may carry one (image and file always, approval
- * optionally). The conversation checks it is a real upload of the sender, whatever the kind.
- */
-export function attachmentRefOf(kind: string, body: JsonObject): JsonObject | undefined {
-  if (kind !== "image" && kind !== "file" && kind !== "approval") return undefined;
-  const ref = body.attachment;
-  return typeof ref === "object" && ref !== null && !Array.isArray(ref) ? ref : undefined;
-}
 
 export const MESSAGE_KINDS = ["text", "image", "file", "log", "approval", "crm", "system"] as const;
 export type MessageKind = (typeof MESSAGE_KINDS)[number];
@@ -156,59 +154,116 @@ export const BODY_SCHEMAS = {
   crm: CrmCardBody,
 } satisfies Record<SendableKind, z.ZodType>;
 
-export type MessageBody = z.infer<(typeof BODY_SCHEMAS)[SendableKind]> | z.infer<typeof SystemBody>;
+type BodyOf<K extends SendableKind> = z.infer<(typeof BODY_SCHEMAS)[K]>;
 
-export type BodyCheck =
-  | { ok: true; kind: SendableKind; body: JsonObject }
-  | { ok: false; message: string };
+/** Kinds whose body an author may edit. */
+export const EDITABLE_KINDS = ["text", "log"] as const satisfies readonly SendableKind[];
+export type EditableKind = (typeof EDITABLE_KINDS)[number];
+export type EditableBody = BodyOf<EditableKind>;
+
+export type ApprovalState = "pending" | "approved" | "rejected";
+export type ApprovalDecision = {
+  by: string;
+  decision: "approved" | "rejected";
+  comment?: string;
+  at: number;
+};
+/** An approval request as stored: what was sent, plus its state and the decisions so far. */
+export type ApprovalRequestBody = BodyOf<"approval"> & { state: ApprovalState; decisions: ApprovalDecision[] };
+/** An approver's decision: a message of its own that references the request. */
+export type ApprovalDecisionBody = {
+  request: number;
+  decision: "approved" | "rejected";
+  state: ApprovalState;
+  comment?: string;
+};
+
+/** A body checked against the schema of its kind, as a client sent it. */
+export type SentContent = { [K in SendableKind]: { kind: K; body: BodyOf<K> } }[SendableKind];
+
+/**
+ * What the log stores, by kind: a sent body as completed by the conversation (upload facts, an
+ * approval's state, a card's first card), or an event the conversation writes itself.
+ */
+export type MessageContent =
+  | { kind: "text"; body: BodyOf<"text"> }
+  | { kind: "image" | "file"; body: BodyOf<"image"> }
+  | { kind: "log"; body: BodyOf<"log"> }
+  | { kind: "approval"; body: ApprovalRequestBody | ApprovalDecisionBody }
+  | { kind: "crm"; body: BodyOf<"crm"> }
+  | { kind: "system"; body: SystemBody };
+
+export type BodyCheck = ({ ok: true } & SentContent) | { ok: false; message: string };
 
 /** Validate a message body against its kind. Never throws. */
 export function checkMessageBody(kind: unknown, body: unknown): BodyCheck {
-  if (typeof kind !== "string" || !(SENDABLE_KINDS as readonly string[]).includes(kind)) {
-    return { ok: false, message: `kind: must be one of ${SENDABLE_KINDS.join(", ")}` };
-  }
-  const sendable = kind as SendableKind;
-  const parsed = BODY_SCHEMAS[sendable].safeParse(body);
-  if (!parsed.success) return { ok: false, message: describeIssue(parsed.error, "body") };
-  const json = JSON.stringify(parsed.data);
-  if (utf8Length(json) > LIMITS.messageBodyBytes) {
+  const sendable = SENDABLE_KINDS.find((k) => k === kind);
+  if (sendable === undefined) return { ok: false, message: `kind: must be one of ${SENDABLE_KINDS.join(", ")}` };
+  const content = parseBody(sendable, body);
+  if (!content.ok) return content;
+  if (utf8Length(JSON.stringify(content.body)) > LIMITS.messageBodyBytes) {
     return { ok: false, message: `body: must be at most ${LIMITS.messageBodyBytes} bytes of JSON` };
   }
-  // The schemas admit only JSON values (the body came from JSON.parse), so the cast is exact.
-  return { ok: true, kind: sendable, body: parsed.data as JsonObject };
+  return content;
 }
 
-/** A one-line, field-first description of the first validation problem. */
-export function describeIssue(error: z.core.$ZodError, prefix?: string): string {
-  const issue = error.issues[0];
-  if (!issue) return prefix ? `${prefix}: invalid` : "invalid";
-  const path = [prefix, ...issue.path.map(String)].filter(Boolean).join(".");
-  return path ? `${path}: ${issue.message}` : issue.message;
+function parseBody(kind: SendableKind, body: unknown): BodyCheck {
+  const invalid = (error: z.ZodError): BodyCheck => ({ ok: false, message: describeIssue(error, "body") });
+  // One case per kind, so each parse result is tied to its own kind in the union.
+  switch (kind) {
+    case "text": {
+      const r = TextBody.safeParse(body);
+      return r.success ? { ok: true, kind, body: r.data } : invalid(r.error);
+    }
+    case "image":
+    case "file": {
+      const r = AttachmentBody.safeParse(body);
+      return r.success ? { ok: true, kind, body: r.data } : invalid(r.error);
+    }
+    case "log": {
+      const r = LogBody.safeParse(body);
+      return r.success ? { ok: true, kind, body: r.data } : invalid(r.error);
+    }
+    case "approval": {
+      const r = ApprovalBody.safeParse(body);
+      return r.success ? { ok: true, kind, body: r.data } : invalid(r.error);
+    }
+    case "crm": {
+      const r = CrmCardBody.safeParse(body);
+      return r.success ? { ok: true, kind, body: r.data } : invalid(r.error);
+    }
+  }
 }
 
-export function utf8Length(text: string): number {
-  return utf8(text).byteLength;
+/** The id of the upload a stored body refers to (image and file always, approval optionally), if any. */
+export function attachmentIdOf(kind: string, body: JsonObject): string | undefined {
+  if (kind !== "image" && kind !== "file" && kind !== "approval") return undefined;
+  const ref = body.attachment;
+  if (typeof ref !== "object" || ref === null || Array.isArray(ref)) return undefined;
+  return typeof ref.id === "string" && ref.id !== "" ? ref.id : undefined;
 }
 
 /** A short plain-text preview of a message, for conversation lists and notifications. */
 export function previewOf(kind: string, body: JsonObject): string {
   const clip = (s: string) => (s.length > 140 ? `${s.slice(0, 139)}…` : s);
+  const text = (value: unknown, fallback = "") => (value === undefined || value === null ? fallback : String(value));
   switch (kind) {
     case "text":
-      return clip(String(body.text ?? ""));
+      return clip(text(body.text));
     case "image":
     case "file": {
-      const attachment = body.attachment as { name?: unknown } | undefined;
-      return clip(`[${kind}] ${String(attachment?.name ?? "")}`);
+      const attachment = body.attachment;
+      const name = typeof attachment === "object" && attachment !== null && !Array.isArray(attachment) ? attachment.name : undefined;
+      return clip(`[${kind}] ${text(name)}`);
     }
     case "log":
-      return clip(`[log] ${String(body.date ?? "")}`);
+      return clip(`[log] ${text(body.date)}`);
     case "approval":
-      return clip(`[approval] ${String(body.title ?? "")}`);
+      return clip(`[approval] ${text(body.title)}`);
     case "crm":
-      return clip(`[${String(body.objectType ?? "crm")}] ${String(body.title ?? "")}`);
+      return clip(`[${text(body.objectType, "crm")}] ${text(body.title)}`);
     case "system":
-      return clip(`[${String(body.event ?? "system")}]`);
+      return clip(`[${text(body.event, "system")}]`);
     default:
       return "";
   }

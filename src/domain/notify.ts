@@ -111,6 +111,13 @@ export function presenceName(tenantId: string, shard: number): string {
   return `presence:${tenantId}:${shard}`;
 }
 
+/** The tenant and shard a presence object's name says (see presenceName), or undefined for another name. */
+export function parsePresenceName(name: string): { tenantId: string; shard: number } | undefined {
+  const match = /^presence:([A-Za-z0-9_.-]{1,64}):(\d{1,3})$/.exec(name);
+  const [, tenantId, shard] = match ?? [];
+  return tenantId !== undefined && shard !== undefined ? { tenantId, shard: Number(shard) } : undefined;
+}
+
 /** The configured shard count (PRESENCE_SHARDS), 1 when unset or invalid. */
 export function shardCount(value: string | undefined): number {
   const n = Number(value ?? "1");

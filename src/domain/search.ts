@@ -23,8 +23,9 @@ export function searchableText(kind: string, body: JsonObject): string {
       return s(body.text);
     case "image":
     case "file": {
-      const attachment = body.attachment as JsonObject | undefined;
-      return [s(attachment?.name), s(body.caption)].filter(Boolean).join("\n");
+      const attachment = body.attachment;
+      const name = typeof attachment === "object" && attachment !== null && !Array.isArray(attachment) ? attachment.name : undefined;
+      return [s(name), s(body.caption)].filter(Boolean).join("\n");
     }
     case "log":
       return [list(body.done), list(body.planned), list(body.blockers), s(body.text)].filter(Boolean).join("\n");

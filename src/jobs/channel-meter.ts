@@ -1,5 +1,5 @@
 import type { Failure } from "../domain/result";
-import { dayOf } from "../storage/usage";
+import { dayOf, quotasOf, recordSocketsPeak } from "../storage/usage";
 import { tenantDb } from "../storage/shards";
 
 /** How long a presence shard trusts the open-sockets quota it read. */
@@ -19,8 +19,8 @@ export class ChannelMeter {
   /** The refusal for one more channel on this shard, reading the quota when the cached one is stale. */
   async refusal(env: Env, tenantId: string, shards: number, open: number, now: number): Promise<Failure | undefined> {
     if (!this.quota || now - this.quota.readAt > QUOTA_CACHE_MS) {
-      const row = await env.DB.prepare(`SELECT open_sockets AS lim FROM tenant_quotas WHERE tenant_id = ?`).bind(tenantId).first<{ lim: number | null }>();
-      this.quota = { limit: row?.lim ?? null, readAt: now };
+      const { openSockets } = await quotasOf(env.DB, tenantId);
+      this.quota = { limit: openSockets, readAt: now };
     }
     const limit = this.quota.limit;
     if (limit === null || open < Math.ceil(limit / shards)) return undefined;
@@ -35,13 +35,7 @@ export class ChannelMeter {
     if (this.peak.value <= this.peak.written || now - this.peak.writtenAt < PEAK_WRITE_EVERY_MS) return;
     const value = this.peak.value;
     this.peak.writtenAt = now;
-    void tenantDb(env, tenantId)
-      .prepare(
-        `INSERT INTO usage_daily (tenant_id, day, metric, value) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (tenant_id, day, metric) DO UPDATE SET value = max(value, excluded.value)`,
-      )
-      .bind(tenantId, day, `sockets_peak:${shard}`, value)
-      .run()
+    void recordSocketsPeak(tenantDb(env, tenantId), tenantId, shard, now, value)
       .then(() => {
         this.peak.written = Math.max(this.peak.written, value);
       })

@@ -1,5 +1,5 @@
 import type { Failure } from "../domain/result";
-import { dayOf } from "../storage/usage";
+import { messagesQuotaStatement, usageBatchStatements } from "../storage/usage";
 
 /**
  * A conversation's share of its tenant's usage, and the tenant's messages-per-day quota as this
@@ -30,33 +30,14 @@ export class RoomMeter {
    * results for those statements (in order) once the batch succeeded.
    */
   statements(db: D1Database, tenantId: string, now: number, newMessages: number): { statements: D1PreparedStatement[]; settle: (results: D1Result[]) => void } {
-    const day = dayOf(now);
     const deliveries = this.deliveries;
-    const add = (metric: string, n: number) =>
-      db
-        .prepare(
-          `INSERT INTO usage_daily (tenant_id, day, metric, value) VALUES (?1, ?2, ?3, ?4)
-           ON CONFLICT (tenant_id, day, metric) DO UPDATE SET value = value + excluded.value`,
-        )
-        .bind(tenantId, day, metric, n);
-    const statements: D1PreparedStatement[] = [];
-    if (newMessages > 0) statements.push(add("messages", newMessages));
-    if (deliveries > 0) statements.push(add("deliveries", deliveries));
-    statements.push(
-      db
-        .prepare(
-          `SELECT q.messages_per_day AS lim,
-                  (SELECT value FROM usage_daily WHERE tenant_id = ?1 AND day = ?2 AND metric = 'messages') AS used
-           FROM (SELECT ?1 AS tenant_id) t LEFT JOIN tenant_quotas q ON q.tenant_id = t.tenant_id`,
-        )
-        .bind(tenantId, day),
-    );
+    const statements = usageBatchStatements(db, tenantId, now, { messages: newMessages, deliveries });
+    statements.push(messagesQuotaStatement(db, tenantId, now));
     return {
       statements,
       settle: (results) => {
         this.deliveries -= deliveries;
-        const row = results.at(-1)?.results?.[0] as { lim: number | null; used: number | null } | undefined;
-        this.quota = { limit: row?.lim ?? null, used: row?.used ?? 0 };
+        this.quota = messagesQuotaStatement.row(results.at(-1));
       },
     };
   }

@@ -1,10 +1,12 @@
 import { z } from "zod";
 import { LIMITS } from "./limits";
-import { describeIssue, utf8Length } from "../domain/kinds";
+import { describeIssue, utf8Length } from "./text";
+import type { ErrorCode } from "./errors";
+import type { JsonObject } from "./json";
 
-/** A JSON value: what message bodies are made of, and what crosses RPC without loss. */
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
-export type JsonObject = { [key: string]: JsonValue };
+export { ERROR_CODES, type ErrorCode } from "./errors";
+
+export type { JsonObject, JsonValue } from "./json";
 
 /** A stored message as every API and frame carries it. */
 export interface Message {
@@ -66,20 +68,6 @@ export type ChannelFrame =
   | { type: "pong" }
   | { type: "error"; code: ErrorCode; message: string };
 
-/** Error codes of frames and of the HTTP error envelope. */
-export const ERROR_CODES = [
-  "invalid_request",
-  "unauthorized",
-  "forbidden",
-  "not_found",
-  "conflict",
-  "too_large",
-  "rate_limited",
-  "quota_exceeded",
-  "internal_error",
-] as const;
-export type ErrorCode = (typeof ERROR_CODES)[number];
-
 export type FrameParse =
   | { ok: true; frame: ClientFrame }
   | { ok: false; code: ErrorCode; message: string; clientId?: string };
@@ -107,8 +95,8 @@ export function parseClientFrame(raw: string | ArrayBuffer): FrameParse {
   if (typeof data !== "object" || data === null || Array.isArray(data)) {
     return { ok: false, code: "invalid_request", message: "frame: must be a JSON object" };
   }
-  const type = (data as { type?: unknown }).type;
-  if (typeof type !== "string" || !(CLIENT_FRAME_TYPES as readonly string[]).includes(type)) {
+  const type = "type" in data ? data.type : undefined;
+  if (!CLIENT_FRAME_TYPES.some((t) => t === type)) {
     return {
       ok: false,
       code: "invalid_request",
@@ -125,7 +113,7 @@ export function parseClientFrame(raw: string | ArrayBuffer): FrameParse {
 
 function clientIdOf(data: unknown): string | undefined {
   if (typeof data !== "object" || data === null) return undefined;
-  const id = (data as { clientId?: unknown }).clientId;
+  const id = "clientId" in data ? data.clientId : undefined;
   return typeof id === "string" && id.length > 0 && id.length <= LIMITS.clientIdChars ? id : undefined;
 }
 

@@ -1,4 +1,5 @@
-import type { JsonObject, Message } from "../protocol/frames";
+import type { Message } from "../protocol/frames";
+import { parseStoredObject } from "../protocol/json";
 import type { MessageRow } from "./room-schema";
 
 /**
@@ -17,7 +18,7 @@ export function messageFromRow(conversationId: string, r: MessageColumns): Messa
     clientId: r.client_id,
     sender: r.sender,
     kind: r.kind,
-    body: JSON.parse(r.body) as JsonObject,
+    body: parseStoredObject(r.body, `message ${r.seq}`),
     ts: r.ts,
   };
   if (r.reply_to !== undefined && r.reply_to !== null) message.replyTo = r.reply_to;

@@ -70,38 +70,17 @@ export class PresenceStore {
   private pushUsers: Set<string> | undefined;
   /** Per-conversation notify watermarks read so far (bounded; a forgotten one is read again). */
   private readonly notified = new Map<string, number>();
-  private boundTenant: string | undefined;
-  private boundShard: number | undefined;
 
-  /** The tenant this shard serves, recorded on first use (alarms need it; names are not visible to objects). */
-  tenantId(): string | undefined {
-    this.boundTenant ??= this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'tenant'`).toArray()[0]?.value;
-    return this.boundTenant;
-  }
-
-  bindTenant(tenantId: string): void {
-    const current = this.tenantId();
-    if (current === undefined) {
-      this.sql.exec(`INSERT INTO meta (key, value) VALUES ('tenant', ?)`, tenantId);
-      this.boundTenant = tenantId;
-    } else if (current !== tenantId) throw new Error(`presence shard of tenant ${current} addressed for tenant ${tenantId}`);
-  }
-
-  /** The shard index this object serves, recorded on first use. */
-  shard(): number | undefined {
-    if (this.boundShard === undefined) {
-      const v = this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'shard'`).toArray()[0]?.value;
-      if (v !== undefined) this.boundShard = Number(v);
-    }
-    return this.boundShard;
-  }
-
-  bindShard(shard: number): void {
-    const current = this.shard();
-    if (current === undefined) {
-      this.sql.exec(`INSERT INTO meta (key, value) VALUES ('shard', ?)`, String(shard));
-      this.boundShard = shard;
-    } else if (current !== shard) throw new Error(`presence shard ${current} addressed as shard ${shard}`);
+  /**
+   * The tenant and shard that objects of earlier versions recorded in `meta` on first use, when objects
+   * could not see their own name. Objects now take both from their name (`ctx.id.name`); this copy is
+   * only read, for an object whose name the runtime does not hand over.
+   */
+  storedAddress(): { tenantId: string; shard: number } | undefined {
+    const rows = this.sql.exec<{ key: string; value: string }>(`SELECT key, value FROM meta WHERE key IN ('tenant', 'shard')`).toArray();
+    const tenantId = rows.find((r) => r.key === "tenant")?.value;
+    const shard = rows.find((r) => r.key === "shard")?.value;
+    return tenantId !== undefined && shard !== undefined ? { tenantId, shard: Number(shard) } : undefined;
   }
 
   upsertDevice(d: { userId: string; deviceId: string; platform: PushPlatform; target: PushTarget | null; now: number }): Device {
@@ -234,8 +213,26 @@ function deviceFromRow(r: DeviceRow): Device {
     userId: r.user_id,
     deviceId: r.device_id,
     platform: r.platform,
-    target: r.target ? (JSON.parse(r.target) as PushTarget) : null,
+    target: r.target ? pushTargetOf(JSON.parse(r.target), r.user_id, r.device_id) : null,
     createdAt: r.created_at,
     lastUsedAt: r.last_used_at,
   };
+}
+
+/** A stored push target, as upsertDevice wrote it; anything else is a broken invariant. */
+function pushTargetOf(t: unknown, userId: string, deviceId: string): PushTarget {
+  if (typeof t === "object" && t !== null && "platform" in t) {
+    if ((t.platform === "fcm" || t.platform === "apns") && "token" in t && typeof t.token === "string") return { platform: t.platform, token: t.token };
+    if (t.platform === "webhook" && "endpoint" in t && typeof t.endpoint === "string") return { platform: "webhook", endpoint: t.endpoint };
+    if (t.platform === "webpush" && "subscription" in t) {
+      const sub = t.subscription;
+      if (typeof sub === "object" && sub !== null && "endpoint" in sub && typeof sub.endpoint === "string" && "keys" in sub) {
+        const keys = sub.keys;
+        if (typeof keys === "object" && keys !== null && "p256dh" in keys && "auth" in keys && typeof keys.p256dh === "string" && typeof keys.auth === "string") {
+          return { platform: "webpush", subscription: { endpoint: sub.endpoint, keys: { p256dh: keys.p256dh, auth: keys.auth } } };
+        }
+      }
+    }
+  }
+  throw new Error(`device ${userId}/${deviceId} has a push target this version cannot read`);
 }

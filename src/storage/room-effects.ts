@@ -1,4 +1,6 @@
 import type { JsonObject } from "../protocol/frames";
+import { isJsonObject } from "../protocol/json";
+import type { OutboundEvents } from "../domain/store";
 import type { OutboundEventType } from "./endpoints";
 
 /**
@@ -45,7 +47,7 @@ export function retryDelay(attempts: number): number {
   return Math.min(EFFECT_RETRY_BASE_MS * 2 ** Math.max(0, attempts - 1), EFFECT_RETRY_MAX_MS);
 }
 
-export class EffectOutbox {
+export class EffectOutbox implements OutboundEvents {
   /**
    * When the next effect is due, kept in memory: the outbox is asked on every change (is there work
    * for the alarm?), and it is empty nearly always. `null` means not known yet (read on first use).
@@ -61,6 +63,11 @@ export class EffectOutbox {
     if (this.next !== null) this.next = this.next === undefined ? now : Math.min(this.next, now);
   }
 
+  /** Record an event for the tenant's outbound CRM webhooks (the outbox hands it to the queue). */
+  enqueue(type: "card.action" | "approval.decided", payload: JsonObject, now: number): void {
+    this.add(`e${crypto.randomUUID()}`, { kind: "outbound", type, payload, createdAt: now }, now);
+  }
+
   /** Effects whose time has come, oldest first. */
   due(now: number, limit: number): StoredEffect[] {
     const next = this.nextDue();
@@ -74,7 +81,7 @@ export class EffectOutbox {
       .toArray();
     // A write rolled back with its transaction can leave the memory ahead of the table: read it again.
     if (rows.length === 0) this.next = null;
-    return rows.map((r) => ({ id: r.id, key: r.key, attempts: r.attempts, effect: JSON.parse(r.effect) as Effect }));
+    return rows.map((r) => ({ id: r.id, key: r.key, attempts: r.attempts, effect: effectOf(r.effect, r.key) }));
   }
 
   done(ids: readonly number[]): void {
@@ -104,4 +111,19 @@ export class EffectOutbox {
   pending(): number {
     return this.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM effects`).one().n;
   }
+}
+
+/** An effect row as written by `add`; a row that is not one is a broken invariant. */
+function effectOf(text: string, key: string): Effect {
+  const e: unknown = JSON.parse(text);
+  if (isJsonObject(e)) {
+    if (e.kind === "file.delete" && typeof e.attachmentId === "string") {
+      return typeof e.size === "number" ? { kind: "file.delete", attachmentId: e.attachmentId, size: e.size } : { kind: "file.delete", attachmentId: e.attachmentId };
+    }
+    const { type, payload, createdAt } = e;
+    if (e.kind === "outbound" && (type === "card.action" || type === "approval.decided") && isJsonObject(payload) && typeof createdAt === "number") {
+      return { kind: "outbound", type, payload, createdAt };
+    }
+  }
+  throw new Error(`effect ${key} is not an effect this version knows`);
 }

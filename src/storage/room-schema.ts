@@ -1,9 +1,14 @@
-import type { Message, JsonObject } from "../protocol/frames";
-import type { ConversationType, Member, Role } from "../domain/membership";
+import type { Message } from "../protocol/frames";
+import { parseStoredObject } from "../protocol/json";
+import type { ConversationType, Role } from "../domain/membership";
+import type { MemberState, Room } from "../domain/store";
 import type { SqlMigration } from "./sql-migrations";
 import { EFFECTS_MIGRATION_SQL } from "./room-effects";
 
-/** The conversation object's SQLite schema, as ordered migrations (applied by RoomStore). */
+/**
+ * The conversation object's SQLite schema, as ordered migrations in the order they apply (by version;
+ * applied by room-header.ts when the conversation is created or its object starts).
+ */
 export const MIGRATIONS: SqlMigration[] = [
   {
     version: 1,
@@ -63,25 +68,6 @@ export const MIGRATIONS: SqlMigration[] = [
           CREATE TABLE history_revised (seq INTEGER PRIMARY KEY, version INTEGER NOT NULL);`,
   },
   {
-    version: 5,
-    name: "outbound event outbox",
-    sql: `CREATE TABLE outbound (id INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, payload TEXT NOT NULL, created_at INTEGER NOT NULL);`,
-  },
-  {
-    version: 7,
-    name: "outbound events watermark",
-    sql: `ALTER TABLE room ADD COLUMN outbound_seq INTEGER NOT NULL DEFAULT 0;
-          UPDATE room SET outbound_seq = last_seq;`,
-  },
-  {
-    version: 6,
-    name: "attachments",
-    sql: `CREATE TABLE attachments (
-            id TEXT PRIMARY KEY, uploader TEXT NOT NULL, name TEXT NOT NULL, size INTEGER NOT NULL,
-            content_type TEXT NOT NULL, width INTEGER, height INTEGER, created_at INTEGER NOT NULL, sent_seq INTEGER);
-          CREATE INDEX attachments_unsent ON attachments (created_at) WHERE sent_seq IS NULL;`,
-  },
-  {
     version: 4,
     name: "message lifecycle: replies, unread ordinals, reactions, edits, hidden",
     // `ordinal` counts the messages people read (everything but `system` events), so unread counts
@@ -101,21 +87,35 @@ export const MIGRATIONS: SqlMigration[] = [
           CREATE TABLE hidden (user_id TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (user_id, seq));`,
   },
   {
+    version: 5,
+    name: "outbound event outbox",
+    sql: `CREATE TABLE outbound (id INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, payload TEXT NOT NULL, created_at INTEGER NOT NULL);`,
+  },
+  {
+    version: 6,
+    name: "attachments",
+    sql: `CREATE TABLE attachments (
+            id TEXT PRIMARY KEY, uploader TEXT NOT NULL, name TEXT NOT NULL, size INTEGER NOT NULL,
+            content_type TEXT NOT NULL, width INTEGER, height INTEGER, created_at INTEGER NOT NULL, sent_seq INTEGER);
+          CREATE INDEX attachments_unsent ON attachments (created_at) WHERE sent_seq IS NULL;`,
+  },
+  {
+    version: 7,
+    name: "outbound events watermark",
+    sql: `ALTER TABLE room ADD COLUMN outbound_seq INTEGER NOT NULL DEFAULT 0;
+          UPDATE room SET outbound_seq = last_seq;`,
+  },
+  {
     version: 8,
     name: "one outbox of side effects",
     sql: EFFECTS_MIGRATION_SQL,
   },
 ];
 
-export interface Room {
-  tenantId: string;
-  conversationId: string;
-  type: ConversationType;
-  name: string | null;
-  createdBy: string;
-  createdAt: number;
-  lastSeq: number;
+/** The room row: the domain's header plus the change counter and the watermarks of the side effects. */
+export interface RoomRecord extends Room {
   lastTs: number | null;
+  /** The change counter: bumped by every change the D1 mirror must copy. */
   version: number;
   mirroredVersion: number;
   mirrorAttempts: number;
@@ -127,13 +127,6 @@ export interface Room {
   countableTotal: number;
   /** Highest seq handed to the outbound CRM events (the message.created watermark). */
   outboundSeq: number;
-}
-
-export interface MemberState extends Member {
-  readSeq: number;
-  /** The ordinal of the last countable message at or before readSeq. */
-  readOrdinal: number;
-  muted: boolean;
 }
 
 export interface RoomRow {
@@ -182,7 +175,7 @@ export interface MessageRow {
   [key: string]: SqlStorageValue;
 }
 
-export function roomFromRow(r: RoomRow): Room {
+export function roomFromRow(r: RoomRow): RoomRecord {
   return {
     tenantId: r.tenant_id,
     conversationId: r.conversation_id,
@@ -206,19 +199,4 @@ export function memberFromRow(r: MemberRow): MemberState {
   return { userId: r.user_id, role: r.role, joinedAt: r.joined_at, readSeq: r.read_seq, readOrdinal: r.read_ordinal, muted: r.muted === 1 };
 }
 
-export function messageFromRow(conversationId: string, r: MessageRow): Message {
-  const message: Message = {
-    conversationId,
-    seq: r.seq,
-    clientId: r.client_id,
-    sender: r.sender,
-    kind: r.kind,
-    body: JSON.parse(r.body) as JsonObject,
-    ts: r.ts,
-  };
-  if (r.reply_to !== null) message.replyTo = r.reply_to;
-  if (r.edited_at !== null) message.editedAt = r.edited_at;
-  if (r.recalled === 1) message.recalled = true;
-  return message;
-}
 
