@@ -165,6 +165,13 @@ describe("people administration", () => {
     expect((await api<UserSearch>("GET", "/v1/users/search?q=%25", { token: t.tokens.bea! })).body.users).toEqual([]);
     expectError(await api("GET", "/v1/users/search", { token: t.tokens.bea! }), 400, "invalid_request");
     expectError(await api("GET", "/v1/users", { token: t.tokens.bea! }), 403, "forbidden");
+    // The longest query allowed is searched, not refused by the database (D1 caps LIKE patterns at 50 bytes).
+    const longest = `${"客".repeat(99)}%`;
+    const long = await api<UserSearch>("GET", `/v1/users/search?q=${encodeURIComponent(longest)}`, { token: t.tokens.bea! });
+    expect(long.status).toBe(200);
+    expect(long.body.users).toEqual([]);
+    await api("PUT", "/v1/users/cal", { token: t.apiKey, body: { name: longest } });
+    expect((await api<UserList>("GET", `/v1/users?q=${encodeURIComponent(longest)}`, { token: t.apiKey })).body.users.map((u: { id: string }) => u.id)).toEqual(["cal"]);
   });
 
   it("revokes a user's tokens everywhere at once, open sockets and device channels included", async () => {

@@ -1,5 +1,3 @@
-import type { Message } from "../protocol/frames";
-import { parseStoredObject } from "../protocol/json";
 import type { ConversationType, Role } from "../domain/membership";
 import type { MemberState, Room } from "../domain/store";
 import type { SqlMigration } from "./sql-migrations";

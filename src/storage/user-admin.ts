@@ -20,10 +20,6 @@ export interface UserStatus {
   deactivated: boolean;
 }
 
-/** `LIKE` pattern for a substring, with the wildcards of the text escaped. */
-function containing(text: string): string {
-  return `%${text.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
-}
 
 /** Users in id order, a page at a time; `q` matches a substring of the id or the name (case-insensitive for ASCII). */
 export async function listUsers(
@@ -35,8 +31,9 @@ export async function listUsers(
   if (options.after !== undefined) where.push(gt(users.id, options.after));
   if (options.activeOnly) where.push(isNull(users.deactivatedAt), sql`${users.id} <> ${BOT_USER_ID}`);
   if (options.q) {
-    const pattern = containing(options.q);
-    const match = or(sql`${users.id} LIKE ${pattern} ESCAPE '\\'`, sql`${users.name} LIKE ${pattern} ESCAPE '\\'`);
+    // instr, not LIKE: no wildcards to escape, and no pattern-length limit (D1 refuses long LIKE patterns).
+    const q = options.q.toLowerCase();
+    const match = or(sql`instr(lower(${users.id}), ${q}) > 0`, sql`instr(lower(${users.name}), ${q}) > 0`);
     if (match) where.push(match);
   }
   const rows = await drizzle(db)
