@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { ADAPTERS, newStandardSecret } from "../src/crm/adapters";
 import { clip } from "../src/crm/cards";
-import { constantTimeEqual, sha256, sha256Hex } from "../src/hash";
-import { base64Decode, base64Encode, toHex, utf8 } from "../src/encoding";
+import { constantTimeEqual, sha256, sha256Hex } from "../src/lib/hash";
+import { base64Decode, base64Encode, toHex, utf8 } from "../src/lib/encoding";
 import { hubspotSignatureUri, HUBSPOT_MAX_EVENTS } from "../src/crm/hubspot";
 import { decodeXmlText, SALESFORCE_ACK, salesforceId15, sameSalesforceId } from "../src/crm/salesforce";
 import { signStandardWebhook } from "../src/crm/standard";

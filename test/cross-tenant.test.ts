@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { ADMIN, api, BASE, createGroup, sendHttp, setupTenant, type TestTenant } from "./helpers";
 import { fillPath, routeTable, type RouteSpec } from "./routes";
 import { roomName } from "../src/protocol/ids";
-import { randomHex } from "../src/random";
+import { randomHex } from "../src/lib/random";
 import type { ConversationCreated, EndpointCreated, IntegrationCreated } from "./responses";
 
 /**

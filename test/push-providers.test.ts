@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { apnsProviderToken, clearApnsTokenCache, createApnsProvider } from "../src/push/apns";
 import { clearFcmTokenCache, createFcmProvider, FCM_SCOPE, FCM_TOKEN_URL } from "../src/push/fcm";
 import { compactVerify, decodeJwt, exportPKCS8 } from "jose";
-import { b64urlDecode, b64urlEncode, toHex, utf8, utf8Decode } from "../src/encoding";
+import { b64urlDecode, b64urlEncode, toHex, utf8, utf8Decode } from "../src/lib/encoding";
 import { parseRetryAfter } from "../src/net/retry";
 import { importPkcs8SigningKey } from "../src/push/jwt";
 import { createProviders } from "../src/push/providers";

@@ -1,8 +1,8 @@
 import { sign, verify } from "hono/jwt";
 import { isExternalId } from "../protocol/ids";
-import { b64urlEncode } from "../encoding";
-import { constantTimeEqual, sha256 } from "../hash";
-import { randomBytes } from "../random";
+import { b64urlEncode } from "../lib/encoding";
+import { constantTimeEqual, sha256 } from "../lib/hash";
+import { randomBytes } from "../lib/random";
 
 /** Prefix of tenant api keys, so a key is recognisable in logs and secret scanners. */
 export const API_KEY_PREFIX = "sbk_";

@@ -1,5 +1,5 @@
-import { base64Decode, base64Encode, concatBytes, utf8, utf8Decode } from "../encoding";
-import { randomBytes } from "../random";
+import { base64Decode, base64Encode, concatBytes, utf8, utf8Decode } from "../lib/encoding";
+import { randomBytes } from "../lib/random";
 
 /**
  * Secrets the server must be able to read back (HMAC keys of integrations and outbound endpoints)

@@ -1,7 +1,7 @@
 /** The CRM ingress adapters by integration kind, and secret generation for the `standard` kind. */
 
-import { base64Encode } from "../encoding";
-import { randomBytes } from "../random";
+import { base64Encode } from "../lib/encoding";
+import { randomBytes } from "../lib/random";
 import { hubspotAdapter } from "./hubspot";
 import { salesforceAdapter } from "./salesforce";
 import { slackAdapter } from "./slack";

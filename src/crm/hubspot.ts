@@ -20,8 +20,8 @@
 import { z } from "zod";
 import { describeIssue } from "../domain/kinds";
 import { isExternalId } from "../protocol/ids";
-import { base64Encode, concatBytes, utf8, utf8Decode } from "../encoding";
-import { constantTimeEqual, hmacSha256, sha256Hex } from "../hash";
+import { base64Encode, concatBytes, utf8, utf8Decode } from "../lib/encoding";
+import { constantTimeEqual, hmacSha256, sha256Hex } from "../lib/hash";
 import { CARD_LIMITS, cardProblem, clip, clipUnknown, definedOnly } from "./cards";
 import { JSON_REPLIES } from "./replies";
 import type { CardEvent, CrmAdapter, CrmCard, IngressRequest, ParseResult, VerifyContext, VerifyResult } from "./types";

@@ -15,7 +15,7 @@ import { defaultInboxPeople } from "../storage/users";
 import { tenantDb } from "../storage/shards";
 import { roomStub } from "../objects";
 import { BOT_USER_ID } from "../protocol/ids";
-import { sha256Hex } from "../hash";
+import { sha256Hex } from "../lib/hash";
 
 /** Most people put in an inbox by the default rule. */
 export const INBOX_DEFAULT_MAX = 50;

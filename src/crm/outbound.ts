@@ -14,7 +14,7 @@ import {
 } from "../storage/endpoints";
 import { recordEvents, type TenantEvent } from "../storage/events";
 import { logLine } from "../log";
-import { utf8 } from "../encoding";
+import { utf8 } from "../lib/encoding";
 
 /**
  * Outbound events to a tenant's CRM: one queue message per (endpoint, event), delivered as a

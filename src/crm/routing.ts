@@ -3,7 +3,7 @@ import type { DeliveryRecord, IntegrationRow } from "../storage/integrations";
 import { roomStub } from "../objects";
 import { directConversationId } from "../domain/conversation-ids";
 import { BOT_USER_ID } from "../protocol/ids";
-import { sha256Hex } from "../hash";
+import { sha256Hex } from "../lib/hash";
 import { resolveOwners } from "./owners";
 import { ensureInbox, InboxWithoutPeople, integrationActor } from "./inbox";
 

@@ -20,7 +20,7 @@
 
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { isExternalId } from "../protocol/ids";
-import { utf8Decode } from "../encoding";
+import { utf8Decode } from "../lib/encoding";
 import { CARD_LIMITS, cardProblem, clip, definedOnly, httpUrl } from "./cards";
 import type { CardEvent, CrmAdapter, CrmCard, IngressRequest, ParseResult, VerifyContext, VerifyResult } from "./types";
 

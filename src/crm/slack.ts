@@ -13,8 +13,8 @@
  * dropped too.
  */
 
-import { utf8Decode } from "../encoding";
-import { sha256Hex } from "../hash";
+import { utf8Decode } from "../lib/encoding";
+import { sha256Hex } from "../lib/hash";
 import { CARD_LIMITS, cardProblem, clip } from "./cards";
 import type { CrmAdapter, CrmCard, IngressRequest, ParseResult, RejectionStatus, VerifyResult } from "./types";
 

@@ -6,8 +6,8 @@
 
 import { z } from "zod";
 import { describeIssue } from "../domain/kinds";
-import { base64Decode, base64Encode, concatBytes, utf8, utf8Decode } from "../encoding";
-import { constantTimeEqual, hmacSha256 } from "../hash";
+import { base64Decode, base64Encode, concatBytes, utf8, utf8Decode } from "../lib/encoding";
+import { constantTimeEqual, hmacSha256 } from "../lib/hash";
 import { CARD_LIMITS, cardProblem, clip, definedOnly, httpUrl } from "./cards";
 import { JSON_REPLIES } from "./replies";
 import type { CardEvent, CrmAdapter, CrmCard, IngressRequest, ParseResult, VerifyContext, VerifyResult } from "./types";

@@ -1,5 +1,5 @@
-import { sha256Hex } from "../hash";
-import { randomHex } from "../random";
+import { sha256Hex } from "../lib/hash";
+import { randomHex } from "../lib/random";
 
 /**
  * Conversation ids. A direct conversation's id is derived from the tenant and the (unordered) pair,

@@ -6,7 +6,7 @@ import { ApiError } from "./errors";
 import { audit } from "./audit";
 import { NewApiKey, newKeyOptions } from "./tenants";
 import { newApiKey } from "../auth/credentials";
-import { sha256Hex } from "../hash";
+import { sha256Hex } from "../lib/hash";
 import { addApiKey, listApiKeys, revokeApiKey } from "../storage/api-keys";
 
 /** Most keys a tenant may hold at once (rotation needs two; a few more for separate systems). */

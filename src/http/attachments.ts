@@ -11,8 +11,8 @@ import type { ConversationRoomRpc as RoomRpc } from "../objects";
 import { roomStub } from "../objects";
 import { isConversationId } from "../protocol/ids";
 import type { AttachmentRecord } from "../domain/model";
-import { b64urlEncode, base64Decode, utf8, utf8Decode } from "../encoding";
-import { constantTimeEqual, hmacSha256 } from "../hash";
+import { b64urlEncode, base64Decode, utf8, utf8Decode } from "../lib/encoding";
+import { constantTimeEqual, hmacSha256 } from "../lib/hash";
 import { addUsage, adjustLevel, levelOf, quotasOf } from "../storage/usage";
 import { tenantDb } from "../storage/shards";
 

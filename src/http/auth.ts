@@ -2,7 +2,7 @@ import { createMiddleware } from "hono/factory";
 import type { AppContext, AppEnv, Principal, PrincipalKind } from "./context";
 import { ApiError } from "./errors";
 import { API_KEY_PREFIX, secretsEqual, verifyUserToken } from "../auth/credentials";
-import { sha256Hex } from "../hash";
+import { sha256Hex } from "../lib/hash";
 import { apiKeyByHash } from "../storage/api-keys";
 import { statusExceptions, userStatus, type UserStatus } from "../storage/user-admin";
 import { tenantDb } from "../storage/shards";

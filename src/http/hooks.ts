@@ -8,7 +8,7 @@ import { deliverCards, type DeliveryResult } from "../crm/routing";
 import { claimDeliveries, completeDeliveries, integrationById, releaseDeliveries } from "../storage/integrations";
 import { unseal } from "../auth/sealing";
 import { secretsEqual } from "../auth/credentials";
-import { sha256Hex } from "../hash";
+import { sha256Hex } from "../lib/hash";
 import type { IntegrationRow } from "../storage/integrations";
 import { recordEvents } from "../storage/events";
 import { addUsage } from "../storage/usage";

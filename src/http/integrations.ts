@@ -9,8 +9,8 @@ import { audit } from "./audit";
 import { INTEGRATION_KINDS, type IntegrationKind } from "../crm/types";
 import { newStandardSecret } from "../crm/adapters";
 import { seal } from "../auth/sealing";
-import { sha256Hex } from "../hash";
-import { randomHex } from "../random";
+import { sha256Hex } from "../lib/hash";
+import { randomHex } from "../lib/random";
 import {
   deleteIntegration,
   deliveriesOf,

@@ -8,7 +8,7 @@ import { ApiError } from "./errors";
 import { TenantId } from "../protocol/ids";
 import { LIMITS } from "../protocol/limits";
 import { newApiKey } from "../auth/credentials";
-import { sha256Hex } from "../hash";
+import { sha256Hex } from "../lib/hash";
 import { createTenant, getTenant } from "../storage/tenants";
 import { addApiKey } from "../storage/api-keys";
 import { audit } from "./audit";

@@ -7,7 +7,7 @@ import { ApiError } from "./errors";
 import { audit } from "./audit";
 import { newStandardSecret } from "../crm/adapters";
 import { seal } from "../auth/sealing";
-import { randomHex } from "../random";
+import { randomHex } from "../lib/random";
 import { checkOutboundUrl } from "../net/url-safety";
 import { ConversationId } from "../protocol/ids";
 import { deleteEndpoint, endpointDeliveriesOf, endpointsOf, insertEndpoint, OUTBOUND_EVENT_TYPES, type EndpointRow } from "../storage/endpoints";

@@ -1,7 +1,7 @@
 /** What the providers put in a push: text cut to the services' limits, and short stable ids. */
 
-import { b64urlEncode, utf8 } from "../encoding";
-import { sha256 } from "../hash";
+import { b64urlEncode, utf8 } from "../lib/encoding";
+import { sha256 } from "../lib/hash";
 
 /** Cut `text` to at most `maxChars` code points, never splitting a surrogate pair, marking the cut with "…". */
 export function truncateText(text: string, maxChars: number): string {

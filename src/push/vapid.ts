@@ -1,7 +1,7 @@
 /** VAPID (RFC 8292): the ES256 JWT that identifies this application server to Web Push services. */
 
 import { importJWK } from "jose";
-import { b64urlDecode, b64urlEncode } from "../encoding";
+import { b64urlDecode, b64urlEncode } from "../lib/encoding";
 import { signJwt } from "./jwt";
 
 /** The operator's VAPID key pair (base64url: 65-byte uncompressed point, 32-byte scalar) and contact. */

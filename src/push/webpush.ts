@@ -5,10 +5,10 @@
 
 import type { PushDeps, PushNotification, PushProvider, WebPushSubscription } from "./types";
 import { definePushProvider, retryOutcome } from "./provider";
-import { b64urlDecode, b64urlEncode, base64Decode, concatBytes, utf8 } from "../encoding";
+import { b64urlDecode, b64urlEncode, base64Decode, concatBytes, utf8 } from "../lib/encoding";
 import { fitToBytes, sha256B64url, truncateText } from "./payload";
-import { hmacSha256 } from "../hash";
-import { randomBytes } from "../random";
+import { hmacSha256 } from "../lib/hash";
+import { randomBytes } from "../lib/random";
 import { fetchErrorReason } from "../net/retry";
 import { discardBody } from "../net/responses";
 import { checkOutboundUrl } from "../net/url-safety";

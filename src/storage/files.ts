@@ -1,4 +1,4 @@
-import { randomHex } from "../random";
+import { randomHex } from "../lib/random";
 
 /** Where an attachment's bytes live in R2: under its tenant and conversation, so keys never collide across tenants. */
 export function attachmentKey(tenantId: string, conversationId: string, attachmentId: string): string {
