@@ -12,7 +12,7 @@ import { PORT_HINT, snapshot, startStack } from "./bench/stack.mjs";
 import { assertPortFree, ensureDevVars } from "./lib/stack.mjs";
 import { runLoad } from "./bench/load.mjs";
 import { probeRoundTrips } from "./bench/probe.mjs";
-import { startPushReceiver } from "./bench/presence.mjs";
+import { startPushReceiver } from "./bench/push-gateway.mjs";
 import { presenceTable, presenceVerdicts, printProfile, runPresenceOne } from "./bench/presence-run.mjs";
 import { connectProfiler } from "./bench/profile.mjs";
 import { cpuSeconds, machineBusySeconds, machineInfo } from "./lib/proc.mjs";
