@@ -88,31 +88,47 @@ export async function pool(items, limit, fn) {
   return results;
 }
 
+/** A fresh tenant: `operator` (the admin token) creates it, `api` speaks with its key. */
+export async function createTenant(base, adminToken, tenantId) {
+  const operator = new Api(base, adminToken);
+  const { apiKey } = await operator.call("POST", "/v1/tenants", { id: tenantId, name: `Bench ${tenantId}` }, { paced: false });
+  return { operator, api: new Api(base, apiKey) };
+}
+
+/** Create every user of `ids` with a 6-hour token: a Map of id to token. */
+export async function createUsers(api, ids, concurrency) {
+  const tokens = await pool(ids, concurrency, async (id) => {
+    await api.call("PUT", `/v1/users/${id}`, { name: `Bench user ${id}` });
+    return (await api.call("POST", `/v1/users/${id}/tokens`, { ttlSeconds: 6 * 3600 })).token;
+  });
+  return new Map(ids.map((id, i) => [id, tokens[i]]));
+}
+
+/** A group owned by the tenant's bot: created with the first 199 `members`, the rest added 200 at a time. */
+export async function createGroup(api, name, members) {
+  const group = await api.call("POST", "/v1/conversations", { type: "group", name, members: members.slice(0, 199) });
+  for (let i = 199; i < members.length; i += 200) {
+    await api.call("POST", `/v1/conversations/${group.id}/members`, { userIds: members.slice(i, i + 200) });
+  }
+  return group;
+}
+
 /**
  * A fresh tenant with `rooms` groups of `clientsPerRoom` distinct users each, owned by the tenant's bot.
  * Returns { tenantId, api (tenant key client), rooms: [{ id, users: [{ id, token }] }] }.
  */
 export async function seedTenant({ base, adminToken, tenantId, rooms, clientsPerRoom, concurrency = 12 }) {
   if (clientsPerRoom > 999) throw new Error("a group holds at most 1000 members (the bot included): use --clients <= 999");
-  const operator = new Api(base, adminToken);
-  const { apiKey } = await operator.call("POST", "/v1/tenants", { id: tenantId, name: `Bench ${tenantId}` }, { paced: false });
-  const api = new Api(base, apiKey);
+  const { api } = await createTenant(base, adminToken, tenantId);
   const users = [];
   for (let r = 0; r < rooms; r++) for (let i = 0; i < clientsPerRoom; i++) users.push(`u${r}-${i}`);
-  const tokens = await pool(users, concurrency, async (id) => {
-    await api.call("PUT", `/v1/users/${id}`, { name: `Bench user ${id}` });
-    return (await api.call("POST", `/v1/users/${id}/tokens`, { ttlSeconds: 6 * 3600 })).token;
-  });
-  const byId = new Map(users.map((id, i) => [id, tokens[i]]));
+  const byId = await createUsers(api, users, concurrency);
   const roomList = await pool(
     Array.from({ length: rooms }, (_, r) => r),
     concurrency,
     async (r) => {
       const members = Array.from({ length: clientsPerRoom }, (_, i) => `u${r}-${i}`);
-      const group = await api.call("POST", "/v1/conversations", { type: "group", name: `bench ${tenantId} ${r}`, members: members.slice(0, 199) });
-      for (let i = 199; i < members.length; i += 200) {
-        await api.call("POST", `/v1/conversations/${group.id}/members`, { userIds: members.slice(i, i + 200) });
-      }
+      const group = await createGroup(api, `bench ${tenantId} ${r}`, members);
       return { id: group.id, users: members.map((id) => ({ id, token: byId.get(id) })) };
     },
   );

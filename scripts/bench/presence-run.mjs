@@ -1,7 +1,8 @@
 // Scenario P (device channels, notify frames, webhook pushes) as `npm run bench` runs and prints it; the
-// load itself is in presence.mjs.
+// load itself is in presence.mjs, the seeding in presence-seed.mjs.
 import { performance } from "node:perf_hooks";
-import { runPresence, seedPresence } from "./presence.mjs";
+import { runPresence } from "./presence.mjs";
+import { seedPresence } from "./presence-seed.mjs";
 import { fmt, mib, table } from "./stats.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

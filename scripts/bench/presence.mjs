@@ -2,127 +2,19 @@
 // channel (`GET /v1/ws`), a few more users who stay offline with a `webhook` push device, and groups of
 // online + offline members. Messages go to the groups over a conversation WebSocket; the load generator
 // times every `notify` frame on every online member's channel, and a local HTTP receiver (the webhook
-// "push gateway") counts every push the queue consumer delivers, per (user, device, conversation, seq).
-// Every timestamp is performance.now() of this process, so send and receive times share one clock.
-import WebSocket from "ws";
-import { createServer } from "node:http";
+// "push gateway", push-gateway.mjs) counts every push the queue consumer delivers, per (user, device,
+// conversation, seq). Every timestamp is performance.now() of this process, so send and receive times share
+// one clock. Seeding is in presence-seed.mjs, the verdict in presence-verdict.mjs.
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
-import { Api, pool } from "./api.mjs";
+import { pool } from "./api.mjs";
 import { Samples } from "./stats.mjs";
 import { machineBusySeconds } from "../lib/proc.mjs";
 import { closeAll, openReady, withRetries } from "./sockets.mjs";
+import { collectPushes } from "./push-gateway.mjs";
+import { openSenders } from "./presence-senders.mjs";
+import { expectations, judgeNotifies, judgePushes, pushTimeline } from "./presence-verdict.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-// ---------- the push gateway ----------
-
-/**
- * A webhook push gateway on a free loopback port. Every POST to /push/<user> is handed to `sink` (set per
- * run) with its arrival time; it always answers 204 at once, so the consumer never has a reason to retry.
- */
-export async function startPushReceiver() {
-  const receiver = {
-    port: 0,
-    sink: null,
-    /** POSTs that arrived while no run was listening, or that were not a push body. */
-    stray: 0,
-    malformed: 0,
-  };
-  const server = createServer({ keepAlive: true }, (req, res) => {
-    const chunks = [];
-    req.on("data", (c) => chunks.push(c));
-    req.on("end", () => {
-      const at = performance.now();
-      res.writeHead(204).end();
-      let body;
-      try {
-        body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
-      } catch {
-        receiver.malformed++;
-        return;
-      }
-      const m = /^\/push\/([^/?]+)/.exec(req.url ?? "");
-      const push = { at, method: req.method, pathUser: m ? decodeURIComponent(m[1]) : null, body };
-      if (receiver.sink) receiver.sink(push);
-      else receiver.stray++;
-    });
-  });
-  server.keepAliveTimeout = 60_000;
-  await new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", resolve);
-  });
-  receiver.port = server.address().port;
-  receiver.close = () =>
-    new Promise((resolve) => {
-      server.closeAllConnections?.();
-      server.close(() => resolve());
-    });
-  return receiver;
-}
-
-// ---------- seeding ----------
-
-/**
- * A fresh tenant for scenario P:
- *  - `channels` online users c0…, each of which will hold one device channel;
- *  - `offline` users o0…, each with one `webhook` push device (p-o<j>) and never a channel;
- *  - `pushOnline` of the online users also register a webhook device (p-c<i>): they must get no push;
- *  - `groups` groups created by the tenant key (so `bot` is owner and member), each with `onlinePerGroup`
- *    online users (consecutive slices of c0…, wrapping) plus every offline user.
- */
-export async function seedPresence({ base, adminToken, tenantId, channels, offline, groups, onlinePerGroup, pushOnline, receiverPort, concurrency = 12 }) {
-  if (onlinePerGroup + offline > 999) throw new Error("a group holds at most 1000 members (the bot included)");
-  const operator = new Api(base, adminToken);
-  const { apiKey } = await operator.call("POST", "/v1/tenants", { id: tenantId, name: `Bench ${tenantId}` }, { paced: false });
-  const api = new Api(base, apiKey);
-  const onlineIds = Array.from({ length: channels }, (_, i) => `c${i}`);
-  const offlineIds = Array.from({ length: offline }, (_, j) => `o${j}`);
-  const all = [...onlineIds, ...offlineIds];
-  const tokens = await pool(all, concurrency, async (id) => {
-    await api.call("PUT", `/v1/users/${id}`, { name: `Bench user ${id}` });
-    return (await api.call("POST", `/v1/users/${id}/tokens`, { ttlSeconds: 6 * 3600 })).token;
-  });
-  const tokenOf = new Map(all.map((id, i) => [id, tokens[i]]));
-
-  // Push devices: every offline user, and a spread of online users (who must not get any push).
-  const step = pushOnline > 0 ? Math.max(1, Math.floor(channels / pushOnline)) : 0;
-  const onlineWithPush = pushOnline > 0 ? Array.from({ length: Math.min(pushOnline, channels) }, (_, k) => onlineIds[k * step]) : [];
-  const pushUsers = [...offlineIds, ...onlineWithPush];
-  await pool(pushUsers, concurrency, async (id) => {
-    await api.call(
-      "POST",
-      "/v1/devices",
-      { id: `p-${id}`, platform: "webhook", endpoint: `http://127.0.0.1:${receiverPort}/push/${encodeURIComponent(id)}` },
-      { token: tokenOf.get(id) },
-    );
-  });
-
-  const groupList = await pool(
-    Array.from({ length: groups }, (_, g) => g),
-    concurrency,
-    async (g) => {
-      const online = Array.from({ length: Math.min(onlinePerGroup, channels) }, (_, k) => onlineIds[(g * onlinePerGroup + k) % channels]);
-      const members = [...online, ...offlineIds];
-      const created = await api.call("POST", "/v1/conversations", { type: "group", name: `bench ${tenantId} presence ${g}`, members: members.slice(0, 199) });
-      for (let i = 199; i < members.length; i += 200) {
-        await api.call("POST", `/v1/conversations/${created.id}/members`, { userIds: members.slice(i, i + 200) });
-      }
-      return { id: created.id, idx: g, online, offline: offlineIds, sender: online[0] };
-    },
-  );
-  return {
-    tenantId,
-    api,
-    tokenOf,
-    onlineIds,
-    offlineIds,
-    onlineWithPush,
-    groups: groupList,
-    requests: api.requests + operator.requests,
-    throttled: api.throttled,
-  };
-}
 
 // ---------- the run ----------
 
@@ -155,36 +47,10 @@ export async function runPresence(o) {
   const wsBase = o.base.replace(/^http/, "ws");
   const errors = {};
   const countError = (code) => (errors[code] = (errors[code] ?? 0) + 1);
-  const groupOf = new Map(seeded.groups.map((g) => [g.id, g]));
   const offlineSet = new Set(seeded.offlineIds);
-  const pushDeviceOf = new Map([...seeded.offlineIds, ...seeded.onlineWithPush].map((u) => [u, `p-${u}`]));
 
   // ---- receive pushes (this run's tenant only) ----
-  const pushes = new Map(); // user|device|conv|seq -> { n, at }
-  let pushBad = 0;
-  let pushForeign = 0;
-  let pushTotal = 0;
-  let lastPushAt = 0;
-  const pushArrivals = []; // arrival times of this tenant's pushes, for the per-second timeline
-  const badges = [];
-  receiver.sink = (p) => {
-    const b = p.body ?? {};
-    if (b.tenantId !== seeded.tenantId) {
-      pushForeign++;
-      return;
-    }
-    pushTotal++;
-    lastPushAt = p.at;
-    pushArrivals.push(p.at);
-    if (p.method !== "POST" || p.pathUser !== b.userId || pushDeviceOf.get(b.userId) !== b.deviceId || typeof b.seq !== "number" || !groupOf.has(b.conversationId)) {
-      pushBad++;
-    }
-    const key = `${b.userId}|${b.deviceId}|${b.conversationId}|${b.seq}`;
-    const e = pushes.get(key);
-    if (e) e.n++;
-    else pushes.set(key, { n: 1, at: p.at });
-    badges.push({ user: b.userId, conv: b.conversationId, seq: b.seq, badge: b.badge });
-  };
+  const got = collectPushes(receiver, seeded);
 
   // ---- device channels ----
   const notifies = new Map(); // user|conv|seq -> { n, at }
@@ -285,45 +151,9 @@ export async function runPresence(o) {
   phase = "load";
 
   // ---- one sender socket per group (a conversation WebSocket of the group's first online member) ----
-  const pending = new Map(); // clientId -> message
+  const acks = { pending: new Map(), bySeq: new Map(), lastAt: 0 }; // pending: clientId -> message; bySeq: conv|seq -> message
   const sentList = [];
-  const bySeq = new Map(); // conv|seq -> message
-  let lastAckAt = 0;
-  const senders = await Promise.all(
-    seeded.groups.map(
-      (g) =>
-        new Promise((resolve, reject) => {
-          const url = `${wsBase}/v1/conversations/${g.id}/ws?token=${encodeURIComponent(seeded.tokenOf.get(g.sender))}&after=0&device=send-${g.idx}`;
-          const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: 30_000 });
-          const s = { g, ws, ready: false, closing: false };
-          ws.on("error", (err) => (s.ready ? countError("sender_socket_error") : reject(err)));
-          ws.on("unexpected-response", (_req, res) => reject(new Error(`sender socket of ${g.id}: HTTP ${res.statusCode}`)));
-          ws.on("close", () => {
-            if (s.ready && !s.closing) countError("sender_socket_closed");
-          });
-          ws.on("message", (data) => {
-            const now = performance.now();
-            const frame = JSON.parse(data);
-            if (frame.type === "ready") {
-              s.ready = true;
-              return resolve(s);
-            }
-            if (frame.type === "ack") {
-              const m = pending.get(frame.clientId);
-              if (!m) return countError("unexpected_ack");
-              pending.delete(frame.clientId);
-              m.seq = frame.seq;
-              m.ackAt = now;
-              lastAckAt = now;
-              bySeq.set(`${g.id}|${frame.seq}`, m);
-            } else if (frame.type === "error") {
-              countError(`send_${frame.code ?? "error"}`);
-              if (frame.clientId !== undefined) pending.delete(frame.clientId);
-            }
-          });
-        }),
-    ),
-  );
+  const senders = await openSenders(wsBase, seeded, acks, countError);
 
   // ---- send: `rate` messages per second per group, groups staggered evenly ----
   await sleep(300);
@@ -346,7 +176,7 @@ export async function runPresence(o) {
         while (p.next <= now && p.next < tEnd) {
           const clientId = `${o.tag}.${p.s.g.idx}.${p.k++}`;
           const m = { clientId, group: p.s.g, sentAt: performance.now(), seq: null, ackAt: null };
-          pending.set(clientId, m);
+          acks.pending.set(clientId, m);
           sentList.push(m);
           p.s.ws.send(`{"type":"send","clientId":"${clientId}","kind":"text","body":{"text":"${text}"}}`);
           p.next += interval;
@@ -362,16 +192,11 @@ export async function runPresence(o) {
   // ---- expected notify frames and pushes, once every send is acked ----
   const drainDeadline = loadEnd + o.drain * 1000;
   const lateDeadline = drainDeadline + o.late * 1000;
-  while (pending.size > 0 && performance.now() < lateDeadline) await sleep(5);
-  const unacked = pending.size;
+  while (acks.pending.size > 0 && performance.now() < lateDeadline) await sleep(5);
+  const unacked = acks.pending.size;
   if (unacked) errors.no_ack = unacked;
   const acked = sentList.filter((m) => m.seq !== null);
-  const expectedNotify = [];
-  const expectedPush = [];
-  for (const m of acked) {
-    for (const u of m.group.online) if (u !== m.group.sender) expectedNotify.push({ key: `${u}|${m.group.id}|${m.seq}`, m });
-    for (const u of m.group.offline) if (u !== m.group.sender) expectedPush.push({ key: `${u}|p-${u}|${m.group.id}|${m.seq}`, m, user: u });
-  }
+  const { expectedNotify, expectedPush } = expectations(acked);
   const notifiesIn = () => expectedNotify.every((e) => notifies.has(e.key));
   let notifyAtDrain = null;
   while (performance.now() < lateDeadline) {
@@ -396,11 +221,11 @@ export async function runPresence(o) {
   for (const m of acked) if (m.seq > (newestOfGroup.get(m.group) ?? 0)) newestOfGroup.set(m.group, m.seq);
   const newestKeys = expectedPush.filter((e) => e.m.seq === newestOfGroup.get(e.m.group)).map((e) => e.key);
   while (performance.now() < pushDeadline) {
-    if (expectedPush.every((e) => pushes.has(e.key))) {
+    if (expectedPush.every((e) => got.pushes.has(e.key))) {
       pushesComplete = true;
       break;
     }
-    if (newestKeys.every((k) => pushes.has(k)) && performance.now() - lastPushAt > 3_000) break;
+    if (newestKeys.every((k) => got.pushes.has(k)) && performance.now() - got.lastAt > 3_000) break;
     await sleep(50);
   }
   const pushesInAt = performance.now();
@@ -412,79 +237,10 @@ export async function runPresence(o) {
   // ---- close ----
   await closeAll([...channels, ...senders]);
 
-  // ---- verdict: notify frames ----
-  const notifyLat = new Samples();
-  const lastRecipient = new Map(); // message -> latest notify latency
-  let notifyMissing = 0;
-  let notifyDup = 0;
-  let notifyWrongSender = 0;
-  const expectedKeys = new Set();
-  for (const e of expectedNotify) {
-    expectedKeys.add(e.key);
-    const got = notifies.get(e.key);
-    if (!got) {
-      notifyMissing++;
-      continue;
-    }
-    if (got.n > 1) notifyDup += got.n - 1;
-    if (got.sender !== e.m.group.sender || got.muted !== false) notifyWrongSender++;
-    const ms = got.at - e.m.sentAt;
-    notifyLat.push(ms);
-    if (!(lastRecipient.get(e.m) >= ms)) lastRecipient.set(e.m, ms);
-  }
-  // Frames nobody should have got: the sender's own, another group's, or for a seq this run did not send.
-  let notifyUnexpected = 0;
-  let notifyToSender = 0;
-  for (const [key, got] of notifies) {
-    if (expectedKeys.has(key)) continue;
-    const [user, conv, seq] = key.split("|");
-    const m = bySeq.get(`${conv}|${seq}`);
-    if (m && m.group.sender === user) notifyToSender += got.n;
-    else notifyUnexpected += got.n;
-  }
-  const fanout = new Samples();
-  for (const ms of lastRecipient.values()) fanout.push(ms);
-
-  // ---- verdict: pushes ----
-  const pushLat = new Samples();
-  let pushMissing = 0;
-  let pushMissingCovered = 0; // missing, but a later seq of the same conversation reached that device (a coalesced hand-over?)
-  let pushDup = 0;
-  const pushExpectedKeys = new Set();
-  const newestPushed = new Map(); // user|conv -> highest seq pushed
-  for (const [key] of pushes) {
-    const [user, , conv, seq] = key.split("|");
-    const k = `${user}|${conv}`;
-    newestPushed.set(k, Math.max(newestPushed.get(k) ?? 0, Number(seq)));
-  }
-  for (const e of expectedPush) {
-    pushExpectedKeys.add(e.key);
-    const got = pushes.get(e.key);
-    if (!got) {
-      pushMissing++;
-      if ((newestPushed.get(`${e.user}|${e.m.group.id}`) ?? 0) > e.m.seq) pushMissingCovered++;
-      continue;
-    }
-    if (got.n > 1) pushDup += got.n - 1;
-    pushLat.push(got.at - e.m.sentAt);
-  }
-  let pushToOnline = 0;
-  let pushUnexpected = 0;
-  for (const [key, got] of pushes) {
-    if (pushExpectedKeys.has(key)) continue;
-    const user = key.split("|")[0];
-    if (!offlineSet.has(user)) pushToOnline += got.n;
-    else pushUnexpected += got.n;
-  }
-
-  // Per second of the run: messages sent, pushes they should cause, pushes that arrived.
-  const timeline = [];
-  const slot = (t) => Math.max(0, Math.floor((t - t0) / 1000));
-  const at = (i) => (timeline[i] ??= { second: i, sent: 0, pushesDue: 0, pushesArrived: 0 });
-  for (const m of sentList) at(slot(m.sentAt)).sent++;
-  for (const e of expectedPush) at(slot(e.m.sentAt)).pushesDue++;
-  for (const t of pushArrivals) at(slot(t)).pushesArrived++;
-  for (let i = 0; i < timeline.length; i++) at(i);
+  // ---- verdict ----
+  const notified = judgeNotifies(expectedNotify, notifies, acks.bySeq);
+  const pushed = judgePushes(expectedPush, got.pushes, offlineSet);
+  const timeline = pushTimeline(t0, sentList, expectedPush, got.arrivals);
 
   const ackLat = new Samples();
   for (const m of acked) ackLat.push(m.ackAt - m.sentAt);
@@ -511,37 +267,37 @@ export async function runPresence(o) {
       unacked,
       sentPerSecond: sentList.length / wall,
       ackLatencyMs: ackLat.summary(),
-      lastAckAfterLoadMs: lastAckAt ? lastAckAt - loadEnd : null,
+      lastAckAfterLoadMs: acks.lastAt ? acks.lastAt - loadEnd : null,
     },
     notify: {
       expected: expectedNotify.length,
       frames: notifyFrames,
       framesPerSecond: notifyFrames / Math.max(wall, ((lastNotifyAt || loadEnd) - t0) / 1000),
-      latencyMs: notifyLat.summary(),
-      lastRecipientMs: fanout.summary(),
-      missing: notifyMissing,
-      duplicated: notifyDup,
+      latencyMs: notified.latency.summary(),
+      lastRecipientMs: notified.fanout.summary(),
+      missing: notified.missing,
+      duplicated: notified.duplicated,
       late: notifyAtDrain === null ? 0 : notifyFrames - notifyAtDrain,
-      toSender: notifyToSender,
-      unexpected: notifyUnexpected,
-      wrongFields: notifyWrongSender,
+      toSender: notified.toSender,
+      unexpected: notified.unexpected,
+      wrongFields: notified.wrongFields,
       drainSeconds: (notifyDrainedAt - loadEnd) / 1000,
     },
     push: {
       expected: expectedPush.length,
-      received: pushTotal,
+      received: got.total,
       complete: pushesComplete,
-      latencyMs: pushLat.summary(),
-      lastArrivalAfterLoadMs: lastPushAt ? lastPushAt - loadEnd : null,
+      latencyMs: pushed.latency.summary(),
+      lastArrivalAfterLoadMs: got.lastAt ? got.lastAt - loadEnd : null,
       allInAfterLoadMs: pushesComplete ? pushesInAt - loadEnd : null,
-      missing: pushMissing,
-      missingButLaterSeqPushed: pushMissingCovered,
-      duplicated: pushDup,
-      toOnlineDevices: pushToOnline,
-      unexpected: pushUnexpected,
-      malformed: pushBad,
-      otherTenants: pushForeign,
-      badgeSamples: badges.slice(0, 5),
+      missing: pushed.missing,
+      missingButLaterSeqPushed: pushed.missingCovered,
+      duplicated: pushed.duplicated,
+      toOnlineDevices: pushed.toOnline,
+      unexpected: pushed.unexpected,
+      malformed: got.bad,
+      otherTenants: got.foreign,
+      badgeSamples: got.badges.slice(0, 5),
       timeline,
     },
     presenceFramesDuringLoad: presenceByPhase.load,
