@@ -28,7 +28,9 @@ export function snapshot(dir, ref) {
   copyFileSync(join(HERE, "entry.ts"), join(app, "bench-entry.ts"));
   const toml = readFileSync(join(app, "wrangler.toml"), "utf8");
   if (!/^main\s*=.*$/m.test(toml)) throw new Error("wrangler.toml has no main = line");
-  writeFileSync(join(app, "wrangler.toml"), toml.replace(/^main\s*=.*$/m, 'main = "bench-entry.ts"'));
+  // The bench entry answers every path itself (its /__bench routes included): no web app assets in front of it.
+  const config = toml.replace(/^main\s*=.*$/m, 'main = "bench-entry.ts"').replace(/^\[assets\]\n(?:(?!\[)[^\n]*\n?)*/m, "");
+  writeFileSync(join(app, "wrangler.toml"), config);
   return { app, rev, dirty, vars: parseDevVars(varsText) };
 }
 

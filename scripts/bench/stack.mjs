@@ -1,7 +1,7 @@
 // The local edge stack for the benchmark: secrets, D1 migrations and `wrangler dev` on a port of our own,
 // with state in a directory of our own, so a stack someone else runs in this checkout is left alone.
 import { spawnSync } from "node:child_process";
-import { copyFileSync, createWriteStream, existsSync, rmSync } from "node:fs";
+import { copyFileSync, createWriteStream, existsSync, mkdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { assertPortFree, copyProject, migrate, startWranglerDev } from "../lib/stack.mjs";
 
@@ -19,6 +19,8 @@ export function snapshot({ dir, ref, patch }) {
     if (applied.status !== 0) throw new Error(`patch ${patch} did not apply:\n${applied.stdout}${applied.stderr}`);
   }
   copyFileSync(".dev.vars", join(dir, ".dev.vars"));
+  // The runtime wants the web app's asset directory to exist; the benchmark never loads the app.
+  mkdirSync(join(dir, "web", "dist"), { recursive: true });
   const source = (ref ? `git ${ref} (${rev})` : `working tree at ${rev}${dirty ? " + uncommitted changes" : ""}`) + (patch ? ` + patch ${patch}` : "");
   return { dir, rev, dirty, source };
 }
