@@ -99,9 +99,11 @@ export function switchboardTarget(stack, { adminToken, runId, via, base, drain, 
 }
 
 /**
- * How long after the last ack D1 had every message: the conversation rows (`lastSeq` in the list), then
- * search (the newest hit of this run's marker word in each conversation). Search is polled once the rows
- * are in, so its figure is the later of the two.
+ * How long after the last ack D1 had every message: the conversation rows (`lastSeq` in the list), and
+ * search (the newest hit of this run's marker word in each conversation). Both are polled from the last
+ * ack on, side by side: search in rounds over the conversations it has not found yet (10 requests in
+ * flight), so a conversation counts as caught up when the answer that found its last message arrived (an
+ * upper bound, by at most one round over the conversations still missing).
  */
 async function catchUp(api, { rooms, lastAckAt }, { drain, late, marker }) {
   const want = new Map(rooms.map((r) => [r.id, r.maxAcked]));
@@ -109,28 +111,26 @@ async function catchUp(api, { rooms, lastAckAt }, { drain, late, marker }) {
   let polls = 0;
   let mirrorMs = null;
   let behind = want.size;
-  while (performance.now() < deadline) {
-    const { conversations } = await api.call("GET", "/v1/conversations?limit=500");
-    polls++;
-    const now = performance.now();
-    const lastSeq = new Map(conversations.map((c) => [c.id, c.lastSeq]));
-    behind = [...want].filter(([id, seq]) => (lastSeq.get(id) ?? -1) < seq).length;
-    if (behind === 0) {
-      mirrorMs = now - lastAckAt;
-      break;
+  const mirror = (async () => {
+    while (performance.now() < deadline) {
+      const { conversations } = await api.call("GET", "/v1/conversations?limit=500");
+      polls++;
+      const now = performance.now();
+      const lastSeq = new Map(conversations.map((c) => [c.id, c.lastSeq]));
+      behind = [...want].filter(([id, seq]) => (lastSeq.get(id) ?? -1) < seq).length;
+      if (behind === 0) {
+        mirrorMs = now - lastAckAt;
+        return;
+      }
+      await sleep(20);
     }
-    await sleep(20);
-  }
-  if (mirrorMs === null) return { caughtUp: false, sinceLastAckMs: null, searchMs: null, polls, behind };
-  // Each room is polled on its own (10 requests in flight), so the figure does not include a full round
-  // over all rooms: a room counts as caught up when the answer that found its last message arrived (an
-  // upper bound, by at most one request's time).
-  let searchMs = null;
+  })();
   const waiting = new Set(want.keys());
-  if (marker) {
-    let latest = 0;
-    await pool([...want.keys()], 10, async (id) => {
-      while (performance.now() < deadline) {
+  let latest = 0;
+  const search = (async () => {
+    if (!marker) return;
+    while (waiting.size > 0 && performance.now() < deadline) {
+      await pool([...waiting], 10, async (id) => {
         // A capped page (the window of matches ran out before a hit) continues at its cursor, as a client would.
         let res = await api.call("GET", `/v1/search/messages?q=${marker}&conversationId=${id}&limit=1`);
         polls++;
@@ -141,12 +141,13 @@ async function catchUp(api, { rooms, lastAckAt }, { drain, late, marker }) {
         if ((res.hits[0]?.message.seq ?? -1) >= want.get(id)) {
           waiting.delete(id);
           latest = Math.max(latest, performance.now());
-          return;
         }
-        await sleep(20);
-      }
-    });
-    if (waiting.size === 0) searchMs = Math.max(mirrorMs, latest - lastAckAt);
-  }
+      });
+      if (waiting.size > 0) await sleep(20);
+    }
+  })();
+  await Promise.all([mirror, search]);
+  if (mirrorMs === null) return { caughtUp: false, sinceLastAckMs: null, searchMs: null, polls, behind };
+  const searchMs = marker && waiting.size === 0 ? Math.max(mirrorMs, latest - lastAckAt) : null;
   return { caughtUp: true, sinceLastAckMs: mirrorMs, searchMs, searchBehind: waiting.size, polls };
 }
