@@ -1,12 +1,11 @@
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { api, createGroup, expectError, setupTenant, type TestTenant } from "./helpers";
-import { signStandardWebhook } from "../src/crm/standard";
+import { lead, signedDelivery } from "./crm-fixtures";
 import { inboxConversationId } from "../src/crm/inbox";
 import { DELIVERY_CLAIM_LEASE_MS } from "../src/storage/integrations";
 import type { IntegrationCreated, IntegrationDeliveries, MessagesPage } from "./responses";
 
-const enc = new TextEncoder();
 type Msg = { seq: number; kind: string; sender: string; body: Record<string, unknown> };
 const messagesOf = async (token: string, id: string) => (await api<MessagesPage>("GET", `/v1/conversations/${id}/messages`, { token })).body.messages as Msg[];
 const cardsOf = async (token: string, id: string) => (await messagesOf(token, id)).filter((m) => m.kind === "crm");
@@ -17,22 +16,6 @@ async function integration(t: TestTenant, body: Record<string, unknown>) {
   return res.body as { id: string; url: string; secret: string };
 }
 
-/** A signed Standard Webhooks request, built once so that it can be sent several times exactly alike. */
-async function signedDelivery(hook: { url: string; secret: string }, event: unknown, id = `msg_${crypto.randomUUID()}`) {
-  const body = JSON.stringify(event);
-  const ts = String(Math.floor(Date.now() / 1000));
-  const signature = await signStandardWebhook(hook.secret, id, ts, enc.encode(body));
-  return async () => {
-    const res = await exports.default.fetch(hook.url, {
-      method: "POST",
-      headers: { "content-type": "application/json", "webhook-id": id, "webhook-timestamp": ts, "webhook-signature": signature },
-      body,
-    });
-    return { status: res.status, text: await res.text() };
-  };
-}
-
-const lead = (id: string, owner?: string) => ({ type: "lead.created", data: { id, title: `Lead ${id}`, ...(owner ? { owner } : {}) } });
 const deliveryLog = async (t: TestTenant, id: string) => (await api<IntegrationDeliveries>("GET", `/v1/integrations/${id}/deliveries`, { token: t.apiKey })).body.deliveries as Record<string, unknown>[];
 
 async function groupsOf(tenantId: string): Promise<number> {

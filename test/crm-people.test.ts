@@ -2,7 +2,7 @@ import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ADMIN, api, expectError, setupTenant, uniqueId, type TestTenant } from "./helpers";
 import { hubspotV3Signature } from "../src/crm/hubspot";
-import { signStandardWebhook } from "../src/crm/standard";
+import { lead, signedDelivery } from "./crm-fixtures";
 import { directConversationId } from "../src/domain/conversation-ids";
 import { inboxConversationId } from "../src/crm/inbox";
 import type { Conversation, Integration, IntegrationCreated, IntegrationList, IssuedToken, MessagesPage, TenantCreated, User } from "./responses";
@@ -17,19 +17,10 @@ async function integration(t: { apiKey: string }, body: Record<string, unknown>)
   return res.body as { id: string; url: string; secret: string; inboxMembers: string[] | null; inboxConversationId: string | null };
 }
 
-async function deliverStandard(hook: { url: string; secret: string }, event: unknown, id = `msg_${crypto.randomUUID()}`) {
-  const body = JSON.stringify(event);
-  const ts = String(Math.floor(Date.now() / 1000));
-  const signature = await signStandardWebhook(hook.secret, id, ts, enc.encode(body));
-  const res = await exports.default.fetch(hook.url, {
-    method: "POST",
-    headers: { "content-type": "application/json", "webhook-id": id, "webhook-timestamp": ts, "webhook-signature": signature },
-    body,
-  });
-  return { status: res.status, text: await res.text() };
+async function deliverStandard(hook: { url: string; secret: string }, event: unknown, id?: string) {
+  return (await signedDelivery(hook, event, id))();
 }
 
-const lead = (id: string, owner?: string) => ({ type: "lead.created", data: { id, title: `Lead ${id}`, ...(owner ? { owner } : {}) } });
 
 describe("people's CRM ids", () => {
   it("are set with PUT /v1/users/:id, shown on the user, kept when left out and cleared with {}", async () => {
