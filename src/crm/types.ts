@@ -17,12 +17,15 @@ export interface IngressRequest {
   now: number;
 }
 
+/** The HubSpot signature versions an integration may accept. */
+export const HUBSPOT_VERSIONS = ["v1", "v2", "v3"] as const;
+
 /** What an adapter needs to verify a delivery; which fields are set depends on the kind. */
 export interface VerifyContext {
   /** standard: the `whsec_…` secret. hubspot: the app's client secret. */
   secret?: string;
   /** hubspot: which signature versions are accepted (default ["v3"]). */
-  hubspotVersions?: readonly ("v1" | "v2" | "v3")[];
+  hubspotVersions?: readonly (typeof HUBSPOT_VERSIONS)[number][];
   /** salesforce: the 18- or 15-character OrganizationId deliveries must carry, when pinned. */
   organizationId?: string;
 }

@@ -3,7 +3,8 @@ import type { AppEnv } from "./context";
 import { limitedBody } from "./body";
 import { ApiError } from "./errors";
 import { ADAPTERS } from "../crm/adapters";
-import type { RejectionStatus, VerifyContext } from "../crm/types";
+import { HUBSPOT_VERSIONS, type RejectionStatus, type VerifyContext } from "../crm/types";
+import { parseStoredMembers } from "../protocol/json";
 import { deliverCards, type DeliveryResult } from "../crm/routing";
 import { claimDeliveries, completeDeliveries, integrationById, releaseDeliveries } from "../storage/integrations";
 import { unseal } from "../auth/sealing";
@@ -71,7 +72,7 @@ async function ingest(
     context.secret = secret;
   }
   if (integration.organizationId) context.organizationId = integration.organizationId;
-  if (integration.hubspotVersions) context.hubspotVersions = JSON.parse(integration.hubspotVersions) as ("v1" | "v2" | "v3")[];
+  if (integration.hubspotVersions) context.hubspotVersions = parseStoredMembers(integration.hubspotVersions, HUBSPOT_VERSIONS, "integrations.hubspot_versions");
   const request = { method: c.req.method, url: c.req.url, headers: c.req.raw.headers, body, now: Date.now() };
   const verified = await adapter.verify(request, context);
   if (!verified.ok) return refuse(401, verified.reason);

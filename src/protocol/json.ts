@@ -33,3 +33,22 @@ export function parseStoredObject(text: string, what: string): JsonObject {
   if (!isJsonObject(value)) throw new Error(`${what} is not a JSON object`);
   return value;
 }
+
+/** Parse text this service wrote as a JSON array of strings; a broken invariant throws. */
+export function parseStoredStrings(text: string, what: string): string[] {
+  const value: unknown = JSON.parse(text);
+  if (!Array.isArray(value) || !value.every((v) => typeof v === "string")) throw new Error(`${what} is not a JSON array of strings`);
+  return value;
+}
+
+/** Parse text this service wrote as a JSON array of some of `allowed`; a broken invariant throws. */
+export function parseStoredMembers<T extends string>(text: string, allowed: readonly T[], what: string): T[] {
+  const value: unknown = JSON.parse(text);
+  if (!Array.isArray(value) || !value.every((v) => isOneOf(allowed, v))) throw new Error(`${what} is not a JSON array of ${allowed.join(" | ")}`);
+  return value;
+}
+
+/** Is `value` one of `allowed`? */
+export function isOneOf<T extends string>(allowed: readonly T[], value: unknown): value is T {
+  return allowed.some((a) => a === value);
+}

@@ -1,6 +1,7 @@
 import { drizzle } from "drizzle-orm/d1";
 import { and, desc, eq, gt, isNull, lt, type SQL } from "drizzle-orm";
 import { auditLog } from "./schema";
+import { isOneOf, parseStoredObject } from "../protocol/json";
 
 /** Every administrative action the audit trail records. */
 export const AUDIT_ACTIONS = [
@@ -87,8 +88,13 @@ export async function listAudit(db: D1Database, q: AuditQuery): Promise<{ entrie
   const page = rows.slice(0, q.limit);
   const entries = page.map((r) => ({
     ...r,
-    action: r.action as AuditAction,
-    details: r.details === null ? null : (JSON.parse(r.details) as Record<string, unknown>),
+    action: storedAction(r.action),
+    details: r.details === null ? null : parseStoredObject(r.details, "audit_log.details"),
   }));
   return { entries, nextCursor: rows.length > q.limit ? (page.at(-1)?.id ?? null) : null };
+}
+
+function storedAction(action: string): AuditAction {
+  if (!isOneOf(AUDIT_ACTIONS, action)) throw new Error(`audit_log.action ${JSON.stringify(action)} is not an audit action`);
+  return action;
 }

@@ -4,6 +4,7 @@ import { alias, QueryBuilder } from "drizzle-orm/sqlite-core";
 import { conversations, memberships, messages } from "./schema";
 import { excluded, inJson, jsonRows, statementOf, type D1Query } from "./d1";
 import type { Role, ConversationType } from "../domain/membership";
+import { parseStoredObject, parseStoredStrings } from "../protocol/json";
 
 /**
  * The D1 mirror of conversations: written by each conversation object's outbox flush, read by the
@@ -217,7 +218,7 @@ export async function listConversationsWhere(
     id: r.id,
     type: r.type,
     name: r.name,
-    members: (JSON.parse(r.members) as string[]).sort(),
+    members: parseStoredStrings(r.members, "conversations.members").sort(),
     lastSeq: r.lastSeq,
     readSeq: r.readSeq,
     unread: r.unread,
@@ -225,7 +226,7 @@ export async function listConversationsWhere(
     role: r.role,
     createdAt: r.createdAt,
     activityAt: r.activityAt,
-    lastMessage: r.lastMessage ? (JSON.parse(r.lastMessage) as Record<string, unknown>) : null,
+    lastMessage: r.lastMessage ? parseStoredObject(r.lastMessage, "conversations.last_message") : null,
   }));
 }
 

@@ -1,4 +1,4 @@
-import { getTableColumns, sql, type InferSelectModel, type SQL } from "drizzle-orm";
+import { getTableColumns, sql, type SQL } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { QueryBuilder, type SQLiteColumn, type SQLiteTable } from "drizzle-orm/sqlite-core";
 
@@ -23,10 +23,12 @@ export function excluded(column: SQLiteColumn): SQL {
  * A column given in neither is NULL (an autoincrement id is then assigned).
  */
 export function jsonRows<T extends SQLiteTable>(table: T, rows: readonly object[], fixed: { [K in keyof T["_"]["columns"]]?: unknown } = {}) {
+  const given = new Map<string, unknown>(Object.entries(fixed));
+  // Object.fromEntries types its result by string keys alone; the keys are exactly the table's columns.
   const fields = Object.fromEntries(
     Object.entries(getTableColumns(table)).map(([key, column]) => {
       // Property names are our own identifiers (never input), so they are spelled into the path.
-      const value = key in fixed ? sql`${(fixed as Record<string, unknown>)[key]}` : sql.raw(`value ->> '$.${key}'`);
+      const value = given.has(key) ? sql`${given.get(key)}` : sql.raw(`value ->> '$.${key}'`);
       return [key, value.as(column.name)];
     }),
   ) as { [K in keyof T["_"]["columns"]]: SQL.Aliased };
@@ -39,19 +41,9 @@ export type D1Query = BatchItem<"sqlite"> & { toSQL(): { sql: string; params: un
 
 /**
  * A drizzle query as a D1 statement, for a batch that also carries statements built elsewhere (the
- * mirror flush adds its meter's). Read the rows of its result with {@link rowOf}.
+ * mirror flush adds its meter's). Check the rows of its result before use: D1 returns them as the driver gives them.
  */
 export function statementOf(db: D1Database, query: D1Query): D1PreparedStatement {
   const built = query.toSQL();
   return db.prepare(built.sql).bind(...built.params);
-}
-
-/** A row of a whole-table select run as a D1 statement, keyed and typed as the table declares it. */
-export function rowOf<T extends SQLiteTable>(table: T, row: Record<string, unknown>): InferSelectModel<T> {
-  return Object.fromEntries(
-    Object.entries(getTableColumns(table)).map(([key, column]) => {
-      const value = row[column.name];
-      return [key, value === null || value === undefined ? null : column.mapFromDriverValue(value)];
-    }),
-  ) as InferSelectModel<T>;
 }

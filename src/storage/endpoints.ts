@@ -1,7 +1,8 @@
 import { drizzle } from "drizzle-orm/d1";
 import { and, asc, desc, eq } from "drizzle-orm";
 import { endpointDeliveries, webhookEndpoints } from "./schema";
-import { excluded, inJson, jsonRows, rowOf, statementOf } from "./d1";
+import { excluded, inJson, jsonRows, statementOf } from "./d1";
+import { parseStoredMembers, parseStoredStrings } from "../protocol/json";
 
 /** Outbound webhook endpoints of tenants, and the log of deliveries to them. */
 
@@ -22,8 +23,8 @@ type StoredRow = typeof webhookEndpoints.$inferSelect;
 
 const fromStored = (r: StoredRow): EndpointRow => ({
   ...r,
-  events: JSON.parse(r.events) as OutboundEventType[],
-  conversationIds: r.conversationIds ? (JSON.parse(r.conversationIds) as string[]) : null,
+  events: parseStoredMembers(r.events, OUTBOUND_EVENT_TYPES, "webhook_endpoints.events"),
+  conversationIds: r.conversationIds ? parseStoredStrings(r.conversationIds, "webhook_endpoints.conversation_ids") : null,
 });
 
 export async function insertEndpoint(db: D1Database, e: EndpointRow): Promise<void> {
@@ -46,8 +47,30 @@ export function endpointsQuery(db: D1Database, tenantId: string): D1PreparedStat
 }
 
 /** The endpoints of an `endpointsQuery` result. */
-endpointsQuery.rows = (result: D1Result | undefined): EndpointRow[] =>
-  ((result?.results ?? []) as Record<string, unknown>[]).map((r) => fromStored(rowOf(webhookEndpoints, r)));
+endpointsQuery.rows = (result: D1Result | undefined): EndpointRow[] => (result?.results ?? []).map((r) => fromStored(storedRow(r)));
+
+/** A webhook_endpoints row as D1 returns it for a statement sent without drizzle's mapping (snake_case columns). */
+function storedRow(row: unknown): StoredRow {
+  if (typeof row !== "object" || row === null) throw new Error("webhook_endpoints row is not an object");
+  const columns = new Map(Object.entries(row));
+  const text = (name: string): string => {
+    const value = columns.get(name);
+    if (typeof value !== "string") throw new Error(`webhook_endpoints.${name} is not text`);
+    return value;
+  };
+  const createdAt = columns.get("created_at");
+  if (typeof createdAt !== "number") throw new Error("webhook_endpoints.created_at is not a number");
+  const conversationIds = columns.get("conversation_ids") ?? null;
+  return {
+    id: text("id"),
+    tenantId: text("tenant_id"),
+    url: text("url"),
+    secretCiphertext: text("secret_ciphertext"),
+    events: text("events"),
+    conversationIds: conversationIds === null ? null : text("conversation_ids"),
+    createdAt,
+  };
+}
 
 export async function endpointById(db: D1Database, id: string): Promise<EndpointRow | undefined> {
   const r = await drizzle(db).select().from(webhookEndpoints).where(eq(webhookEndpoints.id, id)).get();

@@ -1,6 +1,7 @@
 import { drizzle } from "drizzle-orm/d1";
 import { and, asc, eq, gt, sql, type SQL } from "drizzle-orm";
 import { events } from "./schema";
+import { parseStoredObject } from "../protocol/json";
 
 /** The reporting events a tenant can read back (GET /v1/events). */
 export const EVENT_TYPES = ["push.attempt", "crm.delivery", "outbound.attempt", "retention.run"] as const;
@@ -42,7 +43,7 @@ export async function listEvents(
     .orderBy(asc(events.id))
     .limit(q.limit)
     .all();
-  return rows.map((r) => ({ id: r.id, ts: r.ts, type: r.type, data: JSON.parse(r.data) as Record<string, unknown> }));
+  return rows.map((r) => ({ id: r.id, ts: r.ts, type: r.type, data: parseStoredObject(r.data, "events.data") }));
 }
 
 /** Delete events older than each tenant's `event_retention_days`, a bounded number per call. */

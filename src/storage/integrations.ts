@@ -23,8 +23,7 @@ export interface IntegrationRow {
 
 type StoredRow = typeof integrations.$inferSelect;
 
-function fromStored(row: StoredRow | undefined): IntegrationRow | undefined {
-  if (!row) return undefined;
+function fromStored(row: StoredRow): IntegrationRow {
   const members: unknown = row.inboxMembers === null ? null : JSON.parse(row.inboxMembers);
   return { ...row, inboxMembers: Array.isArray(members) ? members.filter((m): m is string => typeof m === "string") : null };
 }
@@ -37,11 +36,13 @@ export async function insertIntegration(db: D1Database, row: IntegrationRow): Pr
 
 /** An integration by id alone (ingress: the id in the URL is all the sender gives). */
 export async function integrationById(db: D1Database, id: string): Promise<IntegrationRow | undefined> {
-  return fromStored(await drizzle(db).select().from(integrations).where(eq(integrations.id, id)).get());
+  const row = await drizzle(db).select().from(integrations).where(eq(integrations.id, id)).get();
+  return row && fromStored(row);
 }
 
 export async function integrationOf(db: D1Database, tenantId: string, id: string): Promise<IntegrationRow | undefined> {
-  return fromStored(await drizzle(db).select().from(integrations).where(ofTenant(tenantId, id)).get());
+  const row = await drizzle(db).select().from(integrations).where(ofTenant(tenantId, id)).get();
+  return row && fromStored(row);
 }
 
 export async function integrationsOf(db: D1Database, tenantId: string): Promise<IntegrationRow[]> {
@@ -51,7 +52,7 @@ export async function integrationsOf(db: D1Database, tenantId: string): Promise<
     .where(eq(integrations.tenantId, tenantId))
     .orderBy(asc(integrations.createdAt), asc(integrations.id))
     .all();
-  return rows.map((r) => fromStored(r) as IntegrationRow);
+  return rows.map(fromStored);
 }
 
 function ofTenant(tenantId: string, id: string) {
@@ -113,7 +114,7 @@ export async function claimDeliveries(db: D1Database, integrationId: string, ids
   return new Set(claimed.map((r) => r.id));
 }
 
-export type DeliveryOutcome = "posted" | "rejoined" | "inbox" | "failed";
+export type DeliveryOutcome = NonNullable<typeof webhookDeliveries.$inferSelect.outcome>;
 
 export interface DeliveryRecord {
   deliveryId: string;
@@ -152,7 +153,7 @@ export async function deliveriesOf(db: D1Database, integrationId: string, limit:
     .where(eq(d.integrationId, integrationId))
     .orderBy(desc(d.receivedAt), asc(d.deliveryId))
     .limit(limit)
-    .all() as Promise<{ deliveryId: string; receivedAt: number; state: "claimed" | "done"; outcome: DeliveryOutcome | null; conversationId: string | null; seq: number | null; detail: string | null }[]>;
+    .all();
 }
 
 /** Forget delivery ids older than `cutoff` (they are kept at least 24 h: the senders' retry window). */

@@ -221,8 +221,8 @@ export const webhookDeliveries = sqliteTable(
     deliveryId: text("delivery_id").notNull(),
     receivedAt: integer("received_at").notNull(),
     state: text("state", { enum: ["claimed", "done"] }).notNull().default("done"),
-    /** posted | rejoined | inbox | failed (see src/crm/routing.ts). */
-    outcome: text("outcome"),
+    /** See src/crm/routing.ts. */
+    outcome: text("outcome", { enum: ["posted", "rejoined", "inbox", "failed"] }),
     conversationId: text("conversation_id"),
     seq: integer("seq"),
     detail: text("detail"),

@@ -8,13 +8,14 @@ import type { JsonObject, Message } from "../protocol/frames";
 import type { MessageRow } from "./room-schema";
 import { messageFromRow, type MessageColumns } from "./message-rows";
 import { cjkGrams, searchableText } from "../domain/search";
+import { parseStoredObject } from "../protocol/json";
 
 /** A message as a conversation object stores it: what the mirror copies into the D1 history. */
 export type StoredMessage = Pick<MessageRow, "seq" | "client_id" | "sender" | "kind" | "body" | "ts" | "edited_at" | "recalled" | "version">;
 
 /** The D1 history row of a stored message, with what search indexes (nothing for a recalled message). */
 export function historyRow(r: StoredMessage): HistoryRow {
-  const text = r.recalled === 1 ? "" : searchableText(r.kind, JSON.parse(r.body) as JsonObject);
+  const text = r.recalled === 1 ? "" : searchableText(r.kind, parseStoredObject(r.body, "message body"));
   return {
     seq: r.seq,
     clientId: r.client_id,
@@ -88,14 +89,8 @@ function page(rows: HitRow[], next: number | null, capped: boolean): MessagePage
   return { hits: rows.map((r) => ({ id: r.id, message: messageFromRow(r.conversation_id, r), text: r.text })), next, capped };
 }
 
-interface WindowRow {
-  scanned: number;
-  low: number | null;
-  gscanned: number;
-  glow: number | null;
-  id: number | null;
-  [key: string]: unknown;
-}
+/** The window's counts, on every row; the hit's columns, or a lone row of counts (`id` null) when nothing matched. */
+type WindowRow = { scanned: number; low: number | null; gscanned: number; glow: number | null } & (HitRow | { id: null; [key: string]: unknown });
 
 /**
  * One page of messages matching the query in conversations the user is a member of now, newest first (in
@@ -224,7 +219,7 @@ export async function searchMessages(db: D1Database, s: MessageSearch): Promise<
     .bind(...binds)
     .all<WindowRow>();
   const first = results[0];
-  const rows = results.filter((r) => r.id !== null) as unknown as HitRow[];
+  const rows = results.filter((r): r is WindowRow & HitRow => r.id !== null);
   if (rows.length >= s.limit) return page(rows, rows.at(-1)!.id, false);
   // Fewer hits than asked: either every match below the cursor was seen, or a window was used up.
   if (!first || first.low === null) return page(rows, null, false);

@@ -2,6 +2,7 @@ import { drizzle } from "drizzle-orm/d1";
 import { eq } from "drizzle-orm";
 import { z } from "zod";
 import { tenants } from "./schema";
+import { parseStoredStrings } from "../protocol/json";
 import { ATTACHMENT_HARD_MAX_BYTES, SUPPORTED_TYPES } from "../domain/files";
 
 /**
@@ -45,12 +46,17 @@ export type TenantSettingsChange = z.infer<typeof TenantSettingsChange>;
 /** The settings of a tenant that never changed them: the column defaults. */
 export const DEFAULT_SETTINGS: TenantSettings = {
   retentionDays: null,
-  editWindowSeconds: tenants.editWindowSeconds.default as number,
-  recallWindowSeconds: tenants.recallWindowSeconds.default as number,
-  attachmentMaxBytes: tenants.attachmentMaxBytes.default as number,
+  editWindowSeconds: numberDefault(tenants.editWindowSeconds),
+  recallWindowSeconds: numberDefault(tenants.recallWindowSeconds),
+  attachmentMaxBytes: numberDefault(tenants.attachmentMaxBytes),
   attachmentTypes: null,
-  eventRetentionDays: tenants.eventRetentionDays.default as number,
+  eventRetentionDays: numberDefault(tenants.eventRetentionDays),
 };
+
+function numberDefault(column: { name: string; default: unknown }): number {
+  if (typeof column.default !== "number") throw new Error(`tenants.${column.name} has no number default`);
+  return column.default;
+}
 
 /** A tenant's settings; undefined for an unknown tenant. */
 export async function settingsOf(db: D1Database, tenantId: string): Promise<TenantSettings | undefined> {
@@ -67,7 +73,7 @@ export async function settingsOf(db: D1Database, tenantId: string): Promise<Tena
     .where(eq(tenants.id, tenantId))
     .get();
   if (!row) return undefined;
-  return { ...row, attachmentTypes: row.attachmentTypes ? (JSON.parse(row.attachmentTypes) as string[]) : null };
+  return { ...row, attachmentTypes: row.attachmentTypes ? parseStoredStrings(row.attachmentTypes, "tenants.attachment_types") : null };
 }
 
 /** The settings that apply to a tenant: its own, or the defaults when its row is gone. */

@@ -30,17 +30,19 @@ export function dayOf(ts: number): string {
 export function usageStatements(db: D1Database, tenantId: string, ts: number, counts: Partial<Record<DailyMetric, number>>) {
   const orm = drizzle(db);
   const day = dayOf(ts);
-  return Object.entries(counts)
-    .filter(([, n]) => n !== undefined && n > 0)
-    .map(([metric, n]) =>
-      orm
-        .insert(usageDaily)
-        .values({ tenantId, day, metric, value: n as number })
-        .onConflictDoUpdate({
-          target: [usageDaily.tenantId, usageDaily.day, usageDaily.metric],
-          set: { value: metric === "sockets_peak" ? sql`max(${usageDaily.value}, excluded.value)` : sql`${usageDaily.value} + excluded.value` },
-        }),
-    );
+  return Object.entries(counts).flatMap(([metric, n]) =>
+    n !== undefined && n > 0
+      ? [
+          orm
+            .insert(usageDaily)
+            .values({ tenantId, day, metric, value: n })
+            .onConflictDoUpdate({
+              target: [usageDaily.tenantId, usageDaily.day, usageDaily.metric],
+              set: { value: metric === "sockets_peak" ? sql`max(${usageDaily.value}, excluded.value)` : sql`${usageDaily.value} + excluded.value` },
+            }),
+        ]
+      : [],
+  );
 }
 
 /**
@@ -67,9 +69,17 @@ export function messagesQuotaStatement(db: D1Database, tenantId: string, ts: num
 
 /** The quota (null: none) and the day's messages of a `messagesQuotaStatement` result. */
 messagesQuotaStatement.row = (result: D1Result | undefined): { limit: number | null; used: number } => {
-  const row = result?.results?.[0] as { lim: number | null; used: number | null } | undefined;
-  return { limit: row?.lim ?? null, used: row?.used ?? 0 };
+  const row: unknown = result?.results?.[0];
+  const columns = new Map(typeof row === "object" && row !== null ? Object.entries(row) : []);
+  return { limit: quotaNumber(columns.get("lim"), "lim") ?? null, used: quotaNumber(columns.get("used"), "used") ?? 0 };
 };
+
+/** A number column of the quota row; null when absent (no quota, nothing counted yet, or no tenant row). */
+function quotaNumber(value: unknown, name: string): number | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value !== "number") throw new Error(`messages quota row: ${name} is not a number`);
+  return value;
+}
 
 /**
  * Record a presence shard's open device channels as its peak of the day when they are more than the
@@ -159,7 +169,7 @@ export async function usageByDay(db: D1Database, tenantId: string, from: string,
   };
   for (const c of counters) {
     const entry = dayEntry(c.day);
-    const metric = c.metric as DailyMetric;
+    const metric = c.metric;
     if (metric === "messages") entry.messages = c.value;
     else if (metric === "deliveries") entry.deliveries = c.value;
     else if (metric === "crm_events") entry.crmEvents = c.value;

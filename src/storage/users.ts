@@ -89,7 +89,7 @@ export async function upsertUser(db: D1Database, tenantId: string, id: string, p
     [[row]] = await orm.batch([upsert, ...crmWrites]);
   } catch (err) {
     // Two people claiming the same CRM id at the same moment: the primary key lets one win.
-    if (profile.crm && /UNIQUE|PRIMARY KEY|SQLITE_CONSTRAINT/i.test(`${String(err)} ${String((err as Error).cause ?? "")}`)) {
+    if (profile.crm && /UNIQUE|PRIMARY KEY|SQLITE_CONSTRAINT/i.test(`${String(err)} ${String((err instanceof Error ? err.cause : undefined) ?? "")}`)) {
       const first = profile.crm[0];
       throw new CrmIdTaken(first?.system ?? "crm", first?.crmId ?? "", undefined);
     }
