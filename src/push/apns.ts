@@ -6,6 +6,7 @@ import { importPkcs8SigningKey, signJwt } from "./jwt";
 import { collapseId, fitToBytes, truncateText } from "./payload";
 import { fetchErrorReason } from "../net/retry";
 import { discardBody, safeText } from "../net/responses";
+import { z } from "zod";
 
 export interface ApnsConfig {
   keyId: string;
@@ -144,10 +145,12 @@ export function createApnsProvider(config: ApnsConfig, deps: PushDeps, options: 
   });
 }
 
+/** APNs' error answer: `{ "reason": "BadDeviceToken" }`. */
+const ApnsErrorBody = z.object({ reason: z.string() });
+
 function parseReason(text: string): string | undefined {
   try {
-    const body = JSON.parse(text) as { reason?: unknown };
-    return typeof body.reason === "string" ? body.reason : undefined;
+    return ApnsErrorBody.safeParse(JSON.parse(text)).data?.reason;
   } catch {
     return undefined;
   }

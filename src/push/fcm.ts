@@ -9,6 +9,8 @@ import { importPkcs8SigningKey, signJwt } from "./jwt";
 import { collapseId, fitToBytes, truncateText } from "./payload";
 import { fetchErrorReason } from "../net/retry";
 import { discardBody, safeText } from "../net/responses";
+import { parseStoredObject } from "../protocol/json";
+import { z } from "zod";
 
 /** Google's OAuth 2.0 token endpoint: both the assertion's `aud` and where it is exchanged. */
 export const FCM_TOKEN_URL = "https://oauth2.googleapis.com/token";
@@ -38,20 +40,22 @@ export function parseServiceAccount(json: string): { ok: true; account: ServiceA
     return { ok: false, reason: "FCM_SERVICE_ACCOUNT is not JSON" };
   }
   if (typeof value !== "object" || value === null) return { ok: false, reason: "FCM_SERVICE_ACCOUNT is not an object" };
-  const v = value as Record<string, unknown>;
-  for (const field of ["project_id", "client_email", "private_key", "private_key_id"] as const) {
-    if (typeof v[field] !== "string" || v[field] === "") return { ok: false, reason: `FCM_SERVICE_ACCOUNT lacks ${field}` };
-  }
-  return {
-    ok: true,
-    account: {
-      project_id: v["project_id"] as string,
-      client_email: v["client_email"] as string,
-      private_key: v["private_key"] as string,
-      private_key_id: v["private_key_id"] as string,
-    },
-  };
+  const parsed = ServiceAccountJson.safeParse(value);
+  if (!parsed.success) return { ok: false, reason: `FCM_SERVICE_ACCOUNT lacks ${String(parsed.error.issues[0]?.path[0])}` };
+  return { ok: true, account: parsed.data };
 }
+
+const nonEmpty = z.string().min(1);
+/** The fields of a service-account key file this provider uses (the others are dropped). */
+const ServiceAccountJson = z.object({ project_id: nonEmpty, client_email: nonEmpty, private_key: nonEmpty, private_key_id: nonEmpty });
+
+/** A field of a provider's answer that is read only when it has the documented type. */
+const optionalString = z.string().optional().catch(undefined);
+
+/** The token endpoint's error answer (RFC 6749 §5.2). */
+const TokenError = z.object({ error: optionalString, error_description: optionalString });
+/** The token endpoint's success answer (RFC 6749 §5.1). */
+const TokenAnswer = z.object({ access_token: z.string(), expires_in: z.number().optional().catch(undefined) });
 
 /** A plausible FCM registration token (opaque, URL-safe; roughly 140–250 characters today). */
 export function isPlausibleFcmToken(token: string): boolean {
@@ -129,15 +133,15 @@ async function mintAccessToken(account: ServiceAccount, deps: PushDeps, timeoutM
   }
   if (status !== 200) {
     // invalid_grant / unauthorized_client: a revoked or wrong key, not something a retry fixes.
-    const error = tryJson(text) as { error?: unknown; error_description?: unknown } | undefined;
-    const detail = [error?.error, error?.error_description].filter((x) => typeof x === "string").join(": ");
+    const error = TokenError.safeParse(tryJson(text)).data;
+    const detail = [error?.error, error?.error_description].filter((x) => x !== undefined).join(": ");
     return { ok: false, outcome: { kind: "failed", reason: `fcm token endpoint answered ${status}${detail ? ` (${detail})` : ""}`, status } };
   }
-  const body = tryJson(text) as { access_token?: unknown; expires_in?: unknown } | undefined;
-  if (typeof body?.access_token !== "string") {
+  const body = TokenAnswer.safeParse(tryJson(text)).data;
+  if (!body) {
     return { ok: false, outcome: { kind: "retry", reason: "fcm token endpoint returned no access_token", status } };
   }
-  const expiresIn = typeof body.expires_in === "number" ? body.expires_in : 3600;
+  const expiresIn = body.expires_in ?? 3600;
   tokenCache.set(account.client_email, { accessToken: body.access_token, expiresAt: deps.now() + expiresIn * 1000 });
   return { ok: true, accessToken: body.access_token, fresh: true };
 }
@@ -166,7 +170,7 @@ export async function fcmMessage(token: string, n: PushNotification): Promise<Re
         },
       },
     });
-  return JSON.parse(fitToBytes(n.preview, MAX_MESSAGE_BYTES, render)) as Record<string, unknown>;
+  return parseStoredObject(fitToBytes(n.preview, MAX_MESSAGE_BYTES, render), "fcm message");
 }
 
 export interface FcmOptions {
@@ -204,14 +208,27 @@ export function createFcmProvider(account: ServiceAccount, deps: PushDeps, optio
   });
 }
 
-interface FcmErrorBody {
-  error?: {
-    code?: number;
-    message?: string;
-    status?: string;
-    details?: Array<{ "@type"?: string; errorCode?: string; fieldViolations?: Array<{ field?: string; description?: string }> }>;
-  };
-}
+/** The parts of an FCM error answer this provider reads; a part of another shape is left out. */
+const FcmErrorBody = z.object({
+  error: z
+    .object({
+      message: optionalString,
+      status: optionalString,
+      details: z
+        .array(
+          z
+            .object({
+              errorCode: optionalString,
+              fieldViolations: z.array(z.object({ field: optionalString }).catch({})).optional().catch(undefined),
+            })
+            .catch({}),
+        )
+        .optional()
+        .catch(undefined),
+    })
+    .optional()
+    .catch(undefined),
+});
 
 /**
  * Map an FCM error response. `details[].errorCode` (the FcmError) is authoritative; the HTTP status
@@ -219,14 +236,14 @@ interface FcmErrorBody {
  */
 function mapFcmError(response: Response, text: string, nowMs: number, dropCachedToken: () => boolean): PushOutcome {
   const status = response.status;
-  const error = (tryJson(text) as FcmErrorBody | undefined)?.error;
-  const details = Array.isArray(error?.details) ? error.details : [];
-  const errorCode = details.find((d) => typeof d?.errorCode === "string")?.errorCode ?? error?.status ?? "";
-  const message = typeof error?.message === "string" ? error.message : "";
+  const error = FcmErrorBody.safeParse(tryJson(text)).data?.error;
+  const details = error?.details ?? [];
+  const errorCode = details.find((d) => d.errorCode !== undefined)?.errorCode ?? error?.status ?? "";
+  const message = error?.message ?? "";
   const reason = `fcm answered ${status}${errorCode ? ` ${errorCode}` : ""}${message ? `: ${message}` : ""}`;
   const aboutToken =
     /registration token/i.test(message) ||
-    details.some((d) => Array.isArray(d?.fieldViolations) && d.fieldViolations.some((f) => f?.field === "message.token"));
+    details.some((d) => d.fieldViolations?.some((f) => f.field === "message.token"));
 
   switch (errorCode) {
     case "UNREGISTERED":

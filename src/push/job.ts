@@ -46,5 +46,5 @@ const Job = z.object({
 /** Decode a queue message body; undefined for anything that is not a push job. */
 export function parsePushJob(body: unknown): PushJob | undefined {
   const parsed = Job.safeParse(body);
-  return parsed.success ? (parsed.data as PushJob) : undefined;
+  return parsed.success ? parsed.data : undefined;
 }

@@ -17,14 +17,19 @@ export function definePushProvider<P extends PushPlatform>(
   return {
     platform,
     async send(target: PushTarget, notification: PushNotification): Promise<PushOutcome> {
-      if (target.platform !== platform) return { kind: "failed", reason: `${platform} provider got a ${target.platform} target` };
+      if (!isTargetOf(target, platform)) return { kind: "failed", reason: `${platform} provider got a ${target.platform} target` };
       try {
-        return await send(target as TargetOf<P>, notification);
+        return await send(target, notification);
       } catch (error) {
         return { kind: "failed", reason: `${platform}: ${errorMessage(error)}` };
       }
     },
   };
+}
+
+/** Is `target` one of `platform`'s? (A comparison alone does not narrow a union by a generic platform.) */
+function isTargetOf<P extends PushPlatform>(target: PushTarget, platform: P): target is TargetOf<P> {
+  return target.platform === platform;
 }
 
 /** A `retry` outcome carrying the server's `Retry-After`, when it sent one. */

@@ -51,13 +51,13 @@ async function importVapidSigningKey(publicRaw: Uint8Array, privateRaw: Uint8Arr
   if (publicRaw.length !== 65 || publicRaw[0] !== 0x04) throw new Error("public key is not an uncompressed P-256 point");
   if (privateRaw.length !== 32) throw new Error("private key is not a 32-byte P-256 scalar");
   const jwk = {
-    kty: "EC",
+    kty: "EC" as const,
     crv: "P-256",
     x: b64urlEncode(publicRaw.subarray(1, 33)),
     y: b64urlEncode(publicRaw.subarray(33, 65)),
     d: b64urlEncode(privateRaw),
   };
-  return (await importJWK(jwk, "ES256")) as CryptoKey;
+  return importJWK(jwk, "ES256");
 }
 
 function signingKey(keys: VapidKeys): Promise<CryptoKey> {

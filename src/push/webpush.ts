@@ -36,14 +36,16 @@ export type SubscriptionCheck = { ok: true; subscription: WebPushSubscription } 
  */
 export function checkWebPushSubscription(value: unknown, environment = "production"): SubscriptionCheck {
   if (typeof value !== "object" || value === null) return { ok: false, reason: "subscription must be an object" };
-  const { endpoint, keys } = value as { endpoint?: unknown; keys?: unknown };
+  const endpoint = "endpoint" in value ? value.endpoint : undefined;
+  const keys = "keys" in value ? value.keys : undefined;
   if (typeof endpoint !== "string") return { ok: false, reason: "subscription.endpoint must be a string" };
   const publicCheck = checkOutboundUrl(endpoint, "production");
   if (!publicCheck.ok && !(environment === "development" && checkOutboundUrl(endpoint, "development").ok)) {
     return { ok: false, reason: `subscription.endpoint: ${publicCheck.reason}` };
   }
   if (typeof keys !== "object" || keys === null) return { ok: false, reason: "subscription.keys must be an object" };
-  const { p256dh, auth } = keys as { p256dh?: unknown; auth?: unknown };
+  const p256dh = "p256dh" in keys ? keys.p256dh : undefined;
+  const auth = "auth" in keys ? keys.auth : undefined;
   if (typeof p256dh !== "string") return { ok: false, reason: "subscription.keys.p256dh must be a string" };
   if (typeof auth !== "string") return { ok: false, reason: "subscription.keys.auth must be a string" };
   const point = base64Decode(p256dh);
@@ -137,10 +139,8 @@ export async function encryptWebPush(
   if (plaintext.length + padding > WEB_PUSH_MAX_PLAINTEXT) throw new Error("push payload exceeds one 4096-byte record");
   const salt = options.salt ?? randomBytes(16);
   if (salt.length !== 16) throw new Error("salt must be 16 bytes");
-  const asKeyPair =
-    options.asKeyPair ??
-    ((await crypto.subtle.generateKey({ name: "ECDH", namedCurve: "P-256" }, true, ["deriveBits"])) as CryptoKeyPair);
-  const asPublic = new Uint8Array((await crypto.subtle.exportKey("raw", asKeyPair.publicKey)) as ArrayBuffer);
+  const asKeyPair = options.asKeyPair ?? (await ecdhKeyPair());
+  const asPublic = await rawPublicKey(asKeyPair.publicKey);
 
   const keys = await deriveWebPushKeys(await ecdh(asKeyPair.privateKey, uaPublic), authSecret, uaPublic, asPublic, salt);
   // The last (only) record ends with delimiter 0x02, then padding zeros (RFC 8188 §2).
@@ -173,7 +173,7 @@ export async function decryptWebPush(
   if (idlen !== 65) throw new Error("keyid is not a P-256 point");
   if (body.length > rs) throw new Error("more than one record");
   const asPublic = body.slice(21, 86);
-  const uaPublic = new Uint8Array((await crypto.subtle.exportKey("raw", uaKeyPair.publicKey)) as ArrayBuffer);
+  const uaPublic = await rawPublicKey(uaKeyPair.publicKey);
   const keys = await deriveWebPushKeys(await ecdh(uaKeyPair.privateKey, asPublic), authSecret, uaPublic, asPublic, salt);
   const cek = await crypto.subtle.importKey("raw", keys.cek, "AES-GCM", false, ["decrypt"]);
   const record = new Uint8Array(await crypto.subtle.decrypt({ name: "AES-GCM", iv: keys.nonce }, cek, body.slice(HEADER_LENGTH)));
@@ -260,4 +260,18 @@ export function createWebPushProvider(vapid: VapidKeys, deps: PushDeps, options:
     if (status === 401 || status === 403) forgetVapidAuthorization(vapid, endpoint);
     return { kind: "failed", reason: `push service answered ${status}`, status };
   });
+}
+
+/** A fresh P-256 ECDH key pair (the runtime's typing of generateKey does not tell a pair from a key). */
+async function ecdhKeyPair(): Promise<CryptoKeyPair> {
+  const generated = await crypto.subtle.generateKey({ name: "ECDH", namedCurve: "P-256" }, true, ["deriveBits"]);
+  if (!("privateKey" in generated)) throw new Error("ECDH key generation returned a single key");
+  return generated;
+}
+
+/** A public key as its raw uncompressed point (the runtime's typing of exportKey does not tell raw from JWK). */
+async function rawPublicKey(key: CryptoKey): Promise<Uint8Array<ArrayBuffer>> {
+  const exported = await crypto.subtle.exportKey("raw", key);
+  if (!(exported instanceof ArrayBuffer)) throw new Error("raw key export returned a JWK");
+  return new Uint8Array(exported);
 }
