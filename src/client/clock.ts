@@ -8,11 +8,21 @@ export interface Clock {
   clearTimeout(handle: unknown): void;
 }
 
+/** A timer of the real clock: the runtime's own handle (a number in browsers, an object in Node). */
+class SystemTimer {
+  readonly native: ReturnType<typeof setTimeout>;
+  constructor(native: ReturnType<typeof setTimeout>) {
+    this.native = native;
+  }
+}
+
 /** The real clock. */
 export const SYSTEM_CLOCK: Clock = {
   now: () => Date.now(),
-  setTimeout: (callback, ms) => setTimeout(callback, ms),
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+  setTimeout: (callback, ms) => new SystemTimer(setTimeout(callback, ms)),
+  clearTimeout: (handle) => {
+    if (handle instanceof SystemTimer) clearTimeout(handle.native);
+  },
 };
 
 /**
@@ -39,7 +49,7 @@ export class ManualClock implements Clock {
   }
 
   clearTimeout(handle: unknown): void {
-    this.timers.delete(handle as number);
+    if (typeof handle === "number") this.timers.delete(handle);
   }
 
   /** Timers scheduled and not yet run or cancelled. */

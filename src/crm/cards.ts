@@ -50,8 +50,14 @@ export function httpUrl(value: string | undefined): string | undefined {
   }
 }
 
+/** {@link clip} for a field every card carries: blank text stays "", which {@link cardProblem} refuses. */
+export function clipRequired(value: string, max: number): string {
+  return clip(value, max) ?? "";
+}
+
 /** Optional properties without `undefined` values (exactOptionalPropertyTypes). */
 export function definedOnly<T extends object>(fields: { [K in keyof T]?: T[K] | undefined }): Partial<T> {
+  // Object.fromEntries types its result by string keys alone; the entries kept are `fields`' own.
   return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 

@@ -45,7 +45,8 @@ export async function resolveOwners(env: Env, tenantId: string, system: string, 
     const own = matches.filter((r) => r.system === system);
     const chosen = own.length > 0 ? own : matches;
     const people = new Set(chosen.map((r) => r.userId));
-    if (people.size === 1) resolved.set(owner, [...people][0] as string);
+    const [only] = people;
+    if (people.size === 1 && only !== undefined) resolved.set(owner, only);
   }
   return resolved;
 }

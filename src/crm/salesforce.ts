@@ -21,7 +21,7 @@
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { isExternalId } from "../protocol/ids";
 import { utf8Decode } from "../lib/encoding";
-import { CARD_LIMITS, cardProblem, clip, definedOnly, httpUrl } from "./cards";
+import { CARD_LIMITS, cardProblem, clip, clipRequired, definedOnly, httpUrl } from "./cards";
 import type { CardEvent, CrmAdapter, CrmCard, IngressRequest, ParseResult, VerifyContext, VerifyResult } from "./types";
 
 /** WSDL: `Notification` maxOccurs="100". */
@@ -223,14 +223,14 @@ const timeOf = (text: string | undefined): number | undefined => {
 function cardOf(notification: OutboundNotification, baseUrl: string | undefined): CrmCard {
   const f = notification.fields;
   const type = notification.sObjectType;
-  const objectType = clip(type.toLowerCase(), CARD_LIMITS.objectType - ".created".length) as string;
+  const objectType = clipRequired(type.toLowerCase(), CARD_LIMITS.objectType - ".created".length);
   const objectId = f.Id ?? notification.id;
   const created = f.CreatedDate !== undefined && f.CreatedDate === f.LastModifiedDate;
   const ownerField = OWNER_FIELDS.map((name) => f[name]).find((v) => v !== undefined);
   const owner = ownerField !== undefined && isExternalId(ownerField) ? ownerField : undefined;
   const common = {
     source: "salesforce",
-    objectId: clip(objectId, CARD_LIMITS.objectId) as string,
+    objectId: clipRequired(objectId, CARD_LIMITS.objectId),
     event: `${objectType}.${created ? "created" : "updated"}`,
     ...definedOnly<CrmCard>({ owner, url: baseUrl && f.Id ? httpUrl(`${baseUrl}/${encodeURIComponent(f.Id)}`) : undefined }),
   };
@@ -242,7 +242,7 @@ function cardOf(notification: OutboundNotification, baseUrl: string | undefined)
     return {
       ...common,
       objectType: "lead",
-      title: clip(f.Company ?? person ?? `Lead ${objectId}`, CARD_LIMITS.title) as string,
+      title: clipRequired(f.Company ?? person ?? `Lead ${objectId}`, CARD_LIMITS.title),
       ...definedOnly<CrmCard>({
         company: party(f.Company),
         contact: party(contact),
@@ -255,7 +255,7 @@ function cardOf(notification: OutboundNotification, baseUrl: string | undefined)
     return {
       ...common,
       objectType: "opportunity",
-      title: clip(f.Name ?? `Opportunity ${objectId}`, CARD_LIMITS.title) as string,
+      title: clipRequired(f.Name ?? `Opportunity ${objectId}`, CARD_LIMITS.title),
       ...definedOnly<CrmCard>({
         amount: numberOf(f.Amount),
         currency: currency && /^[A-Z]{3}$/.test(currency) ? currency : undefined,
@@ -263,7 +263,7 @@ function cardOf(notification: OutboundNotification, baseUrl: string | undefined)
       }),
     };
   }
-  return { ...common, objectType, title: clip(f.Name ?? `${type} ${objectId}`, CARD_LIMITS.title) as string };
+  return { ...common, objectType, title: clipRequired(f.Name ?? `${type} ${objectId}`, CARD_LIMITS.title) };
 }
 
 /** Parse an Outbound Message into one card event per Notification (deliveryId = Notification Id). Never throws. */

@@ -15,7 +15,7 @@
 
 import { utf8Decode } from "../lib/encoding";
 import { sha256Hex } from "../lib/hash";
-import { CARD_LIMITS, cardProblem, clip } from "./cards";
+import { CARD_LIMITS, cardProblem, clip, clipRequired } from "./cards";
 import type { CrmAdapter, CrmCard, IngressRequest, ParseResult, RejectionStatus, VerifyResult } from "./types";
 
 /** Longest title taken from the first line of the message. */
@@ -124,7 +124,10 @@ export function attachmentsText(attachments: unknown): string {
         const name = str(field.title);
         const value = typeof field.value === "number" || typeof field.value === "boolean" ? String(field.value) : str(field.value);
         if (name && value) lines.push(`${name}: ${value}`);
-        else if (name ?? value) lines.push((name ?? value) as string);
+        else {
+          const single = name ?? value;
+          if (single) lines.push(single);
+        }
       }
     }
     if (lines.length) parts.push(lines.join("\n"));
@@ -180,7 +183,7 @@ export async function parseSlackMessage(request: IngressRequest): Promise<ParseR
       objectType: "message",
       objectId: hash,
       event: "message.posted",
-      title: clip(firstLine, SLACK_TITLE_CHARS) as string,
+      title: clipRequired(firstLine, SLACK_TITLE_CHARS),
       text,
     };
     const problem = cardProblem(card);

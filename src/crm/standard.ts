@@ -8,7 +8,7 @@ import { z } from "zod";
 import { describeIssue } from "../domain/kinds";
 import { base64Decode, base64Encode, concatBytes, utf8, utf8Decode } from "../lib/encoding";
 import { constantTimeEqual, hmacSha256 } from "../lib/hash";
-import { CARD_LIMITS, cardProblem, clip, definedOnly, httpUrl } from "./cards";
+import { CARD_LIMITS, cardProblem, clip, clipRequired, definedOnly, httpUrl } from "./cards";
 import { JSON_REPLIES } from "./replies";
 import type { CardEvent, CrmAdapter, CrmCard, IngressRequest, ParseResult, VerifyContext, VerifyResult } from "./types";
 
@@ -82,7 +82,7 @@ const StandardPayload = z.object({
       z.string().trim().min(1, "must not be empty").max(CARD_LIMITS.objectId),
       z.number().int().nonnegative().transform(String),
     ]),
-    title: z.string().trim().min(1, "must not be empty").transform((s) => clip(s, CARD_LIMITS.title) as string),
+    title: z.string().trim().min(1, "must not be empty").transform((s) => clipRequired(s, CARD_LIMITS.title)),
     company: trimmed(CARD_LIMITS.party).optional(),
     contact: trimmed(CARD_LIMITS.party).optional(),
     owner: z.string().trim().optional(),

@@ -20,7 +20,8 @@ export async function audit(
   tenantId?: string,
 ): Promise<void> {
   const p = c.get("principal");
-  const country = (c.req.raw.cf as { country?: unknown } | undefined)?.country;
+  const cf = c.req.raw.cf;
+  const country = cf && "country" in cf ? cf.country : undefined;
   await recordAudit(c.env.DB, {
     tenantId: tenantId ?? (p.kind === "operator" ? null : p.tenantId),
     ts: Date.now(),

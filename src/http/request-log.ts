@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { routePath } from "hono/route";
-import type { AppEnv } from "./context";
+import type { AppEnv, Principal } from "./context";
 import { logLine } from "../log";
 
 /**
@@ -20,8 +20,10 @@ export const requestLog = createMiddleware<AppEnv>(async (c, next) => {
 });
 
 function writeLine(c: Context<AppEnv>, started: number): void {
-  const principal = c.get("principal") as AppEnv["Variables"]["principal"] | undefined;
-  const country = (c.req.raw.cf as { country?: unknown } | undefined)?.country;
+  // Unset when the request was refused before authentication.
+  const principal: Principal | undefined = c.get("principal");
+  const cf = c.req.raw.cf;
+  const country = cf && "country" in cf ? cf.country : undefined;
   logLine("request", {
     requestId: c.get("requestId"),
     method: c.req.method,

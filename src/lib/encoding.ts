@@ -5,6 +5,7 @@ const decoder = new TextDecoder();
 
 /** UTF-8 bytes of a string. */
 export function utf8(text: string): Uint8Array<ArrayBuffer> {
+  // The runtime's typing leaves the buffer as ArrayBufferLike; encode() always returns a fresh ArrayBuffer.
   return encoder.encode(text) as Uint8Array<ArrayBuffer>;
 }
 
