@@ -8,6 +8,7 @@ import type { Message } from "../protocol/frames";
 import type { SendableKind } from "../domain/kinds";
 import type { SendBodies, TokenSource } from "./types.ts";
 import { SwitchboardError } from "./errors.ts";
+import { ERROR_CODES, type ErrorCode } from "../protocol/errors.ts";
 import { httpBase, tokenNow } from "./transport.ts";
 
 export type Role = "owner" | "admin" | "member";
@@ -90,10 +91,6 @@ interface UploadRequest {
   onerror: (() => void) | null;
   onabort: (() => void) | null;
   onload: (() => void) | null;
-}
-
-interface ErrorEnvelope {
-  error?: { code?: unknown; message?: unknown };
 }
 
 /** A typed client of the public HTTP API, acting as one user. */
@@ -277,7 +274,8 @@ function enc(value: string): string {
 function parseJson(text: string): unknown {
   if (!text) return undefined;
   try {
-    return JSON.parse(text) as unknown;
+    const data: unknown = JSON.parse(text);
+    return data;
   } catch {
     return undefined;
   }
@@ -285,10 +283,15 @@ function parseJson(text: string): unknown {
 
 /** The error envelope as a SwitchboardError; a body that is not an envelope still gets a message in words. */
 function errorOf(status: number, data: unknown): SwitchboardError {
-  const envelope = (typeof data === "object" && data !== null ? data : {}) as ErrorEnvelope;
-  const code = typeof envelope.error?.code === "string" ? envelope.error.code : statusCode(status);
-  const message = typeof envelope.error?.message === "string" ? envelope.error.message : `HTTP ${status}`;
-  return new SwitchboardError(code as SwitchboardError["code"], message, { status });
+  const error = typeof data === "object" && data !== null && "error" in data ? data.error : undefined;
+  const fields = typeof error === "object" && error !== null ? error : {};
+  const code = "code" in fields && isErrorCode(fields.code) ? fields.code : statusCode(status);
+  const message = "message" in fields && typeof fields.message === "string" ? fields.message : `HTTP ${status}`;
+  return new SwitchboardError(code, message, { status });
+}
+
+function isErrorCode(value: unknown): value is ErrorCode {
+  return ERROR_CODES.some((code) => code === value);
 }
 
 function statusCode(status: number): SwitchboardError["code"] {

@@ -10,6 +10,7 @@ import { SwitchboardError, refusalError } from "./errors.ts";
 import { Heartbeat } from "./heartbeat.ts";
 import { Listeners } from "./listeners.ts";
 import { Outbox } from "./outbox.ts";
+import { readServerFrame } from "./frames.ts";
 import { PING_TEXT, backoffDelay, defaultConnect, httpBase, probeStatus, safeClose, socketBase, statusOf, tokenNow } from "./transport.ts";
 import { CLOSE_CODES } from "../protocol/close-codes.ts";
 
@@ -117,7 +118,7 @@ export class ConversationClient {
 
   constructor(options: ClientOptions) {
     new URL(options.baseUrl); // throws a TypeError now rather than failing every connection attempt later
-    if (!options.connect && !(globalThis as { WebSocket?: unknown }).WebSocket) {
+    if (!options.connect && !("WebSocket" in globalThis && globalThis.WebSocket)) {
       throw new TypeError("ConversationClient: this runtime has no global WebSocket; pass a `connect` option");
     }
     this.options = options;
@@ -235,7 +236,7 @@ export class ConversationClient {
       socket = await (this.options.connect ?? defaultConnect)(url);
     } catch (err) {
       if (this.conn !== conn) return;
-      const refusal = refusalError(statusOf(err), (err as { code?: unknown }).code);
+      const refusal = refusalError(statusOf(err), typeof err === "object" && err !== null && "code" in err ? err.code : undefined);
       if (refusal) this.end(refusal, true);
       else this.lost(conn);
       return;
@@ -326,11 +327,19 @@ export class ConversationClient {
 
   private onFrame(conn: Connection, data: unknown): void {
     this.heartbeat.heardFrom();
-    let frame: ServerFrame;
+    const text = typeof data === "string" ? data : data instanceof ArrayBuffer || ArrayBuffer.isView(data) ? new TextDecoder().decode(data) : undefined;
+    let parsed: unknown;
     try {
-      frame = JSON.parse(typeof data === "string" ? data : new TextDecoder().decode(data as ArrayBuffer)) as ServerFrame;
+      if (text === undefined) throw new TypeError("not text");
+      parsed = JSON.parse(text);
     } catch {
       this.listeners.emit("error", new SwitchboardError("protocol_error", "the server sent a frame that is not JSON"));
+      return;
+    }
+    const frame = readServerFrame(parsed);
+    if (frame === "newer") return; // a frame type newer than this client
+    if (!frame) {
+      this.listeners.emit("error", new SwitchboardError("protocol_error", "the server sent a frame of an unexpected shape"));
       return;
     }
     switch (frame.type) {

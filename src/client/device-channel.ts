@@ -10,6 +10,7 @@ import { SYSTEM_CLOCK } from "./clock.ts";
 import { SwitchboardError, refusalError } from "./errors.ts";
 import { Heartbeat } from "./heartbeat.ts";
 import { Listeners } from "./listeners.ts";
+import { readChannelFrame } from "./frames.ts";
 import { PING_TEXT, backoffDelay, defaultConnect, httpBase, probeStatus, safeClose, socketBase, statusOf, tokenNow } from "./transport.ts";
 import { CLOSE_CODES } from "../protocol/close-codes.ts";
 
@@ -101,12 +102,14 @@ export class DeviceChannel {
     socket.addEventListener("message", (event) => {
       if (generation !== this.generation) return;
       this.heartbeat.heardFrom();
-      let frame: ChannelFrame;
+      let parsed: unknown;
       try {
-        frame = JSON.parse(String(event.data)) as ChannelFrame;
+        parsed = JSON.parse(String(event.data));
       } catch {
         return;
       }
+      const frame = readChannelFrame(parsed);
+      if (frame === undefined || frame === "newer") return;
       if (frame.type === "ready") {
         ready = true;
         this.attempt = 0;

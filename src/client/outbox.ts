@@ -98,7 +98,7 @@ export class Outbox {
       this.throttled = true;
       if (this.pacing === entry) this.pacing = undefined;
       if (this.pacing === undefined && this.paceTimer === undefined) {
-        const hinted = (frame as { retryAfterMs?: unknown }).retryAfterMs;
+        const hinted = "retryAfterMs" in frame ? frame.retryAfterMs : undefined;
         const wait = Math.max(typeof hinted === "number" && hinted > 0 ? hinted : 0, this.link.delay(this.rateLimitStreak++));
         this.paceTimer = this.link.clock.setTimeout(() => {
           this.paceTimer = undefined;

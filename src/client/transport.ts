@@ -25,7 +25,7 @@ export async function tokenNow(token: TokenSource): Promise<string> {
 
 /** Open a socket with the runtime's global `WebSocket`. */
 export function defaultConnect(url: string): WebSocketLike {
-  const WebSocketImpl = (globalThis as { WebSocket?: new (url: string) => WebSocketLike }).WebSocket;
+  const WebSocketImpl: (new (url: string) => WebSocketLike) | undefined = "WebSocket" in globalThis ? globalThis.WebSocket : undefined;
   if (!WebSocketImpl) throw new Error("no global WebSocket: pass a `connect` option");
   return new WebSocketImpl(url);
 }
@@ -40,7 +40,7 @@ export function safeClose(socket: WebSocketLike, code: number, reason: string): 
 
 /** The HTTP status a failed `connect` reports, if it reports one (e.g. an UpgradeRefusedError). */
 export function statusOf(err: unknown): number | undefined {
-  const status = typeof err === "object" && err !== null ? (err as { status?: unknown }).status : undefined;
+  const status = typeof err === "object" && err !== null && "status" in err ? err.status : undefined;
   return typeof status === "number" ? status : undefined;
 }
 
@@ -56,7 +56,7 @@ export function backoffDelay(backoff: { initialMs: number; maxMs: number }, atte
  * why (browsers never expose the status of a refused upgrade). Undefined without a fetch or a network.
  */
 export async function probeStatus(fetcher: StatusFetch | undefined, url: string, token: TokenSource): Promise<number | undefined> {
-  const fetchStatus = fetcher ?? (globalThis as { fetch?: StatusFetch }).fetch;
+  const fetchStatus: StatusFetch | undefined = fetcher ?? ("fetch" in globalThis ? globalThis.fetch : undefined);
   if (!fetchStatus) return undefined;
   try {
     const res = await fetchStatus(url, { headers: { authorization: `Bearer ${await tokenNow(token)}` } });
