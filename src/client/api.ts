@@ -8,7 +8,7 @@ import type { Message } from "../protocol/frames";
 import type { SendableKind } from "../domain/kinds";
 import type { SendBodies, TokenSource } from "./types.ts";
 import { SwitchboardError } from "./errors.ts";
-import { ERROR_CODES, type ErrorCode } from "../protocol/errors.ts";
+import { arrayOf, both, isBoolean, isErrorCode, isMessage, isNumber, isString, nullable, oneOf, optional, recordOf, shape, type Guard } from "./guards.ts";
 import { httpBase, tokenNow } from "./transport.ts";
 
 export type Role = "owner" | "admin" | "member";
@@ -104,40 +104,40 @@ export class SwitchboardApi {
   // ---- conversations ----
 
   listConversations(limit = 100): Promise<{ conversations: Conversation[] }> {
-    return this.call("GET", `/v1/conversations?limit=${limit}`);
+    return this.call(conversationList, "GET", `/v1/conversations?limit=${limit}`);
   }
 
   conversation(id: string): Promise<Conversation> {
-    return this.call("GET", `/v1/conversations/${enc(id)}`);
+    return this.call(isConversation, "GET", `/v1/conversations/${enc(id)}`);
   }
 
   createDirect(withUser: string): Promise<Conversation> {
-    return this.call("POST", "/v1/conversations", { type: "direct", with: withUser });
+    return this.call(isConversation, "POST", "/v1/conversations", { type: "direct", with: withUser });
   }
 
   createGroup(name: string, members: string[]): Promise<Conversation> {
-    return this.call("POST", "/v1/conversations", { type: "group", name, members });
+    return this.call(isConversation, "POST", "/v1/conversations", { type: "group", name, members });
   }
 
   addMembers(id: string, userIds: string[]): Promise<Conversation> {
-    return this.call("POST", `/v1/conversations/${enc(id)}/members`, { userIds });
+    return this.call(isConversation, "POST", `/v1/conversations/${enc(id)}/members`, { userIds });
   }
 
   /** Remove a member; with one's own id, leave. */
-  removeMember(id: string, userId: string): Promise<void> {
-    return this.call("DELETE", `/v1/conversations/${enc(id)}/members/${enc(userId)}`);
+  async removeMember(id: string, userId: string): Promise<void> {
+    await this.call(ignored, "DELETE", `/v1/conversations/${enc(id)}/members/${enc(userId)}`);
   }
 
   setRole(id: string, userId: string, role: Role): Promise<Conversation> {
-    return this.call("PUT", `/v1/conversations/${enc(id)}/members/${enc(userId)}`, { role });
+    return this.call(isConversation, "PUT", `/v1/conversations/${enc(id)}/members/${enc(userId)}`, { role });
   }
 
   setMuted(id: string, muted: boolean): Promise<{ conversationId: string; muted: boolean }> {
-    return this.call("PUT", `/v1/conversations/${enc(id)}/settings`, { muted });
+    return this.call(mutedAnswer, "PUT", `/v1/conversations/${enc(id)}/settings`, { muted });
   }
 
-  markRead(id: string, seq: number): Promise<void> {
-    return this.call("POST", `/v1/conversations/${enc(id)}/read`, { seq });
+  async markRead(id: string, seq: number): Promise<void> {
+    await this.call(ignored, "POST", `/v1/conversations/${enc(id)}/read`, { seq });
   }
 
   // ---- messages ----
@@ -148,41 +148,41 @@ export class SwitchboardApi {
     if (page.after !== undefined) params.set("after", String(page.after));
     if (page.before !== undefined) params.set("before", String(page.before));
     if (page.limit !== undefined) params.set("limit", String(page.limit));
-    return this.call("GET", `/v1/conversations/${enc(id)}/messages?${params}`);
+    return this.call(messagePage, "GET", `/v1/conversations/${enc(id)}/messages?${params}`);
   }
 
   /** Send over HTTP (idempotent per `clientId`); live clients use {@link ConversationClient.send}. */
   send<K extends SendableKind>(id: string, kind: K, body: SendBodies[K], clientId: string, replyTo?: number): Promise<Message> {
-    return this.call("POST", `/v1/conversations/${enc(id)}/messages`, { clientId, kind, body, ...(replyTo !== undefined ? { replyTo } : {}) });
+    return this.call(isMessage, "POST", `/v1/conversations/${enc(id)}/messages`, { clientId, kind, body, ...(replyTo !== undefined ? { replyTo } : {}) });
   }
 
   react(id: string, seq: number, emoji: string, remove = false): Promise<{ seq: number; reactions: Record<string, string[]> }> {
-    return this.call(remove ? "DELETE" : "PUT", `/v1/conversations/${enc(id)}/messages/${seq}/reactions/${enc(emoji)}`);
+    return this.call(reactionsAnswer, remove ? "DELETE" : "PUT", `/v1/conversations/${enc(id)}/messages/${seq}/reactions/${enc(emoji)}`);
   }
 
   edit(id: string, seq: number, body: SendBodies["text"] | SendBodies["log"]): Promise<Message> {
-    return this.call("PATCH", `/v1/conversations/${enc(id)}/messages/${seq}`, { body });
+    return this.call(isMessage, "PATCH", `/v1/conversations/${enc(id)}/messages/${seq}`, { body });
   }
 
   recall(id: string, seq: number): Promise<Message> {
-    return this.call("POST", `/v1/conversations/${enc(id)}/messages/${seq}/recall`);
+    return this.call(isMessage, "POST", `/v1/conversations/${enc(id)}/messages/${seq}/recall`);
   }
 
   /** Hide a message from this user's own history (on all their devices). */
-  deleteForMe(id: string, seq: number): Promise<void> {
-    return this.call("DELETE", `/v1/conversations/${enc(id)}/messages/${seq}`);
+  async deleteForMe(id: string, seq: number): Promise<void> {
+    await this.call(ignored, "DELETE", `/v1/conversations/${enc(id)}/messages/${seq}`);
   }
 
   receipts(id: string, seq: number): Promise<Receipts> {
-    return this.call("GET", `/v1/conversations/${enc(id)}/messages/${seq}/receipts`);
+    return this.call(isReceipts, "GET", `/v1/conversations/${enc(id)}/messages/${seq}/receipts`);
   }
 
   decide(id: string, seq: number, decision: "approve" | "reject", clientId: string, comment?: string): Promise<{ decision: Message; request: Message }> {
-    return this.call("POST", `/v1/conversations/${enc(id)}/messages/${seq}/decision`, { clientId, decision, ...(comment ? { comment } : {}) });
+    return this.call(decisionAnswer, "POST", `/v1/conversations/${enc(id)}/messages/${seq}/decision`, { clientId, decision, ...(comment ? { comment } : {}) });
   }
 
-  cardAction(id: string, seq: number, action: string): Promise<void> {
-    return this.call("POST", `/v1/conversations/${enc(id)}/messages/${seq}/actions`, { action });
+  async cardAction(id: string, seq: number, action: string): Promise<void> {
+    await this.call(ignored, "POST", `/v1/conversations/${enc(id)}/messages/${seq}/actions`, { action });
   }
 
   // ---- attachments ----
@@ -191,8 +191,9 @@ export class SwitchboardApi {
   async upload(id: string, file: Blob, name: string, options: UploadOptions = {}): Promise<UploadedAttachment> {
     const path = `/v1/conversations/${enc(id)}/attachments?name=${enc(name)}`;
     const contentType = file.type || "application/octet-stream";
+    // Typed against the Workers runtime, which has no XMLHttpRequest: the browser's is described by UploadRequest.
     const XHR = (globalThis as { XMLHttpRequest?: new () => UploadRequest }).XMLHttpRequest;
-    if (!XHR || !options.onProgress) return this.call("POST", path, file, contentType, options.signal);
+    if (!XHR || !options.onProgress) return this.call(isUploadedAttachment, "POST", path, file, contentType, options.signal);
     const token = await tokenNow(this.options.token);
     const onProgress = options.onProgress;
     return new Promise<UploadedAttachment>((resolve, reject) => {
@@ -205,8 +206,9 @@ export class SwitchboardApi {
       xhr.onabort = () => reject(new SwitchboardError("closed", "the upload was cancelled"));
       xhr.onload = () => {
         const data = parseJson(xhr.responseText);
-        if (xhr.status >= 200 && xhr.status < 300) resolve(data as UploadedAttachment);
-        else reject(errorOf(xhr.status, data));
+        if (xhr.status < 200 || xhr.status >= 300) reject(errorOf(xhr.status, data));
+        else if (isUploadedAttachment(data)) resolve(data);
+        else reject(unexpectedAnswer("POST", path, xhr.status));
       };
       options.signal?.addEventListener("abort", () => xhr.abort());
       xhr.send(file);
@@ -215,32 +217,33 @@ export class SwitchboardApi {
 
   /** A signed link to an attachment, valid for a few minutes, usable without a bearer (`<img src>`). */
   attachmentUrl(id: string, attachmentId: string): Promise<{ url: string; expiresAt: number }> {
-    return this.call("GET", `/v1/conversations/${enc(id)}/attachments/${enc(attachmentId)}/url`);
+    return this.call(signedUrl, "GET", `/v1/conversations/${enc(id)}/attachments/${enc(attachmentId)}/url`);
   }
 
   // ---- people, presence, search ----
 
   user(userId: string): Promise<UserProfile> {
-    return this.call("GET", `/v1/users/${enc(userId)}`);
+    return this.call(isUserProfile, "GET", `/v1/users/${enc(userId)}`);
   }
 
   presence(userIds: string[]): Promise<{ presence: Record<string, Presence> }> {
-    return this.call("GET", `/v1/presence?users=${userIds.map(enc).join(",")}`);
+    return this.call(presenceAnswer, "GET", `/v1/presence?users=${userIds.map(enc).join(",")}`);
   }
 
   searchMessages(q: string, filters: { conversationId?: string; from?: string; kind?: string; limit?: number; cursor?: string } = {}): Promise<{ hits: SearchHit[]; nextCursor: string | null }> {
     const params = new URLSearchParams({ q });
     for (const [key, value] of Object.entries(filters)) if (value !== undefined) params.set(key, String(value));
-    return this.call("GET", `/v1/search/messages?${params}`);
+    return this.call(searchPage, "GET", `/v1/search/messages?${params}`);
   }
 
   searchConversations(q: string, limit = 20): Promise<{ conversations: Conversation[] }> {
-    return this.call("GET", `/v1/search/conversations?${new URLSearchParams({ q, limit: String(limit) })}`);
+    return this.call(conversationList, "GET", `/v1/search/conversations?${new URLSearchParams({ q, limit: String(limit) })}`);
   }
 
   // ---- plumbing ----
 
-  private async call<T>(method: string, path: string, body?: unknown, contentType = "application/json", signal?: AbortSignal): Promise<T> {
+  /** Send a request; the answer must pass `expected`, or the call fails with a `protocol_error`. */
+  private async call<T>(expected: Guard<T>, method: string, path: string, body?: unknown, contentType = "application/json", signal?: AbortSignal): Promise<T> {
     const headers: Record<string, string> = { authorization: `Bearer ${await tokenNow(this.options.token)}` };
     let payload: BodyInit | undefined;
     if (body instanceof Blob) {
@@ -259,13 +262,59 @@ export class SwitchboardApi {
     const text = await res.text();
     const data = parseJson(text);
     if (!res.ok) throw errorOf(res.status, data);
-    return data as T;
+    if (!expected(data)) throw unexpectedAnswer(method, path, res.status);
+    return data;
   }
 
   private base(): string {
     return httpBase(this.options.baseUrl);
   }
 }
+
+function unexpectedAnswer(method: string, path: string, status: number): SwitchboardError {
+  return new SwitchboardError("protocol_error", `the service answered ${method} ${path.split("?")[0]} with an unexpected body`, { status });
+}
+
+// ---- the shapes of the answers ----
+
+/** An answer whose body the caller does not read (204, or an acknowledgement). */
+const ignored = (_value: unknown): _value is unknown => true;
+const isRole = oneOf<Role>("owner", "admin", "member");
+const isConversation = shape<Conversation>({
+  id: isString,
+  type: oneOf("direct", "group"),
+  name: nullable(isString),
+  members: arrayOf(isString),
+  roles: optional(recordOf(isRole)),
+  role: optional(isRole),
+  createdAt: isNumber,
+  lastSeq: isNumber,
+  readSeq: isNumber,
+  unread: isNumber,
+  muted: isBoolean,
+  activityAt: optional(isNumber),
+  lastMessage: optional(nullable(both(isMessage, shape<{ preview?: string }>({ preview: optional(isString) })))),
+});
+const conversationList = shape<{ conversations: Conversation[] }>({ conversations: arrayOf(isConversation) });
+const mutedAnswer = shape<{ conversationId: string; muted: boolean }>({ conversationId: isString, muted: isBoolean });
+const messagePage = shape<{ messages: Message[] }>({ messages: arrayOf(isMessage) });
+const reactionsAnswer = shape<{ seq: number; reactions: Record<string, string[]> }>({ seq: isNumber, reactions: recordOf(arrayOf(isString)) });
+const isReceipts = shape<Receipts>({ seq: isNumber, readBy: arrayOf(isString), count: isNumber, of: isNumber });
+const decisionAnswer = shape<{ decision: Message; request: Message }>({ decision: isMessage, request: isMessage });
+const isUploadedAttachment = shape<UploadedAttachment>({
+  id: isString,
+  name: isString,
+  size: isNumber,
+  contentType: isString,
+  width: optional(isNumber),
+  height: optional(isNumber),
+});
+const signedUrl = shape<{ url: string; expiresAt: number }>({ url: isString, expiresAt: isNumber });
+const isUserProfile = shape<UserProfile>({ id: isString, name: isString, title: nullable(isString), avatarUrl: nullable(isString) });
+const isPresence = shape<Presence>({ status: oneOf("online", "offline"), lastSeen: nullable(isNumber) });
+const presenceAnswer = shape<{ presence: Record<string, Presence> }>({ presence: recordOf(isPresence) });
+const isSearchHit = shape<SearchHit>({ message: isMessage, snippet: isString });
+const searchPage = shape<{ hits: SearchHit[]; nextCursor: string | null }>({ hits: arrayOf(isSearchHit), nextCursor: nullable(isString) });
 
 function enc(value: string): string {
   return encodeURIComponent(value);
@@ -290,9 +339,6 @@ function errorOf(status: number, data: unknown): SwitchboardError {
   return new SwitchboardError(code, message, { status });
 }
 
-function isErrorCode(value: unknown): value is ErrorCode {
-  return ERROR_CODES.some((code) => code === value);
-}
 
 function statusCode(status: number): SwitchboardError["code"] {
   if (status === 400) return "invalid_request";

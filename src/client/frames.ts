@@ -1,10 +1,7 @@
-/**
- * Frames from the service's sockets, checked before use: the client trusts their shape only once it has
- * seen it. Hand-written (no schema library) so that the SDK loads by type stripping alone.
- */
+/** Frames from the service's sockets, checked before use (see ./guards.ts). */
 
-import type { ChannelFrame, JsonObject, Message, ServerFrame } from "../protocol/frames";
-import { ERROR_CODES, type ErrorCode } from "../protocol/errors.ts";
+import type { ChannelFrame, ServerFrame } from "../protocol/frames";
+import { field, isErrorCode, isMessage, isNumber, isObject, isString, optional } from "./guards.ts";
 
 /** A known frame, a frame type newer than this client ("newer": skip it), or undefined for a malformed frame. */
 export type FrameRead<F> = F | "newer" | undefined;
@@ -43,7 +40,7 @@ function isServerFrame(f: object): f is ServerFrame {
     case "hidden":
       return isNumber(field(f, "seq"));
     case "error":
-      return isErrorCode(field(f, "code")) && isString(field(f, "message")) && optional(field(f, "clientId"), isString);
+      return isErrorCode(field(f, "code")) && isString(field(f, "message")) && optional(isString)(field(f, "clientId"));
     default:
       return false;
   }
@@ -73,60 +70,4 @@ function isChannelFrame(f: object): f is ChannelFrame {
     default:
       return false;
   }
-}
-
-function isMessage(m: unknown): m is Message {
-  if (!isObject(m)) return false;
-  const reactions = field(m, "reactions");
-  return (
-    isString(field(m, "conversationId")) &&
-    isNumber(field(m, "seq")) &&
-    isString(field(m, "clientId")) &&
-    isString(field(m, "sender")) &&
-    isString(field(m, "kind")) &&
-    isJsonObject(field(m, "body")) &&
-    isNumber(field(m, "ts")) &&
-    optional(field(m, "replyTo"), isNumber) &&
-    optional(field(m, "editedAt"), isNumber) &&
-    optional(field(m, "recalled"), (v) => v === true) &&
-    (reactions === undefined || (isObject(reactions) && Object.values(reactions).every((ids) => Array.isArray(ids) && ids.every(isString))))
-  );
-}
-
-function isJsonObject(value: unknown): value is JsonObject {
-  return isObject(value) && isJsonValue(value, 8);
-}
-
-function isJsonValue(value: unknown, depth: number): boolean {
-  if (value === null || typeof value === "string" || typeof value === "boolean") return true;
-  if (typeof value === "number") return Number.isFinite(value);
-  if (depth <= 0 || typeof value !== "object") return false;
-  if (Array.isArray(value)) return value.every((v) => isJsonValue(v, depth - 1));
-  return Object.values(value).every((v) => v === undefined || isJsonValue(v, depth - 1));
-}
-
-function isErrorCode(value: unknown): value is ErrorCode {
-  return ERROR_CODES.some((code) => code === value);
-}
-
-/** An object that is not an array (what every frame and message is). */
-function isObject(value: unknown): value is object {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/** An own property of `o`; undefined when it has none. */
-function field(o: object, key: string): unknown {
-  return Object.hasOwn(o, key) ? Object.getOwnPropertyDescriptor(o, key)?.value : undefined;
-}
-
-function isString(value: unknown): value is string {
-  return typeof value === "string";
-}
-
-function isNumber(value: unknown): value is number {
-  return typeof value === "number" && Number.isFinite(value);
-}
-
-function optional(value: unknown, check: (v: unknown) => boolean): boolean {
-  return value === undefined || check(value);
 }

@@ -206,7 +206,7 @@ export function slackRejection(status: RejectionStatus, reason: string): Respons
   switch (status) {
     case 400: {
       const code = reason.split(":")[0]?.trim() ?? "";
-      return plain(400, (SLACK_400_ERRORS as readonly string[]).includes(code) ? code : "invalid_payload");
+      return plain(400, SLACK_400_ERRORS.some((known) => known === code) ? code : "invalid_payload");
     }
     case 401:
       return plain(403, "invalid_token");

@@ -37,7 +37,7 @@ export const searchRoutes = new Hono<AppEnv>()
     const from = c.req.query("from");
     if (from !== undefined && !EXTERNAL_ID.test(from)) throw new ApiError("invalid_request", "from: must be a user id");
     const kind = c.req.query("kind");
-    if (kind !== undefined && !(MESSAGE_KINDS as readonly string[]).includes(kind)) {
+    if (kind !== undefined && !MESSAGE_KINDS.some((known) => known === kind)) {
       throw new ApiError("invalid_request", `kind: must be one of ${MESSAGE_KINDS.join(", ")}`);
     }
     const limit = intParam(c, "limit", { min: 1, max: SEARCH_LIMIT.max }) ?? SEARCH_LIMIT.default;

@@ -134,7 +134,7 @@ export async function searchMessages(db: D1Database, s: MessageSearch): Promise<
   let lo: number | undefined;
   let hi: number | undefined;
   if (scope?.span) {
-    const [n, min, max] = JSON.parse(scope.span) as [number, number | null, number | null];
+    const [n, min, max] = parseSpan(scope.span);
     if (n === 0) return { hits: [], next: null, capped: false };
     if (n <= DATE_WINDOW_MAX && min !== null && max !== null) [lo, hi] = [min, max];
   }
@@ -229,6 +229,16 @@ export async function searchMessages(db: D1Database, s: MessageSearch): Promise<
   const reachedBottom = lo !== undefined && bottom <= lo;
   if (full && !reachedBottom) return page(rows, bottom, true);
   return page(rows, null, false);
+}
+
+/** The `json_array(count, min(id), max(id))` of the date-bounded scope query. */
+function parseSpan(text: string): [number, number | null, number | null] {
+  const span: unknown = JSON.parse(text);
+  const idOrNull = (v: unknown) => v === null || typeof v === "number";
+  if (!Array.isArray(span) || span.length !== 3) throw new Error("search scope span is not a 3-element JSON array");
+  const [n, min, max]: unknown[] = span;
+  if (typeof n !== "number" || !idOrNull(min) || !idOrNull(max)) throw new Error("search scope span is not [count, min id, max id]");
+  return [n, typeof min === "number" ? min : null, typeof max === "number" ? max : null];
 }
 
 /** Record that a member deleted a message for themself (idempotent). */
