@@ -4,7 +4,7 @@ import { alias, QueryBuilder, type SQLiteColumn } from "drizzle-orm/sqlite-core"
 import { conversations, hiddenMessages, memberships, users } from "./schema";
 import type { ConversationSummary, HistoryRow } from "./conversations";
 import { listConversationsWhere } from "./conversations";
-import type { JsonObject, Message } from "../protocol/frames";
+import type { Message } from "../protocol/frames";
 import type { MessageRow } from "./room-schema";
 import { messageFromRow, type MessageColumns } from "./message-rows";
 import { cjkGrams, searchableText } from "../domain/search";
