@@ -30,8 +30,9 @@ const activeToday = new Set<string>();
  * while a write is in flight go together in the next one. 2,000 people reconnecting at once cost a
  * few D1 batches, not 2,000 writes; one person alone waits for nobody. Keyed by tenant and day.
  */
-const activeBuffer = new Map<string, { tenantId: string; db: D1Database; users: Set<string>; keys: string[]; ts: number }>();
+const activeBuffer = new Map<string, { tenantId: string; day: number; db: D1Database; users: Set<string>; ts: number }>();
 let activeWriting = false;
+const activeKey = (tenantId: string, userId: string, day: number) => `${tenantId}\n${userId}\n${day}`;
 export const CREDENTIAL_CACHE_MS = 5_000;
 const CACHE_MAX = 10_000;
 const EXCEPTIONS_MAX = 1_000;
@@ -118,15 +119,15 @@ async function statusOfUser(c: AppContext, tenantId: string, userId: string): Pr
   const db = tenantDb(c.env, tenantId);
   const status = await lookUpStatus(db, tenantId, userId, now);
   // Usage: the person was active today. Written once a day per person and isolate, after the answer.
-  const active = `${tenantId}\n${userId}\n${Math.floor(now / 86_400_000)}`;
+  const day = Math.floor(now / 86_400_000);
+  const active = activeKey(tenantId, userId, day);
   if (status && !status.deactivated && !activeToday.has(active)) {
     if (activeToday.size >= CACHE_MAX) activeToday.clear();
     activeToday.add(active);
-    const window = `${tenantId}\n${Math.floor(now / 86_400_000)}`;
+    const window = `${tenantId}\n${day}`;
     let pending = activeBuffer.get(window);
-    if (!pending) activeBuffer.set(window, (pending = { tenantId, db, users: new Set(), keys: [], ts: now }));
+    if (!pending) activeBuffer.set(window, (pending = { tenantId, day, db, users: new Set(), ts: now }));
     pending.users.add(userId);
-    pending.keys.push(active);
     if (!activeWriting) {
       activeWriting = true;
       c.executionCtx.waitUntil(writeActive());
@@ -144,7 +145,7 @@ async function writeActive(): Promise<void> {
       await Promise.all(
         batches.map((b) =>
           markActiveMany(b.db, b.tenantId, [...b.users], b.ts).catch((err: unknown) => {
-            for (const key of b.keys) activeToday.delete(key);
+            for (const userId of b.users) activeToday.delete(activeKey(b.tenantId, userId, b.day));
             console.error("recording active people failed; retried on their next request", err);
           }),
         ),

@@ -7,7 +7,7 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { api, deliverStandardWebhook, launchBrowser, signedIn, startStack, until, type Stack } from "./stack.ts";
+import { api, deliverStandardWebhook, launchBrowser, signedIn, startStack, type Stack } from "./stack.ts";
 
 const SHOTS = path.resolve(import.meta.dirname, "../../test-results/browser");
 /** A 2×2 PNG (red, green, blue, white). */
@@ -33,8 +33,12 @@ async function say(page: Page, text: string): Promise<void> {
   await composer(page).press("Enter");
 }
 
+/** Wait (Playwright watches the page; no fixed sleep) until `who` sees a message whose text is exactly `text`. */
 async function seen(page: Page, text: string, who: string): Promise<void> {
-  await until(`${who} sees “${text}”`, async () => (await texts(page)).includes(text));
+  const exact = new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`);
+  await page.locator("article.message:not(.outgoing) p.text").filter({ hasText: exact }).first().waitFor({ timeout: 30_000 }).catch((err: unknown) => {
+    throw new Error(`${who} never saw “${text}”`, { cause: err });
+  });
 }
 
 before(async () => {
@@ -108,7 +112,7 @@ describe("the web app", () => {
     await alice!.context.setOffline(false);
     await seen(bob!.page, "offline three", "bob");
     await seen(alice!.page, "while alice was away", "alice");
-    await until("alice's outbox is empty", async () => (await alice!.page.locator("article.outgoing").count()) === 0);
+    await alice!.page.locator("article.outgoing").first().waitFor({ state: "detached" }); // alice's outbox is empty
     for (const page of [alice!.page, bob!.page]) {
       const all = await texts(page);
       for (const text of [...offline, "while alice was away"]) assert.equal(all.filter((t) => t === text).length, 1, `${text} exactly once`);
@@ -121,7 +125,8 @@ describe("the web app", () => {
     await alice!.page.locator('input[type="file"]').setInputFiles({ name: "whiteboard.png", mimeType: "image/png", buffer: PNG });
     const image = bob!.page.getByRole("img", { name: "whiteboard.png" });
     await image.waitFor();
-    await until("the picture has loaded for bob", () => image.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth === 2));
+    // The picture has loaded for bob (checked by the browser on each frame).
+    await bob!.page.waitForFunction((img) => img instanceof HTMLImageElement && img.complete && img.naturalWidth === 2, await image.elementHandle());
   });
 
   test("an approval decided by the approver changes the card on both sides", async () => {
@@ -178,18 +183,21 @@ describe("the web app", () => {
     }
     await openConversation(bob!.page, "Alice Martin"); // leave the group, so the jump opens it afresh
     const result = bob!.page.getByRole("button", { name: /Open in conversation: Sales team/ });
-    await until("the search finds 线索", async () => {
+    // Search follows the D1 mirror (within about a second): search again until the message is found,
+    // each attempt paced by its own answer, not by a sleep.
+    for (let attempt = 1; ; attempt++) {
       await bob!.page.getByRole("searchbox", { name: "Search" }).fill("线索");
       await bob!.page.getByRole("searchbox", { name: "Search" }).press("Enter");
       await bob!.page.getByRole("heading", { name: /Search/ }).waitFor();
       await bob!.page.getByText("Loading…").waitFor({ state: "detached" });
-      return (await result.count()) > 0;
-    });
+      if ((await result.count()) > 0) break;
+      assert.ok(attempt < 200, "the search never found 线索");
+    }
     assert.equal(await result.first().locator("mark").first().textContent(), "线索");
     await result.first().click();
     const hit = bob!.page.locator("article.message.highlighted", { hasText: "请跟进这个线索" });
     await hit.waitFor();
-    await until("the hit has focus", () => hit.evaluate((el) => el === document.activeElement));
+    await bob!.page.waitForFunction((el) => el === document.activeElement, await hit.elementHandle()); // the hit has focus
   });
 
   test("Enter while an input method is composing does not send", async () => {

@@ -132,13 +132,3 @@ export async function deliverStandardWebhook(url: string, secret: string, payloa
     body,
   });
 }
-
-/** Wait until `check` holds (polling the page state, never a fixed sleep). */
-export async function until(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
