@@ -85,7 +85,6 @@ describe("the D1 mirror of conversations", () => {
       const store = new RoomStorage(ctx.storage);
       // Pretend nothing was mirrored yet, to capture a full snapshot at this version.
       ctx.storage.sql.exec("UPDATE room SET mirrored_version = 0");
-      ctx.storage.sql.exec("UPDATE members SET mirrored_version = 0");
       return store.mirror.snapshot();
     });
     expect(old).not.toBeNull();

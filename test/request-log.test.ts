@@ -1,5 +1,8 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { api, createGroup, join, openChannel, sendHttp, setupTenant } from "./helpers";
+import { env, runDurableObjectAlarm } from "cloudflare:test";
+import { FLUSH_LINES } from "../src/jobs/room-mirror-flush";
+import { roomName } from "../src/protocol/ids";
+import { api, createGroup, eventually, join, manualRoomClock, openChannel, sendHttp, setupTenant } from "./helpers";
 
 /** The reporting-log lines written while `run` runs, parsed. */
 async function logLinesOf(run: () => Promise<unknown>): Promise<{ lines: Record<string, unknown>[]; raw: string }> {
@@ -98,6 +101,34 @@ describe("the reporting log of sockets and side effects", () => {
       expect.objectContaining({ tenantId: t.tenantId, conversationId: id, rows: 1 }),
     ]);
     expect(raw).not.toContain("quarterly numbers");
+  });
+
+  it("folds the flushes of a busy conversation beyond three lines a minute into the next line", async () => {
+    const t = await setupTenant();
+    const id = await createGroup(t.tokens.alice!, ["bob"]);
+    const clock = await manualRoomClock(t.tenantId, id);
+    const { socket: alice } = await join(id, t.tokens.alice!);
+    const stub = env.ROOMS.getByName(roomName(t.tenantId, id));
+    const text = "跟进客户合同续签".repeat(625); // about 85 KB as a history row: a flush carries at most 900 KB
+    const { lines } = await logLinesOf(async () => {
+      for (let i = 0; i < 80; i++) alice.send({ type: "send", clientId: `big${i}`, kind: "text", body: { text } });
+      for (let i = 0; i < 80; i++) await alice.next("ack");
+      await eventually(async () => {
+        await runDurableObjectAlarm(stub);
+        const row = await env.DB.prepare("SELECT count(*) AS n FROM messages WHERE conversation_id = ?").bind(id).first<{ n: number }>();
+        expect(row?.n).toBe(80);
+      });
+      // A minute later the alarm writes what was folded.
+      clock.advance(61_000);
+      await runDurableObjectAlarm(stub);
+    });
+    const flushes = lines.filter((l) => l.type === "mirror.flush" && l.conversationId === id);
+    expect(flushes.reduce((sum, l) => sum + Number(l.rows), 0)).toBe(80);
+    const counted = flushes.reduce((sum, l) => sum + Number(l.flushes ?? 1), 0);
+    expect(counted).toBeGreaterThanOrEqual(8);
+    expect(flushes.length).toBeLessThanOrEqual(FLUSH_LINES + 1);
+    expect(flushes.at(-1)?.flushes).toBeGreaterThan(1);
+    alice.close();
   });
 
   it("writes a line per notify batch a presence shard handles, with frames and push jobs counted", async () => {

@@ -72,7 +72,7 @@ export class ConversationRoom extends DurableObject<Env> implements Conversation
     this.roster = new Roster(this.conversation);
     this.actions = new MessageActions(this.conversation);
     this.files = env.FILES;
-    this.outbox = new RoomOutbox({ env, storage: ctx.storage, store: this.store, files: () => this.files, liveUsers: () => this.sockets.liveUsers(), meter: this.meter });
+    this.outbox = new RoomOutbox({ env, storage: ctx.storage, store: this.store, files: () => this.files, liveUsers: () => this.sockets.liveUsers(), meter: this.meter, now: () => this.clock.now() });
     ctx.blockConcurrencyWhile(async () => this.store.header.migrateIfCreated());
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_TEXT, PONG_TEXT));
   }

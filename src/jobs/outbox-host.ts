@@ -12,6 +12,8 @@ export interface OutboxHost {
   liveUsers(): Set<string>;
   /** Usage counters and the messages quota, carried by the mirror flush. */
   readonly meter: RoomMeter;
+  /** The object's clock (tests move it by hand). */
+  now(): number;
 }
 
 /** How a part of the pipeline asks the loop for another run. */

@@ -73,6 +73,7 @@ export class RoomOutbox implements OutboxSchedule {
     this.armedAt = undefined;
     if (!this.store.header.get()) return;
     const now = Date.now();
+    this.mirror.reportDue(this.host.now());
     await this.notify.now();
     this.store.header.persistNotified();
     this.sweepOrphans(now);
@@ -119,6 +120,8 @@ export class RoomOutbox implements OutboxSchedule {
     if (effect !== undefined) times.push(effect);
     const oldest = this.store.attachments.oldestUnsent();
     if (oldest !== undefined) times.push(oldest + ORPHAN_AFTER_MS + 1_000);
+    const report = this.mirror.reportDueAt();
+    if (report !== undefined) times.push(report);
     if (times.length === 0) return;
     const at = Math.max(Math.min(...times), Date.now());
     this.armedAt = at;

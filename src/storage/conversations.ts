@@ -2,7 +2,7 @@ import { drizzle } from "drizzle-orm/d1";
 import { and, asc, desc, eq, ne, sql, type SQL } from "drizzle-orm";
 import { alias, QueryBuilder } from "drizzle-orm/sqlite-core";
 import { conversations, memberships, messages } from "./schema";
-import { excluded, inJson, jsonRows, statementOf, type D1Query } from "./d1";
+import { compiled, excluded, inJson, jsonRows } from "./d1";
 import type { Role, ConversationType } from "../domain/membership";
 import { parseStoredObject, parseStoredStrings } from "../protocol/json";
 
@@ -65,98 +65,118 @@ export interface HistoryRow {
   version: number;
 }
 
+const p = sql.placeholder;
+/** The conversation and member columns every flush statement is scoped by. */
+const scope = { tenantId: p("tenantId"), conversationId: p("conversationId") };
+
+/** The conversation row: a newer version replaces an older one, never the reverse. */
+const upsertConversation = compiled((orm) =>
+  orm
+    .insert(conversations)
+    .values({
+      tenantId: p("tenantId"),
+      id: p("conversationId"),
+      type: p("type"),
+      name: p("name"),
+      createdAt: p("createdAt"),
+      lastSeq: p("lastSeq"),
+      activityAt: p("activityAt"),
+      lastMessage: p("lastMessage"),
+      version: p("version"),
+      messageCount: p("messageCount"),
+    })
+    .onConflictDoUpdate({
+      target: [conversations.tenantId, conversations.id],
+      set: {
+        name: excluded(conversations.name),
+        lastSeq: excluded(conversations.lastSeq),
+        activityAt: excluded(conversations.activityAt),
+        lastMessage: excluded(conversations.lastMessage),
+        version: excluded(conversations.version),
+        messageCount: excluded(conversations.messageCount),
+      },
+      setWhere: sql`${excluded(conversations.version)} >= ${conversations.version}`,
+    }),
+);
+
+/** Member rows (one JSON parameter); read cursors only move forward. */
+const upsertMembers = compiled((orm) =>
+  orm
+    .insert(memberships)
+    .select(jsonRows(memberships, p("rows"), scope))
+    .onConflictDoUpdate({
+      target: [memberships.tenantId, memberships.conversationId, memberships.userId],
+      set: {
+        role: excluded(memberships.role),
+        muted: excluded(memberships.muted),
+        joinedAt: excluded(memberships.joinedAt),
+        readSeq: sql`max(${memberships.readSeq}, ${excluded(memberships.readSeq)})`,
+        readCount: sql`max(${memberships.readCount}, ${excluded(memberships.readCount)})`,
+        version: excluded(memberships.version),
+      },
+      setWhere: sql`${excluded(memberships.version)} >= ${memberships.version}`,
+    }),
+);
+
+/** Members who left, unless a newer row (they rejoined) is already there. */
+const deleteMembers = compiled((orm) =>
+  orm.delete(memberships).where(
+    and(
+      eq(memberships.tenantId, p("tenantId")),
+      eq(memberships.conversationId, p("conversationId")),
+      sql`EXISTS (SELECT 1 FROM json_each(${p("rows")}) AS j
+                  WHERE j.value ->> '$.userId' = ${memberships.userId} AND j.value ->> '$.version' >= ${memberships.version})`,
+    ),
+  ),
+);
+
+/**
+ * History rows, one JSON parameter per flush. A replay changes nothing (version guard), and the
+ * search index follows through the triggers of migration 0003.
+ */
+const upsertHistory = compiled((orm) =>
+  orm
+    .insert(messages)
+    .select(jsonRows(messages, p("rows"), { id: null, ...scope }))
+    .onConflictDoUpdate({
+      target: [messages.tenantId, messages.conversationId, messages.seq],
+      set: {
+        body: excluded(messages.body),
+        text: excluded(messages.text),
+        grams: excluded(messages.grams),
+        editedAt: excluded(messages.editedAt),
+        recalled: excluded(messages.recalled),
+        version: excluded(messages.version),
+      },
+      setWhere: sql`${excluded(messages.version)} > ${messages.version}`,
+    }),
+);
+
 /**
  * The statements of one flush, for one `batch()` (D1's only transaction). Re-running them changes
  * nothing: rows carry the object's change counter and an older copy never overwrites a newer one;
  * read cursors only move forward. D1 statements rather than drizzle queries, because the flush sends
- * them in one batch with statements built elsewhere.
+ * them in one batch with statements built elsewhere; their SQL text is built once (`compiled`).
  */
 export function mirrorStatements(db: D1Database, s: MirrorSnapshot): D1PreparedStatement[] {
-  const orm = drizzle(db);
-  const c = conversations;
-  const m = memberships;
   const where = { tenantId: s.tenantId, conversationId: s.conversationId };
-  const queries: D1Query[] = [
-    orm
-      .insert(c)
-      .values({
-        tenantId: s.tenantId,
-        id: s.conversationId,
-        type: s.type,
-        name: s.name,
-        createdAt: s.createdAt,
-        lastSeq: s.lastSeq,
-        activityAt: s.activityAt,
-        lastMessage: s.lastMessage,
-        version: s.version,
-        messageCount: s.messageCount,
-      })
-      .onConflictDoUpdate({
-        target: [c.tenantId, c.id],
-        set: {
-          name: excluded(c.name),
-          lastSeq: excluded(c.lastSeq),
-          activityAt: excluded(c.activityAt),
-          lastMessage: excluded(c.lastMessage),
-          version: excluded(c.version),
-          messageCount: excluded(c.messageCount),
-        },
-        setWhere: sql`${excluded(c.version)} >= ${c.version}`,
-      }),
+  const statements = [
+    upsertConversation(db, {
+      ...where,
+      type: s.type,
+      name: s.name,
+      createdAt: s.createdAt,
+      lastSeq: s.lastSeq,
+      activityAt: s.activityAt,
+      lastMessage: s.lastMessage,
+      version: s.version,
+      messageCount: s.messageCount,
+    }),
   ];
-  if (s.upserts.length > 0) {
-    queries.push(
-      orm
-        .insert(m)
-        .select(jsonRows(m, s.upserts.map((u) => ({ ...u, muted: u.muted ? 1 : 0 })), where))
-        .onConflictDoUpdate({
-          target: [m.tenantId, m.conversationId, m.userId],
-          set: {
-            role: excluded(m.role),
-            muted: excluded(m.muted),
-            joinedAt: excluded(m.joinedAt),
-            readSeq: sql`max(${m.readSeq}, ${excluded(m.readSeq)})`,
-            readCount: sql`max(${m.readCount}, ${excluded(m.readCount)})`,
-            version: excluded(m.version),
-          },
-          setWhere: sql`${excluded(m.version)} >= ${m.version}`,
-        }),
-    );
-  }
-  if (s.removals.length > 0) {
-    queries.push(
-      orm.delete(m).where(
-        and(
-          eq(m.tenantId, s.tenantId),
-          eq(m.conversationId, s.conversationId),
-          sql`EXISTS (SELECT 1 FROM json_each(${JSON.stringify(s.removals)}) AS j
-                      WHERE j.value ->> '$.userId' = ${m.userId} AND j.value ->> '$.version' >= ${m.version})`,
-        ),
-      ),
-    );
-  }
-  if (s.history.length > 0) {
-    // One statement per flush, rows as one JSON parameter. A replay changes nothing (version guard),
-    // and the search index follows through the triggers of migration 0003.
-    queries.push(
-      orm
-        .insert(messages)
-        .select(jsonRows(messages, s.history, { id: null, ...where }))
-        .onConflictDoUpdate({
-          target: [messages.tenantId, messages.conversationId, messages.seq],
-          set: {
-            body: excluded(messages.body),
-            text: excluded(messages.text),
-            grams: excluded(messages.grams),
-            editedAt: excluded(messages.editedAt),
-            recalled: excluded(messages.recalled),
-            version: excluded(messages.version),
-          },
-          setWhere: sql`${excluded(messages.version)} > ${messages.version}`,
-        }),
-    );
-  }
-  return queries.map((q) => statementOf(db, q));
+  if (s.upserts.length > 0) statements.push(upsertMembers(db, { ...where, rows: JSON.stringify(s.upserts.map((u) => ({ ...u, muted: u.muted ? 1 : 0 }))) }));
+  if (s.removals.length > 0) statements.push(deleteMembers(db, { ...where, rows: JSON.stringify(s.removals) }));
+  if (s.history.length > 0) statements.push(upsertHistory(db, { ...where, rows: JSON.stringify(s.history) }));
+  return statements;
 }
 
 export interface ConversationSummary {

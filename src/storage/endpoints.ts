@@ -1,7 +1,7 @@
 import { drizzle } from "drizzle-orm/d1";
-import { and, asc, desc, eq } from "drizzle-orm";
+import { and, asc, desc, eq, sql } from "drizzle-orm";
 import { endpointDeliveries, webhookEndpoints } from "./schema";
-import { excluded, inJson, jsonRows, statementOf } from "./d1";
+import { compiled, excluded, inJson, jsonRows } from "./d1";
 import { parseStoredMembers, parseStoredStrings } from "../protocol/json";
 
 /** Outbound webhook endpoints of tenants, and the log of deliveries to them. */
@@ -43,8 +43,16 @@ export async function endpointsOf(db: D1Database, tenantId: string): Promise<End
 
 /** The tenant's endpoints as a statement, to ride in another batch (see `endpointsQuery.rows`). */
 export function endpointsQuery(db: D1Database, tenantId: string): D1PreparedStatement {
-  return statementOf(db, tenantEndpoints(db, tenantId));
+  return tenantEndpointsStatement(db, { tenantId });
 }
+
+const tenantEndpointsStatement = compiled((orm) =>
+  orm
+    .select()
+    .from(webhookEndpoints)
+    .where(eq(webhookEndpoints.tenantId, sql.placeholder("tenantId")))
+    .orderBy(asc(webhookEndpoints.createdAt), asc(webhookEndpoints.id)),
+);
 
 /** The endpoints of an `endpointsQuery` result. */
 endpointsQuery.rows = (result: D1Result | undefined): EndpointRow[] => (result?.results ?? []).map((r) => fromStored(storedRow(r)));

@@ -58,7 +58,9 @@ export class RoomMirror {
       .toArray();
     const fresh = this.sql.exec<MessageRow>(`SELECT * FROM messages WHERE seq > ? ORDER BY seq LIMIT ?`, room.mirroredSeq, MIRROR_MESSAGES_MAX);
     const history = historyBatch([...revised, ...fresh]);
-    const changed = this.sql.exec<MemberRow>(`SELECT * FROM members WHERE version > mirrored_version`).toArray();
+    // Every member write stamps the row with the room's version of that change, so the rows above the
+    // mirrored version are the ones D1 has not seen.
+    const changed = this.sql.exec<MemberRow>(`SELECT * FROM members WHERE version > ?`, room.mirroredVersion).toArray();
     const last = this.log.lastCountable();
     return {
       tenantId: room.tenantId,
@@ -84,7 +86,6 @@ export class RoomMirror {
   /** Record that D1 holds everything up to `version` and the log up to `seq`. Later changes stay pending. */
   markMirrored(version: number, seq: number, revised: readonly { seq: number; version: number }[] = []): void {
     for (const r of revised) this.sql.exec(`DELETE FROM history_revised WHERE seq = ? AND version <= ?`, r.seq, r.version);
-    this.sql.exec(`UPDATE members SET mirrored_version = version WHERE version > mirrored_version AND version <= ?`, version);
     this.header.markMirrored(version, seq);
   }
 }

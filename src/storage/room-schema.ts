@@ -108,6 +108,15 @@ export const MIGRATIONS: SqlMigration[] = [
     name: "one outbox of side effects",
     sql: EFFECTS_MIGRATION_SQL,
   },
+  {
+    // Every member write stamps the row with the room's version, so the rows D1 has not seen are
+    // those above the room's mirrored version: a per-member watermark is one write per flush too many.
+    version: 9,
+    name: "members mirrored by the room's watermark",
+    sql: `DROP INDEX members_unmirrored;
+          ALTER TABLE members DROP COLUMN mirrored_version;
+          CREATE INDEX members_version ON members (version);`,
+  },
 ];
 
 /** The room row: the domain's header plus the change counter and the watermarks of the side effects. */

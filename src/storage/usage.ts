@@ -1,7 +1,7 @@
 import { drizzle } from "drizzle-orm/d1";
 import { and, asc, between, eq, isNull, sql } from "drizzle-orm";
 import { tenantQuotas, tenants, tenantUsageLevels, usageActiveUsers, usageDaily, users } from "./schema";
-import { statementOf } from "./d1";
+import { compiled } from "./d1";
 import { BOT_USER_ID } from "../protocol/ids";
 
 /**
@@ -50,21 +50,33 @@ export function usageStatements(db: D1Database, tenantId: string, ts: number, co
  * mirror flush meters the messages it carries and the deliveries since the last flush).
  */
 export function usageBatchStatements(db: D1Database, tenantId: string, ts: number, counts: Partial<Record<DailyMetric, number>>): D1PreparedStatement[] {
-  return usageStatements(db, tenantId, ts, counts).map((q) => statementOf(db, q));
+  const day = dayOf(ts);
+  return Object.entries(counts).flatMap(([metric, value]) =>
+    value !== undefined && value > 0 ? [(metric === "sockets_peak" ? raiseDaily : addDaily)(db, { tenantId, day, metric, value })] : [],
+  );
 }
+
+const p = sql.placeholder;
+const dailyRow = { tenantId: p("tenantId"), day: p("day"), metric: p("metric"), value: p("value") };
+const dailyKey = [usageDaily.tenantId, usageDaily.day, usageDaily.metric];
+const addDaily = compiled((orm) => orm.insert(usageDaily).values(dailyRow).onConflictDoUpdate({ target: dailyKey, set: { value: sql`${usageDaily.value} + excluded.value` } }));
+const raiseDaily = compiled((orm) => orm.insert(usageDaily).values(dailyRow).onConflictDoUpdate({ target: dailyKey, set: { value: sql`max(${usageDaily.value}, excluded.value)` } }));
+
+const messagesQuota = compiled((orm) =>
+  orm
+    .select({ limit: sql<number | null>`${tenantQuotas.messagesPerDay}`.as("lim"), used: sql<number | null>`${usageDaily.value}`.as("used") })
+    .from(tenants)
+    .leftJoin(tenantQuotas, eq(tenantQuotas.tenantId, tenants.id))
+    .leftJoin(usageDaily, and(eq(usageDaily.tenantId, tenants.id), eq(usageDaily.day, p("day")), eq(usageDaily.metric, "messages")))
+    .where(eq(tenants.id, p("tenantId"))),
+);
 
 /**
  * A statement reading the tenant's messages-per-day quota and its messages counted so far on the day of
  * `ts`, to ride in another batch; `messagesQuotaStatement.row` reads its result.
  */
 export function messagesQuotaStatement(db: D1Database, tenantId: string, ts: number): D1PreparedStatement {
-  const query = drizzle(db)
-    .select({ limit: sql<number | null>`${tenantQuotas.messagesPerDay}`.as("lim"), used: sql<number | null>`${usageDaily.value}`.as("used") })
-    .from(tenants)
-    .leftJoin(tenantQuotas, eq(tenantQuotas.tenantId, tenants.id))
-    .leftJoin(usageDaily, and(eq(usageDaily.tenantId, tenants.id), eq(usageDaily.day, dayOf(ts)), eq(usageDaily.metric, "messages")))
-    .where(eq(tenants.id, tenantId));
-  return statementOf(db, query);
+  return messagesQuota(db, { tenantId, day: dayOf(ts) });
 }
 
 /** The quota (null: none) and the day's messages of a `messagesQuotaStatement` result. */
