@@ -1,9 +1,11 @@
 #!/usr/bin/env node
-// npm run bench [-- options]: drive the Switchboard stack over real WebSockets and, in the same run, a bare
-// Node `ws` broadcast server with the same workload shape. Every scenario runs against two stacks of the
-// same code, one keeping the runtime's local state on disk and one on a memory file system (/dev/shm), each
-// through wrangler's dev port and through the runtime's own port: four figures per scenario, all compared
-// with the bare server measured in the same run. See docs/benchmarks.md.
+// npm run bench [-- options]: drive the Switchboard stack over real WebSockets and, in the same run, two floors
+// with the same workload shape: a bare Durable Object chat room on the same runtime (scripts/bench/baseline-do,
+// `wrangler dev` on its own port, measured on the runtime's own port: what the runtime itself costs) and a bare
+// Node `ws` broadcast server. Every scenario runs against two stacks of the same code, one keeping the
+// runtime's local state on disk and one on a memory file system (/dev/shm), each through wrangler's dev port
+// and through the runtime's own port: four figures per scenario, then the bare DO room's and the bare ws
+// server's, all compared with the bare ws server measured in the same run. See docs/benchmarks.md.
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,7 +19,7 @@ import { presenceTable, presenceVerdicts, printProfile, runPresenceOne } from ".
 import { connectProfiler } from "./bench/profile.mjs";
 import { cpuSeconds, machineBusySeconds, machineInfo } from "./lib/proc.mjs";
 import { fmt, table } from "./bench/stats.mjs";
-import { startBaseline, switchboardTarget } from "./bench/targets.mjs";
+import { startBareDo, startBaseline, switchboardTarget } from "./bench/targets.mjs";
 import { derived, keyOf, markdownSummary, median, ratio, ratioName, scenarioTable, verdicts } from "./bench/report.mjs";
 import { HELP, parseArgs, selectScenarios, settings } from "./bench/options.mjs";
 
@@ -27,7 +29,7 @@ if (args.help) {
   console.log(HELP);
   process.exit(0);
 }
-const { port, baselinePort, inspectorPort, quick, drain, late, warmup, connectConcurrency, rotate, repeat, quietPercent, quietWaitMs, pushWait, states, vias, maxMinutes, stormQuiet } =
+const { port, baselinePort, bareDoPort, inspectorPort, quick, drain, late, warmup, connectConcurrency, rotate, repeat, quietPercent, quietWaitMs, pushWait, states, vias, maxMinutes, stormQuiet } =
   settings(args);
 const runId = `b${Date.now().toString(36)}`;
 const scenarios = selectScenarios(args, { quick, rotate, runId });
@@ -193,7 +195,11 @@ async function main() {
     }
   }
   if (profiler) cleanups.push(() => profiler.close());
-  const baseline = args["no-baseline"] || scenarios.every((sc) => sc.presence) ? null : await startBaseline(baselinePort, cleanups);
+  // The floors (not for P, which has no counterpart): the bare DO room, then the bare ws server.
+  const floors = !args["no-baseline"] && scenarios.some((sc) => !sc.presence);
+  const bareDo = floors && !args["no-bare-do"] ? await startBareDo({ port: bareDoPort, inspectorPort: inspectorPort + 2, runId, cleanups, log }) : null;
+  if (bareDo) ownPids.push(() => bareDo.stack.all());
+  const baseline = floors ? await startBaseline(baselinePort, cleanups) : null;
   if (baseline) {
     ownPids.push(() => [baseline.pid]);
     log(`bare ws baseline on 127.0.0.1:${baselinePort} (pid ${baseline.pid})`);
@@ -206,13 +212,13 @@ async function main() {
 
   if (warmup > 0) {
     const wsc = { name: "warmup", title: `warm-up, ${warmup} s closed loop`, rooms: 1, clients: 10, mode: "closed", senders: 1, rate: 0, payload: 100, duration: warmup };
-    for (const target of [...targets, baseline].filter(Boolean)) await runOne(target, wsc, `warm${target.key}`);
+    for (const target of [...targets, bareDo, baseline].filter(Boolean)) await runOne(target, wsc, `warm${target.key}`);
   }
 
   const probes = [];
   if (!args["no-probe"]) {
     const psc = { name: "probe", rooms: 1, clients: 50 };
-    for (const target of [...targets, baseline].filter(Boolean)) {
+    for (const target of [...targets, bareDo, baseline].filter(Boolean)) {
       const prepared = await target.prepare(psc, `probe${probes.length}`);
       await prepared.beforeConnect();
       probes.push({ target: target.name, ...(await probeRoundTrips({ urls: prepared.rooms[0].urls, samples: 150, gapMs: 5, tag: `probe${probes.length}` })) });
@@ -225,22 +231,26 @@ async function main() {
   const results = [];
   const machine = { ...machineInfo(), node: process.version, wrangler: versionOf("wrangler"), workerd: versionOf("workerd"), ws: versionOf("ws"), served: served?.source };
   const out = args.out ?? `bench-results/bench-${started.toISOString().replace(/[:.]/g, "-")}.json`;
-  const options = { ...args, port, baselinePort, states, vias, drain, late, warmup, rotate, connectConcurrency, repeat, pushWait };
+  const options = { ...args, port, baselinePort, bareDoPort: bareDo ? bareDoPort : null, states, vias, drain, late, warmup, rotate, connectConcurrency, repeat, pushWait };
   // Written after every scenario, so a run that stops half-way still leaves what it measured.
   const writeResults = (extra = {}) =>
     writeFileSync(out, JSON.stringify({ startedAt: started.toISOString(), machine, loadAtStart, options, probes, results, ...extra }, null, 2));
   for (const sc of scenarios) {
-    const runs = Object.fromEntries([...targets, baseline].filter(Boolean).map((t) => [t.key, []]));
+    const floor = bareDo && !sc.presence ? bareDo : null;
+    const runs = Object.fromEntries([...targets, floor, baseline].filter(Boolean).map((t) => [t.key, []]));
     for (let k = 0; k < repeat; k++) {
       if (repeat > 1) log(`\n--- ${sc.name}: run ${k + 1} of ${repeat}`);
       for (const target of targets) runs[target.key].push(await runOne(target, sc, `${sc.name}${target.key[0]}${target.via[1]}${k}`));
+      if (floor) runs[floor.key].push(await runOne(floor, sc, `${sc.name}o${k}`));
       if (baseline && !sc.presence) runs.bare.push(await runOne(baseline, sc, `${sc.name}b${k}`));
     }
-    const rows = targets.map((t) => [t.key, median(sc, runs[t.key])]);
+    // The Switchboard rows, then the bare DO room's (a row of the tables and the JSON, never judged).
+    const judged = targets.map((t) => [t.key, median(sc, runs[t.key])]);
+    const rows = floor ? [...judged, [floor.key, median(sc, runs[floor.key])]] : judged;
     const bare = baseline && !sc.presence ? median(sc, runs.bare) : null;
     const v = sc.presence
-      ? rows.flatMap(([key, r]) => (r ? presenceVerdicts(sc, r).map((x) => ({ who: key, ...x })) : []))
-      : verdicts(sc, rows, bare);
+      ? judged.flatMap(([key, r]) => (r ? presenceVerdicts(sc, r).map((x) => ({ who: key, ...x })) : []))
+      : verdicts(sc, judged, bare);
     results.push({ scenario: sc, rows, baseline: bare, verdicts: v, runs: repeat > 1 ? runs : undefined, derived: Object.fromEntries(rows.filter(([, r]) => r && !sc.presence).map(([key, r]) => [key, derived(r)])) });
     console.log(sc.presence ? presenceTable(sc, rows) : scenarioTable(sc, rows, bare));
     if (repeat > 1) {

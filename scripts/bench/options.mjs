@@ -11,9 +11,13 @@ export const HELP = `npm run bench -- [options]
   --via dev,direct      which port of each stack (default both): wrangler dev's proxy port, or the runtime's
                         own entry behind it (what production has: no dev proxy)
   --port N              the disk stack's port (default 8806); the memory stack takes N+1; inspectors N+1000
-                        and N+1001 (--inspector-port)
+                        and N+1001 (--inspector-port; the bare DO's takes --inspector-port + 2)
   --baseline-port N     port of the bare ws server (default N+3)
-  --no-baseline         skip the bare ws comparison
+  --bare-do-port N      wrangler dev port of the bare Durable Object room (default: the bare ws port + 1); it
+                        is measured on the runtime's own port behind it, found at start
+  --no-bare-do          skip the bare Durable Object room (a minimal DO chat room on the same runtime,
+                        scripts/bench/baseline-do: what the runtime itself costs)
+  --no-baseline         skip both floors: the bare DO room and the bare ws server
   --ref REF             serve this git ref (e.g. HEAD) instead of the working tree
   --apply FILE          apply this patch (patch -p1) to the served copy, e.g. to measure a proposed change
   --rooms N --clients N --senders N --mode closed|rate|none --rate N (msgs/s per room)
@@ -52,7 +56,7 @@ export function parseArgs(argv) {
     const eq = arg.indexOf("=");
     const key = eq > 0 ? arg.slice(2, eq) : arg.slice(2);
     if (eq > 0) opts[key] = arg.slice(eq + 1);
-    else if (["quick", "no-baseline", "no-rotate", "no-probe", "cpu-profile", "help"].includes(key)) opts[key] = true;
+    else if (["quick", "no-baseline", "no-bare-do", "no-rotate", "no-probe", "cpu-profile", "help"].includes(key)) opts[key] = true;
     else opts[key] = argv[++i];
   }
   return opts;
@@ -64,8 +68,9 @@ const list = (v, d) => (v ?? d).split(",").map((s) => s.trim()).filter(Boolean);
 /** The settings of the whole run, checked. */
 export function settings(args) {
   const port = num(args.port, 8806);
-  if (port === 8787 || port + 1 === 8787) throw new Error("port 8787 belongs to someone else's stack; pick another");
   const baselinePort = num(args["baseline-port"], port + 3);
+  const bareDoPort = num(args["bare-do-port"], baselinePort + 1);
+  if ([port, port + 1, baselinePort, bareDoPort].includes(8787)) throw new Error("port 8787 belongs to someone else's stack; pick another");
   const inspectorPort = num(args["inspector-port"], port + 1_000);
   const quick = Boolean(args.quick);
   const drain = num(args.drain, 5);
@@ -83,7 +88,7 @@ export function settings(args) {
   for (const v of vias) if (!["dev", "direct"].includes(v)) throw new Error(`--via: unknown ${v}`);
   const maxMinutes = num(args["max-minutes"], quick ? 30 : 120);
   const stormQuiet = num(args["storm-quiet"], 3);
-  return { port, baselinePort, inspectorPort, quick, drain, late, warmup, connectConcurrency, rotate, repeat, quietPercent, quietWaitMs, pushWait, states, vias, maxMinutes, stormQuiet };
+  return { port, baselinePort, bareDoPort, inspectorPort, quick, drain, late, warmup, connectConcurrency, rotate, repeat, quietPercent, quietWaitMs, pushWait, states, vias, maxMinutes, stormQuiet };
 }
 
 const SCENARIOS = {

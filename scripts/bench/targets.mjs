@@ -1,14 +1,42 @@
 // What the load runs against: a Switchboard stack through one of its two ports (wrangler dev's proxy, or the
-// runtime's own entry), or the bare `ws` broadcast server. Each target turns a scenario into socket urls and
-// reports the CPU time and memory of its server processes.
+// runtime's own entry), or one of the two floors: the bare Durable Object room (scripts/bench/baseline-do on
+// the same runtime, through its own entry) and the bare `ws` broadcast server. Each target turns a scenario
+// into socket urls and reports the CPU time and memory of its server processes.
 import { spawn } from "node:child_process";
+import { rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { assertPortFree } from "../lib/stack.mjs";
-import { PORT_HINT } from "./stack.mjs";
+import { bareDoCopy, PORT_HINT, startStack } from "./stack.mjs";
 import { pool, seedTenant } from "./api.mjs";
 import { cpuSeconds, rssBytes } from "../lib/proc.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Socket urls of a floor (no seeding, no auth): room r of a run is the path /<tag>/<r>. */
+function floorRooms(wsBase, sc, tag) {
+  return Array.from({ length: sc.rooms }, (_, r) => ({
+    id: `${tag}/${r}`,
+    urls: Array.from({ length: sc.clients }, (_, i) => `${wsBase}/${tag}/${r}?device=d${i}&after=0`),
+  }));
+}
+
+/**
+ * CPU and memory of a `wrangler dev` stack's processes, by part. server: the runtime's workerd (what is
+ * measured); proxy: wrangler dev's proxy workerd; tooling: npx + wrangler's Node.
+ */
+function stackProbe(stack) {
+  return () => {
+    const all = stack.all();
+    const workerd = stack.workerd();
+    const runtime = stack.runtimePid ? workerd.filter((pid) => pid === stack.runtimePid) : workerd;
+    const proxy = workerd.filter((pid) => pid !== stack.runtimePid);
+    const tooling = all.filter((pid) => !workerd.includes(pid));
+    const part = (pids) => ({ rssBytes: rssBytes(pids), cpuSeconds: cpuSeconds(pids) });
+    return { server: part(runtime), proxy: part(proxy), tooling: part(tooling) };
+  };
+}
 
 /** The bare `ws` server on `port`; its stop() goes onto `cleanups`. */
 export async function startBaseline(port, cleanups) {
@@ -28,11 +56,41 @@ export async function startBaseline(port, cleanups) {
     pid: child.pid,
     probe: () => ({ server: { rssBytes: rssBytes([child.pid]), cpuSeconds: cpuSeconds([child.pid]) } }),
     async prepare(sc, tag) {
-      const rooms = Array.from({ length: sc.rooms }, (_, r) => ({
-        id: `${tag}/${r}`,
-        urls: Array.from({ length: sc.clients }, (_, i) => `ws://127.0.0.1:${port}/${tag}/${r}?device=d${i}&after=0`),
-      }));
-      return { rooms, beforeConnect: async () => 0, afterLoad: undefined, seedSeconds: 0 };
+      return { rooms: floorRooms(`ws://127.0.0.1:${port}`, sc, tag), beforeConnect: async () => 0, afterLoad: undefined, seedSeconds: 0 };
+    },
+  };
+}
+
+/**
+ * The bare Durable Object room (scripts/bench/baseline-do): `wrangler dev` on `port` (and `inspectorPort`) from
+ * a private copy in $TMPDIR, its state on /dev/shm, no D1. It is measured on the runtime's own entry only (what
+ * production has: no dev proxy); its CPU and memory are the runtime workerd's. Cleanups (stop the process group,
+ * delete the copy and the state) go onto `cleanups`.
+ */
+export async function startBareDo({ port, inspectorPort, runId, cleanups, log }) {
+  await assertPortFree(port, "bare DO", PORT_HINT);
+  await assertPortFree(inspectorPort, "bare DO inspector", PORT_HINT);
+  const dir = join(tmpdir(), `switchboard-bench-baredo-${port}-${runId}`);
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const copy = bareDoCopy(dir);
+  if (copy.compatibilityDate !== copy.project) log(`[bare DO] note: compatibility_date ${copy.compatibilityDate} differs from the project's ${copy.project}`);
+  const persistTo = `/dev/shm/switchboard-bench-baredo-${port}-${runId}`;
+  cleanups.push(() => rmSync(persistTo, { recursive: true, force: true }));
+  const started = performance.now();
+  const stack = await startStack({ cwd: dir, port, inspectorPort, persistTo, logFile: `bench-results/wrangler-${port}-${runId}.log`, migrations: false });
+  cleanups.push(() => stack.stop());
+  if (!stack.direct) throw new Error("bare DO: the runtime's own port was not found");
+  log(`[bare DO] wrangler dev on 127.0.0.1:${port} (from ${dir}, state in ${persistTo}) up in ${((performance.now() - started) / 1000).toFixed(1)} s; runtime workerd pid ${stack.runtimePid} on ${stack.direct}`);
+  const wsBase = stack.direct.replace(/^http/, "ws");
+  return {
+    name: "bare DO · direct",
+    key: "baredo-direct",
+    via: "direct",
+    base: stack.direct,
+    stack,
+    probe: stackProbe(stack),
+    async prepare(sc, tag) {
+      return { rooms: floorRooms(wsBase, sc, tag), beforeConnect: async () => 0, afterLoad: undefined, seedSeconds: 0 };
     },
   };
 }
@@ -53,15 +111,7 @@ export function switchboardTarget(stack, { adminToken, runId, via, base, drain, 
     base,
     adminToken,
     // server: the runtime's workerd (the product); proxy: wrangler dev's proxy workerd; tooling: npx + wrangler's Node.
-    probe: () => {
-      const all = stack.all();
-      const workerd = stack.workerd();
-      const runtime = stack.runtimePid ? workerd.filter((pid) => pid === stack.runtimePid) : workerd;
-      const proxy = workerd.filter((pid) => pid !== stack.runtimePid);
-      const tooling = all.filter((pid) => !workerd.includes(pid));
-      const part = (pids) => ({ rssBytes: rssBytes(pids), cpuSeconds: cpuSeconds(pids) });
-      return { server: part(runtime), proxy: part(proxy), tooling: part(tooling) };
-    },
+    probe: stackProbe(stack),
     async prepare(sc, tag) {
       const started = performance.now();
       let seeded = stack.seeded.get(sc.name);
