@@ -13,7 +13,7 @@ export const HELP = `npm run bench -- [options]
   --port N              the disk stack's port (default 8806); the memory stack takes N+1; inspectors N+1000
                         and N+1001 (--inspector-port; the bare DO's takes --inspector-port + 2)
   --baseline-port N     port of the bare ws server (default N+3)
-  --bare-do-port N      wrangler dev port of the bare Durable Object room (default: the bare ws port + 1); it
+  --bare-do-port N      wrangler dev port of the bare Durable Object room (default N+2); it
                         is measured on the runtime's own port behind it, found at start
   --no-bare-do          skip the bare Durable Object room (a minimal DO chat room on the same runtime,
                         scripts/bench/baseline-do: what the runtime itself costs)
@@ -69,7 +69,7 @@ const list = (v, d) => (v ?? d).split(",").map((s) => s.trim()).filter(Boolean);
 export function settings(args) {
   const port = num(args.port, 8806);
   const baselinePort = num(args["baseline-port"], port + 3);
-  const bareDoPort = num(args["bare-do-port"], baselinePort + 1);
+  const bareDoPort = num(args["bare-do-port"], port + 2);
   if ([port, port + 1, baselinePort, bareDoPort].includes(8787)) throw new Error("port 8787 belongs to someone else's stack; pick another");
   const inspectorPort = num(args["inspector-port"], port + 1_000);
   const quick = Boolean(args.quick);
