@@ -1,7 +1,7 @@
 import { drizzle } from "drizzle-orm/d1";
 import { and, asc, between, eq, isNull, sql } from "drizzle-orm";
 import { tenantQuotas, tenants, tenantUsageLevels, usageActiveUsers, usageDaily, users } from "./schema";
-import { compiled } from "./d1";
+import { compiled, jsonRows } from "./d1";
 import { BOT_USER_ID } from "../protocol/ids";
 
 /**
@@ -109,20 +109,24 @@ export async function addUsage(db: D1Database, tenantId: string, ts: number, cou
   if (first) await drizzle(db).batch([first, ...rest]);
 }
 
-/** D1 binds at most 100 parameters a statement; an activity row takes 3. */
-const ACTIVE_ROWS_PER_STATEMENT = 33;
+/** Ids per activity statement (one JSON parameter; far under D1's bound-value size). */
+const ACTIVE_IDS_PER_STATEMENT = 2_000;
+
+const markActive = compiled((orm) =>
+  orm
+    .insert(usageActiveUsers)
+    .select(jsonRows(usageActiveUsers, sql.placeholder("rows"), { tenantId: sql.placeholder("tenantId"), day: sql.placeholder("day") }))
+    .onConflictDoNothing(),
+);
 
 /** Record that these users were active on the day, in one batch (idempotent). */
 export async function markActiveMany(db: D1Database, tenantId: string, userIds: readonly string[], ts: number): Promise<void> {
-  const orm = drizzle(db);
   const day = dayOf(ts);
-  const statements = [];
-  for (let i = 0; i < userIds.length; i += ACTIVE_ROWS_PER_STATEMENT) {
-    const rows = userIds.slice(i, i + ACTIVE_ROWS_PER_STATEMENT).map((userId) => ({ tenantId, day, userId }));
-    statements.push(orm.insert(usageActiveUsers).values(rows).onConflictDoNothing());
+  const statements: D1PreparedStatement[] = [];
+  for (let i = 0; i < userIds.length; i += ACTIVE_IDS_PER_STATEMENT) {
+    statements.push(markActive(db, { tenantId, day, rows: JSON.stringify(userIds.slice(i, i + ACTIVE_IDS_PER_STATEMENT).map((userId) => ({ userId }))) }));
   }
-  const [first, ...rest] = statements;
-  if (first) await orm.batch([first, ...rest]);
+  if (statements.length > 0) await db.batch(statements);
 }
 
 /** Move a level (e.g. attachment bytes stored) by `delta`; it never goes below zero. */
