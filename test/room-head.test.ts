@@ -174,6 +174,13 @@ describe("the room head kept in memory", () => {
             expect(result.status).toBe("created");
             out.push(statements.map((s) => s.trim().split(/\s+/).slice(0, 3).join(" ")));
           }
+          // A retry inserts nothing and reads the stored message back.
+          statements.length = 0;
+          const retry = store.log.append({ sender: "bob", clientId: "once", content: { kind: "text", body: { text: "hi" } }, now: Date.now() });
+          expect(retry.status).toBe("created");
+          statements.length = 0;
+          expect(store.log.append({ sender: "bob", clientId: "once", content: { kind: "text", body: { text: "hi" } }, now: Date.now() }).status).toBe("duplicate");
+          out.push(statements.map((s) => s.trim().split(/\s+/).slice(0, 3).join(" ")));
           throw new Rollback();
         });
       } catch (err) {
@@ -181,7 +188,7 @@ describe("the room head kept in memory", () => {
       }
       return out;
     });
-    expect(written).toEqual([["INSERT INTO messages"], ["INSERT INTO messages"], ["INSERT INTO messages"], ["INSERT INTO messages"]]);
+    expect(written).toEqual([["INSERT INTO messages"], ["INSERT INTO messages"], ["INSERT INTO messages"], ["INSERT INTO messages"], ["INSERT INTO messages", "SELECT * FROM"]]);
   });
 
   it("after an eviction, goes on gaplessly, answers retries, and the mirror copies the recovered head, unread counts and read cursors", async () => {
