@@ -26,8 +26,8 @@ export class MessageTable implements MessageLog {
   append(input: NewMessage): SendResult {
     const room = this.header.require();
     const seq = room.lastSeq + 1;
-    // Three statements per message (the row, the room's head and counter, the sender's cursor): this is the hot path.
-    const version = room.version + 1;
+    // One statement per message, the row: the room's head and the sender's read cursor move in memory
+    // and are written with the next write of the room row (room-header.ts recovers them from the log).
     const countable = input.content.kind !== "system";
     const ordinal = room.countableTotal + (countable ? 1 : 0);
     // The unique (sender, client_id) index is the idempotency check: a retry inserts nothing.
@@ -48,22 +48,14 @@ export class MessageTable implements MessageLog {
       if (!existing) throw new Error(`message ${input.sender}/${input.clientId} was neither inserted nor found`);
       return { status: "duplicate", message: existing };
     }
-    if (countable) {
-      this.sql.exec(`UPDATE room SET version = ?, last_seq = ?, last_ts = ?, countable_total = ? WHERE id = 1`, version, seq, input.now, ordinal);
-      room.lastTs = input.now;
-    } else {
-      this.sql.exec(`UPDATE room SET version = ?, last_seq = ? WHERE id = 1`, version, seq);
-    }
-    room.version = version;
-    room.lastSeq = seq;
-    room.countableTotal = ordinal;
     // A sender has read what they sent.
     const sender = this.members.member(input.sender);
-    if (sender && sender.readSeq < seq) {
-      this.sql.exec(`UPDATE members SET read_seq = ?, read_ordinal = ?, version = ? WHERE user_id = ?`, seq, ordinal, version, input.sender);
+    const moves = sender !== undefined && sender.readSeq < seq;
+    if (moves) {
       sender.readSeq = seq;
       sender.readOrdinal = ordinal;
     }
+    this.header.appended(seq, input.now, ordinal, countable, moves ? input.sender : undefined);
     const message: Message = {
       conversationId: room.conversationId,
       seq,

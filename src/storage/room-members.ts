@@ -3,7 +3,11 @@ import type { MemberState, MemberStore } from "../domain/store";
 import type { RoomHeader } from "./room-header";
 import { memberFromRow, type MemberRow } from "./room-schema";
 
-/** The members table: roles, mute flags and (with room-readers.ts) read cursors. Active members are cached. */
+/**
+ * The members table: roles, mute flags and (with room-readers.ts) read cursors. Active members are
+ * cached. A sender's cursor moved by an append is in the cache at once and in its row with the next
+ * write of the room row (room-header.ts keeps the pending cursors and writes them).
+ */
 export class MemberTable implements MemberStore {
   private cached: Map<string, MemberState> | undefined;
 
@@ -15,8 +19,16 @@ export class MemberTable implements MemberStore {
   /** Active members by user id. Cached until the object hibernates. */
   active(): Map<string, MemberState> {
     if (!this.cached) {
+      const pending = this.header.pendingCursors();
       const rows = this.sql.exec<MemberRow>(`SELECT * FROM members WHERE active = 1`).toArray();
       this.cached = new Map(rows.map((r) => [r.user_id, memberFromRow(r)]));
+      for (const [userId, cursor] of pending) {
+        const member = this.cached.get(userId);
+        if (member && member.readSeq < cursor.readSeq) {
+          member.readSeq = cursor.readSeq;
+          member.readOrdinal = cursor.readOrdinal;
+        }
+      }
     }
     return this.cached;
   }

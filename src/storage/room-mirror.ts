@@ -49,6 +49,9 @@ export class RoomMirror {
   snapshot(): MirrorSnapshot | null {
     const room = this.header.require();
     if (room.mirroredVersion >= room.version && room.mirroredSeq >= room.lastSeq) return null;
+    // Appends move the head and their senders' read cursors in memory: write them first (in this same
+    // synchronous turn), so the member rows read below are the ones D1 must get.
+    this.header.persist();
     const revised = this.sql
       .exec<MessageRow>(
         `SELECT m.* FROM history_revised h JOIN messages m ON m.seq = h.seq WHERE h.seq <= ? ORDER BY h.seq LIMIT ?`,

@@ -6,6 +6,9 @@ import { EFFECTS_MIGRATION_SQL } from "./room-effects";
 /**
  * The conversation object's SQLite schema, as ordered migrations in the order they apply (by version;
  * applied by room-header.ts when the conversation is created or its object starts).
+ * The stored head of the room row (`version`, `last_seq`, `last_ts`, `countable_total`) and the
+ * members' read cursors may trail the log by the appends since the row was last written (room-header.ts
+ * recovers them on load): a migration that reads them must recover them from `messages` first.
  */
 export const MIGRATIONS: SqlMigration[] = [
   {
