@@ -100,6 +100,4 @@ export class MirrorFlush {
   reportDueAt(): number | undefined {
     return this.folded.flushes > 0 ? this.window.since + FLUSH_LOG_WINDOW_MS : undefined;
   }
-
-
 }

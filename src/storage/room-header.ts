@@ -147,7 +147,7 @@ export class RoomHeader implements RoomHeaderStore {
   }
 
   /** True while the stored row or member rows trail memory. */
-  dirty(): boolean {
+  private dirty(): boolean {
     return this.headDirty || this.cursors.size > 0;
   }
 

@@ -26,28 +26,10 @@ export function dayOf(ts: number): string {
   return new Date(ts).toISOString().slice(0, 10);
 }
 
-/** Statements adding to a tenant's counters of a day (for a batch the caller sends). Zero counts are skipped. */
-export function usageStatements(db: D1Database, tenantId: string, ts: number, counts: Partial<Record<DailyMetric, number>>) {
-  const orm = drizzle(db);
-  const day = dayOf(ts);
-  return Object.entries(counts).flatMap(([metric, n]) =>
-    n !== undefined && n > 0
-      ? [
-          orm
-            .insert(usageDaily)
-            .values({ tenantId, day, metric, value: n })
-            .onConflictDoUpdate({
-              target: [usageDaily.tenantId, usageDaily.day, usageDaily.metric],
-              set: { value: metric === "sockets_peak" ? sql`max(${usageDaily.value}, excluded.value)` : sql`${usageDaily.value} + excluded.value` },
-            }),
-        ]
-      : [],
-  );
-}
-
 /**
- * The same statements as D1 statements, for a batch that also carries statements built elsewhere (the
- * mirror flush meters the messages it carries and the deliveries since the last flush).
+ * Statements adding to a tenant's counters of a day, for a batch (the mirror flush's also carries the
+ * messages it copies and the deliveries since the last flush). Zero counts are skipped; `sockets_peak`
+ * keeps the day's maximum, the others add up.
  */
 export function usageBatchStatements(db: D1Database, tenantId: string, ts: number, counts: Partial<Record<DailyMetric, number>>): D1PreparedStatement[] {
   const day = dayOf(ts);
@@ -98,15 +80,12 @@ function quotaNumber(value: unknown, name: string): number | null {
  * peak recorded (the tenant's peak is the sum of its shards').
  */
 export async function recordSocketsPeak(db: D1Database, tenantId: string, shard: number, ts: number, open: number): Promise<void> {
-  await drizzle(db)
-    .insert(usageDaily)
-    .values({ tenantId, day: dayOf(ts), metric: `sockets_peak:${shard}`, value: open })
-    .onConflictDoUpdate({ target: [usageDaily.tenantId, usageDaily.day, usageDaily.metric], set: { value: sql`max(${usageDaily.value}, excluded.value)` } });
+  await raiseDaily(db, { tenantId, day: dayOf(ts), metric: `sockets_peak:${shard}`, value: open }).run();
 }
 
 export async function addUsage(db: D1Database, tenantId: string, ts: number, counts: Partial<Record<DailyMetric, number>>): Promise<void> {
-  const [first, ...rest] = usageStatements(db, tenantId, ts, counts);
-  if (first) await drizzle(db).batch([first, ...rest]);
+  const statements = usageBatchStatements(db, tenantId, ts, counts);
+  if (statements.length > 0) await db.batch(statements);
 }
 
 /** Ids per activity statement (one JSON parameter; far under D1's bound-value size). */
