@@ -136,14 +136,10 @@ async function statusOfUser(c: AppContext, tenantId: string, userId: string): Pr
   return status;
 }
 
-/** How long activity gathers before it is written: a burst of sign-ins and upgrades becomes one statement. */
-const ACTIVE_GATHER_MS = 250;
-
 /** Write the buffered activity until none is left; what fails is forgotten by the day set, so a later request writes it again. */
 async function writeActive(): Promise<void> {
   try {
     while (activeBuffer.size > 0) {
-      await new Promise((resolve) => setTimeout(resolve, ACTIVE_GATHER_MS));
       const batches = [...activeBuffer.values()];
       activeBuffer.clear();
       await Promise.all(
