@@ -172,6 +172,51 @@ describe("message search", () => {
     expect(texts(await search(t.tokens.bob!, "audit 报价"))).toEqual(["audit 报价 two", "audit 报价 one"]);
   });
 
+  it("starts an index walk at the cursor or date range, not at the newest match", async () => {
+    const t = await setupTenant();
+    const id = await createGroup(t.tokens.alice!, ["bob"]);
+    const n = 600;
+    const t0 = Date.UTC(2026, 0, 1);
+    // History as the mirror writes it (the room's own path is covered above): n matches, one a minute.
+    await env.DB.prepare(
+      `INSERT INTO messages (tenant_id, conversation_id, seq, client_id, sender, kind, body, text, grams, ts, version)
+       WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < ?3)
+       SELECT ?1, ?2, i, 'c' || i, 'alice', 'text', json_object('text', 'pipeline item ' || i || iif(i > ?3 - 10, ' 鹦鹉', '')),
+         'pipeline item ' || i || iif(i > ?3 - 10, ' 鹦鹉', ''), iif(i > ?3 - 10, ?5, ''), ?4 + i * 60000, 1 FROM k`,
+    )
+      .bind(t.tenantId, id, n, t0, cjkGrams("鹦鹉"))
+      .run();
+    await env.DB.prepare("UPDATE conversations SET last_seq = ?3 WHERE tenant_id = ?1 AND id = ?2").bind(t.tenantId, id, n).run();
+    const q = compileQuery("pipeline");
+    if (!q.ok) throw new Error(q.message);
+    const { db, rowsRead } = counting(env.DB);
+    const base = { tenantId: t.tenantId, userId: "bob", trigram: q.trigram, grams: q.grams, limit: 5 };
+    const idOf = async (seq: number) =>
+      (await env.DB.prepare("SELECT id FROM messages WHERE tenant_id = ? AND conversation_id = ? AND seq = ?").bind(t.tenantId, id, seq).first<{ id: number }>())!.id;
+    // Both plans, below a cursor near the oldest match: the index is read from the cursor, not through the
+    // 590 newer matches (D1 binds numbers as REAL; FTS5 seeks only to an INTEGER rowid bound).
+    for (const visibleMax of [undefined, 0]) {
+      const before = rowsRead();
+      const page = await searchMessages(db, { ...base, cursor: await idOf(11), visibleMax });
+      expect(page.hits.map((h) => h.message.seq)).toEqual([10, 9, 8, 7, 6]);
+      // (The plan from bob's conversations also reads his n messages from the position index, by design.)
+      expect(rowsRead() - before).toBeLessThan(visibleMax === 0 ? 100 : n + 100);
+    }
+    // The oldest twenty minutes: the window starts at the range's newest id.
+    const before = rowsRead();
+    const page = await searchMessages(db, { ...base, after: t0, before: t0 + 20.5 * 60_000, visibleMax: 0 });
+    expect(page.hits.map((h) => h.message.seq)).toEqual([20, 19, 18, 17, 16]);
+    expect(rowsRead() - before).toBeLessThan(100);
+    // Terms for both indexes: the rare grams term (in no other test's messages: the index is shared)
+    // bounds the walk of the trigram terms (an AND of two).
+    const mixed = compileQuery("pipeline item 鹦鹉");
+    if (!mixed.ok) throw new Error(mixed.message);
+    const beforeMixed = rowsRead();
+    const found = await searchMessages(db, { ...base, trigram: mixed.trigram, grams: mixed.grams, visibleMax: 0 });
+    expect(found.hits.map((h) => h.message.seq)).toEqual([600, 599, 598, 597, 596]);
+    expect(rowsRead() - beforeMixed).toBeLessThan(200);
+  });
+
   it("treats FTS syntax in queries as plain text and refuses what it cannot search", async () => {
     const t = await setupTenant();
     const id = await createGroup(t.tokens.alice!, ["bob"]);
@@ -307,3 +352,27 @@ describe("retention", () => {
     expect((await sendHttp(t.tokens.alice!, id, "next", "next")).body.seq).toBe(3);
   });
 });
+
+/** A D1 database that adds up D1's `rows_read` over every statement run through it. */
+function counting(inner: D1Database): { db: D1Database; rowsRead: () => number } {
+  let total = 0;
+  const count = <T extends { meta: D1Meta }>(result: T) => {
+    total += result.meta.rows_read;
+    return result;
+  };
+  const db = {
+    prepare(sql: string) {
+      const statement = inner.prepare(sql);
+      return {
+        bind(...values: unknown[]) {
+          const bound = statement.bind(...values);
+          return {
+            all: async () => count(await bound.all()),
+            first: async () => count(await bound.all()).results[0] ?? null,
+          };
+        },
+      };
+    },
+  };
+  return { db: db as unknown as D1Database, rowsRead: () => total };
+}

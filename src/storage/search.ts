@@ -103,6 +103,8 @@ type WindowRow = { scanned: number; low: number | null; gscanned: number; glow: 
  *   position index, are checked against a window of up to SEARCH_MATCHES_MAX matches (a rowid set);
  * - otherwise the window is the newest SEARCH_SCAN_MAX matches (rowids only, cheap), each joined in
  *   that order to its message and the membership, and LIMIT stops at `limit` hits.
+ * A query with terms for both indexes bounds its trigram window by the newest SEARCH_MATCHES_MAX matches of
+ * the grams index, read first (cheap: one token per term).
  * Messages the searcher deleted for themself (hidden_messages) are left out in the query.
  * A date filter whose range holds at most DATE_WINDOW_MAX messages first narrows the window to their
  * ids (the ts index is ordered by time, ids by mirror order: the bounds are exact, read from the index).
@@ -146,10 +148,14 @@ export async function searchMessages(db: D1Database, s: MessageSearch): Promise<
     binds.push(value);
     return `?${binds.length}`;
   };
-  const window: string[] = [`${driver} MATCH ?3`];
-  if (s.cursor !== undefined) window.push(`rowid < ${bind(s.cursor)}`);
-  if (hi !== undefined) window.push(`rowid <= ${bind(hi)}`);
-  if (lo !== undefined) window.push(`rowid >= ${bind(lo)}`);
+  // D1 binds every JavaScript number as a REAL, and FTS5 seeks to (and stops at) a rowid bound only when it
+  // is an INTEGER: otherwise it walks the doclist from its end and SQLite filters. Hence the casts.
+  const rowid = (value: number) => `CAST(${bind(value)} AS INTEGER)`;
+  const bounds: string[] = [];
+  if (s.cursor !== undefined) bounds.push(`rowid < ${rowid(s.cursor)}`);
+  if (hi !== undefined) bounds.push(`rowid <= ${rowid(hi)}`);
+  if (lo !== undefined) bounds.push(`rowid >= ${rowid(lo)}`);
+  const window = [`${driver} MATCH ?3`, ...bounds];
   const scan = bind(scanMax);
 
   const where: string[] = [
@@ -157,15 +163,19 @@ export async function searchMessages(db: D1Database, s: MessageSearch): Promise<
     "m.recalled = 0",
     "NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.tenant_id = ?1 AND h.user_id = ?2 AND h.conversation_id = m.conversation_id AND h.seq = m.seq)",
   ];
-  // The second index only inside the window, and at most SEARCH_MATCHES_MAX of its matches (newest first):
-  // when those run out above the window's bottom, the page ends where they do.
+  // Two indexes: the grams one first (a 1-2 character term is one token, its doclist cheap to walk), newest
+  // first below the cursor and at most SEARCH_MATCHES_MAX of its matches; the trigram window is then read only
+  // above the oldest of them, since every hit matches both (an AND of trigram terms otherwise reads both
+  // doclists down to its own bound). One match beyond the bound is read, so that a grams window holding every
+  // remaining match is not taken for a full one; it is left out of the window (`glow` is one above it).
   const both = s.trigram !== null && s.grams !== null;
   const secondMax = s.secondMax ?? SEARCH_MATCHES_MAX;
-  const second = both
-    ? `, gcand AS MATERIALIZED (SELECT rowid AS id FROM messages_grams WHERE messages_grams MATCH ${bind(s.grams)}
-           AND rowid >= (SELECT low FROM win) AND rowid <= (SELECT high FROM win) ORDER BY rowid DESC LIMIT ${bind(secondMax)}),
-         gwin AS MATERIALIZED (SELECT count(*) AS gscanned, min(id) AS glow FROM gcand)`
+  const gramsWindow = both
+    ? `gcand AS MATERIALIZED (SELECT rowid AS id FROM messages_grams WHERE ${[`messages_grams MATCH ${bind(s.grams)}`, ...bounds].join(" AND ")}
+           ORDER BY rowid DESC LIMIT ${bind(secondMax + 1)}),
+         gwin AS MATERIALIZED (SELECT count(*) AS gscanned, CASE WHEN count(*) > ${bind(secondMax)} THEN min(id) + 1 ELSE min(id) END AS glow FROM gcand),`
     : "";
+  if (both) window.push("rowid >= (SELECT coalesce(glow, 9223372036854775807) FROM gwin)");
   if (both) where.push(`m.id IN (SELECT id FROM gcand)`);
   if (s.conversationId !== undefined) where.push(`m.conversation_id = ${bind(s.conversationId)}`);
   if (s.from !== undefined) where.push(`m.sender = ${bind(s.from)}`);
@@ -211,24 +221,23 @@ export async function searchMessages(db: D1Database, s: MessageSearch): Promise<
   }
   const { results } = await db
     .prepare(
-      `WITH cand AS MATERIALIZED (SELECT rowid AS id FROM ${driver} WHERE ${window.join(" AND ")} ORDER BY rowid DESC LIMIT ${scan}),
-            win AS MATERIALIZED (SELECT count(*) AS scanned, min(id) AS low, max(id) AS high FROM cand)${second}
+      `WITH ${gramsWindow}
+            cand AS MATERIALIZED (SELECT rowid AS id FROM ${driver} WHERE ${window.join(" AND ")} ORDER BY rowid DESC LIMIT ${scan}),
+            win AS MATERIALIZED (SELECT count(*) AS scanned, min(id) AS low FROM cand)
        SELECT win.scanned, win.low, ${both ? "gwin.gscanned, gwin.glow" : "0 AS gscanned, NULL AS glow"}, hit.*
        FROM win ${both ? "CROSS JOIN gwin " : ""}LEFT JOIN (${hits}) AS hit ORDER BY hit.id DESC`,
     )
     .bind(...binds)
     .all<WindowRow>();
-  const first = results[0];
   const rows = results.filter((r): r is WindowRow & HitRow => r.id !== null);
   if (rows.length >= s.limit) return page(rows, rows.at(-1)!.id, false);
-  // Fewer hits than asked: either every match below the cursor was seen, or a window was used up.
-  if (!first || first.low === null) return page(rows, null, false);
-  const secondFull = both && first.gscanned >= secondMax && first.glow !== null;
-  const bottom = secondFull ? Math.max(first.low, first.glow!) : first.low;
-  const full = first.scanned >= scanMax || secondFull;
-  const reachedBottom = lo !== undefined && bottom <= lo;
-  if (full && !reachedBottom) return page(rows, bottom, true);
-  return page(rows, null, false);
+  // Fewer hits than asked: either every match below the cursor was seen, or a window was used up. The trigram
+  // window lies inside the grams one, so when it filled, its bottom is the page's.
+  const counts = results[0];
+  if (!counts) return page(rows, null, false);
+  const bottom = counts.scanned >= scanMax && counts.low !== null ? counts.low : both && counts.gscanned > secondMax ? counts.glow : null;
+  if (bottom === null || (lo !== undefined && bottom <= lo)) return page(rows, null, false);
+  return page(rows, bottom, true);
 }
 
 /** The `json_array(count, min(id), max(id))` of the date-bounded scope query. */
