@@ -1,8 +1,9 @@
-import { runInDurableObject } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import type { ConversationRoom } from "../workers/conversation-room";
 import { expect } from "vitest";
 import { roomName } from "../src/protocol/ids";
+import { presenceName, shardCount } from "../src/domain/notify";
 import type { ChannelFrame, ServerFrame } from "../src/protocol/frames";
 import type { ConversationCreated, ErrorBody, IssuedToken, Message, TenantCreated } from "./responses";
 
@@ -217,6 +218,32 @@ export async function openChannel(token: string, device: string): Promise<TestSo
   const socket = new TestSocket<ChannelFrame>(res.webSocket);
   await socket.next("ready");
   return socket;
+}
+
+/**
+ * Close device channels and let presence settle before the test ends: wait until presence has recorded
+ * each of `users` going offline (lastSeen at or after the closing), then run the tenant's presence
+ * alarms (the announcements those closings armed) until none is left. Otherwise that work runs after
+ * the test file has been torn down.
+ */
+export async function closeChannels(tenantId: string, token: string, users: string[], sockets: TestSocket<ChannelFrame>[]): Promise<void> {
+  const closing = Date.now();
+  for (const s of sockets) s.close();
+  await Promise.all(sockets.map((s) => s.waitClosed()));
+  for (let i = 0; i < users.length; i += 200) {
+    const chunk = users.slice(i, i + 200);
+    await eventually(async () => {
+      const res = await api<{ presence: Record<string, { status: string; lastSeen: number | null }> }>("GET", `/v1/presence?users=${chunk.join(",")}`, { token });
+      for (const u of chunk) expect(res.body.presence[u], u).toMatchObject({ status: "offline", lastSeen: expect.any(Number) });
+      for (const u of chunk) expect(res.body.presence[u]!.lastSeen!, u).toBeGreaterThanOrEqual(closing);
+    });
+  }
+  const shards = Array.from({ length: shardCount(env.PRESENCE_SHARDS) }, (_, i) => env.PRESENCE.getByName(presenceName(tenantId, i)));
+  for (let round = 0; round < 10; round++) {
+    const ran = await Promise.all(shards.map((stub) => runDurableObjectAlarm(stub)));
+    if (!ran.includes(true)) return;
+  }
+  throw new Error("presence alarms kept rescheduling");
 }
 
 /** Wait until `check` passes or the time is up (for effects that travel through alarms and queues). */

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { listDurableObjectIds, runDurableObjectAlarm } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { api, createGroup, eventually, expectError, join, notifiedThrough, openChannel, sendHttp, setupTenant } from "./helpers";
+import { api, closeChannels, createGroup, eventually, expectError, join, notifiedThrough, openChannel, sendHttp, setupTenant } from "./helpers";
 import { presenceName, presenceShard, shardCount } from "../src/domain/notify";
 import type { Device, DeviceList, PresenceMap } from "./responses";
 
@@ -103,7 +103,7 @@ describe("presence announcements at scale", () => {
       if (frame.status === "online") online.add(frame.userId);
     }
     expect([...online].sort()).toEqual([...users].sort());
-    for (const c of [watcher, ...channels]) c.close();
+    await closeChannels(t.tenantId, t.tokens.watcher!, ["watcher", ...users], [watcher, ...channels]);
   }, 60_000);
 });
 
@@ -125,7 +125,7 @@ describe("notify and push", () => {
     await notifiedThrough(t.tenantId, id, sent.body.seq);
     expect((await dave.drain()).filter((f) => f.type === "notify")).toEqual([]);
     expect((await alice.drain()).filter((f) => f.type === "notify")).toEqual([]);
-    for (const s of [bobPhone, bobLaptop, carol, dave, alice]) s.close();
+    await closeChannels(t.tenantId, t.tokens.alice!, ["bob", "carol", "dave", "alice"], [bobPhone, bobLaptop, carol, dave, alice]);
   });
 
   it("notifies messages sent over a conversation socket too, in order", async () => {
@@ -249,6 +249,6 @@ describe("notify and push", () => {
     for (const c of channels) expect(await c.next("notify")).toMatchObject({ seq: sent.body.seq });
     const res = await presence(t.tokens.alice!, users);
     expect(Object.values(res.body.presence).every((p) => (p as { status: string }).status === "online")).toBe(true);
-    for (const c of channels) c.close();
+    await closeChannels(t.tenantId, t.tokens.alice!, users, channels);
   });
 });
