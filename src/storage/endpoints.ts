@@ -33,12 +33,8 @@ export async function insertEndpoint(db: D1Database, e: EndpointRow): Promise<vo
     .values({ ...e, events: JSON.stringify(e.events), conversationIds: e.conversationIds ? JSON.stringify(e.conversationIds) : null });
 }
 
-function tenantEndpoints(db: D1Database, tenantId: string) {
-  return drizzle(db).select().from(webhookEndpoints).where(eq(webhookEndpoints.tenantId, tenantId)).orderBy(asc(webhookEndpoints.createdAt), asc(webhookEndpoints.id));
-}
-
 export async function endpointsOf(db: D1Database, tenantId: string): Promise<EndpointRow[]> {
-  return (await tenantEndpoints(db, tenantId).all()).map(fromStored);
+  return endpointsQuery.rows(await endpointsQuery(db, tenantId).all());
 }
 
 /** The tenant's endpoints as a statement, to ride in another batch (see `endpointsQuery.rows`). */

@@ -94,7 +94,7 @@ const ACTIVE_IDS_PER_STATEMENT = 2_000;
 const markActive = compiled((orm) =>
   orm
     .insert(usageActiveUsers)
-    .select(jsonRows(usageActiveUsers, sql.placeholder("rows"), { tenantId: sql.placeholder("tenantId"), day: sql.placeholder("day") }))
+    .select(jsonRows(usageActiveUsers, p("rows"), { tenantId: p("tenantId"), day: p("day") }))
     .onConflictDoNothing(),
 );
 
